@@ -1,0 +1,359 @@
+"""The offline backend: Optuna holds sweep state, offline run dirs hold run data.
+
+- grid: every point is enqueued at creation; agents claim them with `ask()` under the sweep's
+  claim lock, so each point runs exactly once whatever the number of agents.
+- random: `sample_random` with a generator seeded by (sweep id, trial number): reproducible.
+- bayes: Optuna's TPESampler (multivariate, constant liar). W&B fits a GP; Optuna's GPSampler
+  would import torch into every agent (seconds, hundreds of MB) and models W&B's categorical
+  and nested spaces less naturally; TPE handles them, is cheap, and `constant_liar` keeps
+  concurrent agents from proposing the same point.
+- hyperband: `WandbHyperbandPruner` (W&B's exact rule), fed from the child's logged metric.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import socket
+import threading
+import time
+import zlib
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+import numpy as np
+import optuna
+import yaml
+from optuna.trial import TrialState
+
+from agent.backends.base import (CRASHED, FAILED, FINISHED, KILLED, PRUNED, RUNNING, Backend,
+                                 BackendError, RunRecord, SweepInfo, TrialFunction, TrialSpec)
+from agent.backends.hyperband import WandbHyperbandPruner
+from agent.backends.local_store import (Heartbeat, claim_lock, heartbeat_timeout, home, is_stale,
+                                        mask_url, new_id, open_storage, reap_stale, sweep_dir)
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+_OPTUNA_STATE = {FINISHED: TrialState.COMPLETE, PRUNED: TrialState.PRUNED}
+_SUMMARY_CAP = 200_000  # bytes of JSON kept in the store per run; the run dir keeps everything
+
+
+def max_failures_default() -> int:
+    return int(os.environ.get("WANDB_AGENT_MAX_INITIAL_FAILURES") or 5)
+
+
+def better(goal: str, a: float, b: float) -> bool:
+    return a > b if goal == "maximize" else a < b
+
+
+def reached(metric: dict, value: Optional[float]) -> bool:
+    target = metric.get("target")
+    if target is None or value is None:
+        return False
+    return value >= target if metric.get("goal") == "maximize" else value <= target
+
+
+def outcome(*, metric: Optional[str], exit_code: Optional[int], stopped: Optional[str],
+            run_info: dict, log_reason: Optional[str]) -> tuple[str, Optional[float], Optional[str]]:
+    """(W&B state, metric value, reason) of a trial that ended. Pure: tested directly."""
+    summary = run_info.get("summary") or {}
+    value = summary.get(metric) if metric else None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        value = None
+    reason = summary.get("failure_reason") or log_reason
+    if stopped == "interrupted":
+        return KILLED, value, "interrupted"
+    if stopped:
+        return PRUNED, value, stopped
+    if exit_code == 0:
+        if metric and value is None:
+            return FINISHED, None, f"finished without logging a finite {metric!r} (check metric.name)"
+        return FINISHED, value, None
+    if exit_code is None:
+        return CRASHED, value, reason or "could not start"
+    if exit_code < 0:
+        return CRASHED, value, f"killed by signal {-exit_code}" + (f": {reason}" if reason else "")
+    return FAILED, value, reason or f"exit code {exit_code}"
+
+
+def _jsonable(obj: Any, cap: int = _SUMMARY_CAP) -> Any:
+    text = json.dumps(obj, default=str)
+    return json.loads(text) if len(text) <= cap else None
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(self, storage: Optional[str] = None):
+        self.storage_url = storage or os.environ.get("SWEEPKIT_STORAGE") or None
+        self._interrupted = threading.Event()
+
+    # -- sweeps -----------------------------------------------------------------------------
+    def _load(self, sweep_id: str) -> tuple[optuna.Study, dict]:
+        storage = open_storage(sweep_id, self.storage_url)
+        try:
+            study = optuna.load_study(study_name=sweep_id, storage=storage)
+        except KeyError:
+            where = mask_url(self.storage_url) if self.storage_url else str(sweep_dir(sweep_id))
+            raise BackendError(f"no sweep {sweep_id!r} in {where}; list them with `sweepkit sweeps`") from None
+        config = study.user_attrs.get("sk_config") or {}
+        study.pruner = self._pruner(config)
+        study.sampler = self._sampler(config, sweep_id)
+        return study, config
+
+    @staticmethod
+    def _pruner(config: dict) -> optuna.pruners.BasePruner:
+        et = config.get("early_terminate") or {}
+        if et.get("type") != "hyperband":
+            return optuna.pruners.NopPruner()
+        from agent.sweep_config import hyperband_rungs
+        return WandbHyperbandPruner(hyperband_rungs(et), et.get("eta", 3))
+
+    @staticmethod
+    def _sampler(config: dict, sweep_id: str) -> optuna.samplers.BaseSampler:
+        if config.get("method") == "bayes":
+            return optuna.samplers.TPESampler(multivariate=True, group=True, constant_liar=True,
+                                              n_startup_trials=5)
+        return optuna.samplers.RandomSampler(seed=zlib.crc32(sweep_id.encode()))
+
+    def create_sweep(self, config: dict, *, project: str | None = None, entity: str | None = None) -> str:
+        from agent.sweep_config import grid_points
+        sweep_id = new_id()
+        d = sweep_dir(sweep_id)
+        d.mkdir(parents=True, exist_ok=False)
+        (d / "sweep.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        if self.storage_url:
+            (d / "storage.txt").write_text(mask_url(self.storage_url) + "\n")
+        storage = open_storage(sweep_id, self.storage_url, create=True)
+        goal = (config.get("metric") or {}).get("goal", "minimize")
+        study = optuna.create_study(storage=storage, study_name=sweep_id,
+                                    direction="maximize" if goal == "maximize" else "minimize")
+        study.set_user_attr("sk_config", config)
+        study.set_user_attr("sk_created", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        study.set_user_attr("sk_project", project or config.get("project"))
+        if config.get("method") == "grid":
+            for point in grid_points(config.get("parameters") or {}):
+                study.enqueue_trial({}, user_attrs={"sk_params": point})
+        return sweep_id
+
+    def sweep(self, sweep_id: str) -> SweepInfo:
+        study, config = self._load(sweep_id)
+        trials = study.get_trials(deepcopy=False)
+        return SweepInfo(id=sweep_id, backend=self.name, config=config,
+                         state=self._stop_reason(study, config, trials) and "finished" or "running",
+                         name=config.get("name") or "", created_at=study.user_attrs.get("sk_created"),
+                         path=mask_url(self.storage_url) if self.storage_url else str(sweep_dir(sweep_id)))
+
+    def list_sweeps(self) -> list[SweepInfo]:
+        out = []
+        for d in sorted((home() / "sweeps").glob("*/sweep.yaml"), key=lambda p: p.stat().st_mtime):
+            try:
+                out.append(self.sweep(d.parent.name))
+            except BackendError:
+                continue
+        return out
+
+    # -- runs -------------------------------------------------------------------------------
+    def runs(self, sweep_id: str) -> list[RunRecord]:
+        study, config = self._load(sweep_id)
+        now = time.time()
+        out = []
+        for t in study.get_trials(deepcopy=False):
+            a = t.user_attrs
+            if t.state == TrialState.WAITING or "sk_run_id" not in a:
+                continue
+            state = a.get("sk_state") or (CRASHED if is_stale(t, now) else RUNNING)
+            summary = a.get("sk_summary") or {}
+            if state == RUNNING and not summary:
+                summary = self._live_summary(a.get("sk_run_dir"))
+            out.append(RunRecord(
+                id=a["sk_run_id"], state=state, config=a.get("sk_config") or a.get("sk_params") or {},
+                summary=summary, name=a["sk_run_id"], runtime_s=a.get("sk_runtime"),
+                reason=a.get("sk_reason"), run_dir=a.get("sk_run_dir"),
+                created_at=t.datetime_start.isoformat(timespec="seconds") if t.datetime_start else None))
+        return out
+
+    @staticmethod
+    def _live_summary(run_dir: Optional[str]) -> dict:
+        from agent.runreader import RunReadError, read_summary
+        if not run_dir:
+            return {}
+        try:
+            return read_summary(run_dir, timeout=10).get("summary") or {}
+        except (RunReadError, OSError, ValueError, Exception):
+            return {}
+
+    # -- claiming ---------------------------------------------------------------------------
+    @staticmethod
+    def _stop_reason(study: optuna.Study, config: dict, trials) -> Optional[str]:
+        """Why no new trial may be handed out (target reached, run_cap, grid exhausted)."""
+        metric = config.get("metric") or {}
+        for t in trials:
+            if t.state == TrialState.COMPLETE and reached(metric, t.user_attrs.get("sk_value")):
+                return f"metric.target {metric['target']} reached by run {t.user_attrs.get('sk_run_id')}"
+        used = sum(1 for t in trials if t.state != TrialState.WAITING and not t.user_attrs.get("sk_requeued"))
+        cap = config.get("run_cap")
+        if cap and used >= cap:
+            return f"run_cap {cap} reached"
+        if config.get("method") == "grid" and not any(
+                t.state in (TrialState.WAITING, TrialState.RUNNING) for t in trials):
+            return "grid exhausted: every point has run"
+        return None
+
+    def _claim(self, study: optuna.Study, config: dict, sweep_id: str, lease_s: float):
+        """A (trial, params) to run; or a string: why the sweep has nothing for us ("wait:" = later)."""
+        from agent.sweep_config import sample_random, suggest
+        grid = config.get("method") == "grid"
+        with claim_lock(study._storage, sweep_id):
+            reap_stale(study, requeue=grid)
+            trials = study.get_trials(deepcopy=False)
+            why = self._stop_reason(study, config, trials)
+            if why:
+                return why
+            if grid and not any(t.state == TrialState.WAITING for t in trials):
+                n = sum(t.state == TrialState.RUNNING for t in trials)
+                return f"wait: {n} grid point(s) still running in other agents"
+            trial = study.ask()
+            params = config.get("parameters") or {}
+            if grid:
+                point = trial.user_attrs.get("sk_params", {})
+            elif config.get("method") == "bayes":
+                point = suggest(trial, params)
+            else:
+                rng = np.random.default_rng([zlib.crc32(sweep_id.encode()), trial.number])
+                point = sample_random(params, rng)
+            run_id = new_id()
+            for key, value in {"sk_params": point, "sk_run_id": run_id,
+                               "sk_run_dir": str((sweep_dir(sweep_id) / "runs" / run_id).resolve()),
+                               "sk_lease_s": lease_s, "sk_heartbeat": time.time(),
+                               "sk_host": socket.gethostname(), "sk_pid": os.getpid()}.items():
+                trial.set_user_attr(key, value)
+            return trial, point
+
+    # -- finishing --------------------------------------------------------------------------
+    def _finish(self, study: optuna.Study, config: dict, trial: optuna.Trial, spec: TrialSpec, *,
+                exit_code: Optional[int], stopped: Optional[str], runtime: float,
+                log_reason: Optional[str], summary: Optional[dict] = None) -> tuple[str, Optional[float], Optional[str]]:
+        from agent.runreader import RunReadError, find_run_file, read_summary
+        info: dict = {"summary": dict(summary or {})}
+        if find_run_file(spec.run_dir) is not None:
+            try:
+                read = read_summary(spec.run_dir)
+                info = {**read, "summary": {**(read.get("summary") or {}), **info["summary"]}}
+            except (RunReadError, OSError, ValueError) as exc:
+                log_reason = log_reason or f"unreadable run log: {exc}"
+        metric = (config.get("metric") or {}).get("name")
+        state, value, reason = outcome(metric=metric, exit_code=exit_code, stopped=stopped,
+                                       run_info=info, log_reason=log_reason)
+        run_config = {k: v for k, v in (info.get("config") or {}).items() if k != "_wandb"}
+        attrs = {"sk_state": state, "sk_reason": reason, "sk_runtime": round(runtime, 3),
+                 "sk_value": value, "sk_exit_code": exit_code,
+                 "sk_summary": _jsonable(info.get("summary") or {}) or {metric: value},
+                 "sk_config": _jsonable(run_config) or spec.params}
+        requeue = state == KILLED and config.get("method") == "grid"
+        if requeue:
+            attrs["sk_requeued"] = True
+        try:
+            for key, v in attrs.items():
+                trial.set_user_attr(key, v)
+            if state == FINISHED and (value is not None or not metric):
+                study.tell(trial, 0.0 if value is None else value)
+            else:
+                study.tell(trial, state=_OPTUNA_STATE.get(state, TrialState.FAIL))
+        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError):
+            return CRASHED, value, "another agent declared this run lost (heartbeat timeout); its result was not recorded"
+        if requeue:
+            study.enqueue_trial({}, user_attrs={"sk_params": spec.params, "sk_requeue_of": trial.number})
+        return state, value, reason
+
+    # -- the agent loop ---------------------------------------------------------------------
+    def run_agent(self, sweep_id: str, *, count: int | None = None, function: TrialFunction | None = None,
+                  **options: Any) -> int:
+        from agent.progress import AgentProgress
+        study, config = self._load(sweep_id)
+        lease_s = heartbeat_timeout(options.get("heartbeat_timeout"))
+        max_fail = options.get("max_consecutive_failures") or max_failures_default()
+        kill_delay = options.get("kill_delay")
+        echo = bool(options.get("verbose"))
+        metric = config.get("metric") or {}
+        goal = metric.get("goal", "minimize")
+        progress = options.get("progress") or AgentProgress(sweep_id, metric.get("name"), goal)
+        self._interrupted.clear()
+        old = None
+        if function is None and threading.current_thread() is threading.main_thread():
+            old = signal.signal(signal.SIGINT, lambda *_: self._interrupted.set())
+        ran, fails, code = 0, 0, 0
+        try:
+            with progress:
+                while count is None or ran < count:
+                    if self._interrupted.is_set():
+                        code = 130
+                        break
+                    got = self._claim(study, config, sweep_id, lease_s)
+                    if isinstance(got, str):
+                        if got.startswith("wait:"):
+                            progress.note(got[5:].strip())
+                            self._interrupted.wait(min(5.0, lease_s / 4))
+                            continue
+                        progress.note(got)
+                        break
+                    trial, params = got
+                    spec = TrialSpec(sweep_id, trial.user_attrs["sk_run_id"], params,
+                                     trial.user_attrs["sk_run_dir"], trial.number)
+                    progress.started(spec)
+                    with Heartbeat(study._storage, trial._trial_id, lease_s):
+                        state, value, reason = self._run_one(study, config, trial, spec, function,
+                                                             kill_delay, echo)
+                    ran += 1
+                    progress.finished(spec, state, value, reason)
+                    if state == KILLED:
+                        code = 130
+                        break
+                    fails = fails + 1 if state in (FAILED, CRASHED) else 0
+                    if fails >= max_fail:
+                        progress.note(f"stopping: {fails} runs failed in a row (last: {reason}); "
+                                      "fix the trial or raise --max-consecutive-failures")
+                        code = 1
+                        break
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
+        return code
+
+    def _run_one(self, study, config, trial, spec: TrialSpec, function, kill_delay, echo):
+        t0 = time.monotonic()
+        if function is not None:
+            try:
+                metrics = function(spec) or {}
+                return self._finish(study, config, trial, spec, exit_code=0, stopped=None,
+                                    runtime=time.monotonic() - t0, log_reason=None, summary=metrics)
+            except KeyboardInterrupt:
+                self._interrupted.set()
+                return self._finish(study, config, trial, spec, exit_code=None, stopped="interrupted",
+                                    runtime=time.monotonic() - t0, log_reason=None)
+            except Exception as exc:  # a warm trial's crash is that trial's failure, not the agent's
+                return self._finish(study, config, trial, spec, exit_code=1, stopped=None,
+                                    runtime=time.monotonic() - t0, log_reason=f"{type(exc).__name__}: {exc}")
+        from agent.worker import run_child
+        prune: dict[str, str] = {}
+        lock = threading.Lock()
+        hyperband = isinstance(study.pruner, WandbHyperbandPruner)
+
+        def on_value(step: int, value: float) -> None:
+            with lock:
+                if prune:
+                    return
+                trial.report(value, step)
+                if trial.should_prune():
+                    prune["why"] = f"hyperband: {config['metric']['name']}={value:g} at iteration {step} is below the band's cut"
+
+        def should_stop() -> Optional[str]:
+            if self._interrupted.is_set():
+                return "interrupted"
+            return prune.get("why")
+
+        res = run_child(spec, config, on_value=on_value if hyperband else None, should_stop=should_stop,
+                        kill_delay=kill_delay, echo=echo)
+        return self._finish(study, config, trial, spec, exit_code=res.exit_code, stopped=res.stopped,
+                            runtime=res.runtime_s, log_reason=res.reason)
