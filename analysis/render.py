@@ -1,0 +1,171 @@
+"""ReportData -> files: report.json, runs.csv, history.csv, report.html (self-contained), report.md."""
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from analysis import figures as figs
+from analysis import pngs
+from analysis.model import ReportData
+
+TEMPLATES = Path(__file__).parent / "templates"
+MAX_TABLE_ROWS = 200
+
+
+def jsonable(x: Any) -> Any:
+    """Plain JSON: numpy scalars unwrapped, NaN/inf -> null, DataFrames -> records."""
+    if isinstance(x, pd.DataFrame):
+        return [jsonable(r) for r in x.to_dict(orient="records")]
+    if is_dataclass(x) and not isinstance(x, type):
+        return jsonable(asdict(x))
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating, float)):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.bool_):
+        return bool(x)
+    if x is pd.NA or x is pd.NaT:
+        return None
+    return x
+
+
+def report_json(d: ReportData) -> dict:
+    return jsonable({
+        "sweep_id": d.sweep_id, "metric": d.metric, "goal": "maximize" if d.maximize else "minimize",
+        "method": d.method, "compare": d.compare, "seed_key": d.seed_key, "params": d.params,
+        "models": d.models, "counts": d.counts, "messages": d.messages, "caveats": d.caveats,
+        "scale": {"factor": d.scale.factor, "unit": d.scale.unit,
+                  "note": "values here are raw; the report shows value x factor"},
+        "takeaways": d.takeaways, "leaderboard": d.leaderboard, "per_model": d.per_model,
+        "cells": d.cells, "comparisons": d.comparisons,
+        "heatmaps": {m: {"rows_key": d.heatmap_axes[1], "cols_key": d.heatmap_axes[0],
+                         "rows": list(h.index), "cols": list(h.columns),
+                         "values": h.to_numpy(dtype=float).tolist()}
+                     for m, h in d.heatmaps.items()} if d.heatmap_axes else {},
+        "curves": d.curves, "evp": d.evp, "importance": d.importance, "failures": d.failures,
+        "system": d.system,
+    })
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+
+
+def md_escape(v: Any) -> str:
+    """Table-cell safe for GitHub markdown: no HTML, no pipes, no links, one line."""
+    s = "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+    s = html.escape(s.replace("\r", " ").replace("\n", " "), quote=True)
+    return _MD_SPECIAL.sub(r"\\\1", s)
+
+
+def safe_url(u: Any) -> str | None:
+    """Only http(s) links: a run-supplied `javascript:` URL must not become a link."""
+    return u if isinstance(u, str) and re.match(r"^https?://[^\s\"'<>]+$", u) else None
+
+
+def fmt_num(v: Any, scale_factor: float | None = None) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return str(v)
+    if isinstance(v, (int, np.integer)):
+        return f"{v:,}" if abs(v) >= 10000 else str(v)
+    if isinstance(v, (float, np.floating)):
+        if not math.isfinite(v):
+            return "n/a"
+        if scale_factor:
+            v = v * scale_factor
+        return f"{v:.4g}" if (abs(v) < 1e-2 or abs(v) >= 1e5) and v != 0 else f"{v:,.3f}".rstrip("0").rstrip(".")
+    return str(v)
+
+
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                             autoescape=jinja2.select_autoescape(["html", "html.j2"],
+                                                                 default_for_string=True),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["md"] = md_escape
+    env.filters["num"] = fmt_num
+    env.filters["safe_url"] = safe_url
+    return env
+
+
+def _table(df: pd.DataFrame, limit: int = MAX_TABLE_ROWS) -> dict:
+    shown = df.head(limit)
+    return {"columns": list(shown.columns), "rows": shown.to_dict(orient="records"),
+            "more": max(0, len(df) - limit)}
+
+
+def _context(d: ReportData) -> dict:
+    per_model_rows = []
+    for pm in d.per_model:
+        bc = pm["best_config"] or {}
+        per_model_rows.append({
+            "model": pm["model"], "runs": pm["runs"],
+            "best run": pm["best_run"]["name"], "best value": pm["best_run"]["value"] * d.scale.factor,
+            "best config": ", ".join(f"{k}={v}" for k, v in bc.items()
+                                     if k not in ("mean", "std", "seeds") and k != d.compare),
+            "best config mean": bc.get("mean", np.nan) * d.scale.factor,
+            "± std": (bc.get("std") or np.nan) * d.scale.factor, "seeds": bc.get("seeds"),
+            "train runtime s": pm["runtime_s"], "samples/s": pm["throughput"],
+            "parameters": int(pm["num_parameters"]) if pm["num_parameters"] else None,
+            f"{d.metric}/GPU-h": pm["metric_per_gpu_hour"] * d.scale.factor
+            if pm["metric_per_gpu_hour"] is not None else None,
+        })
+    comps = [{"a": c.a, "b": c.b, "mean": c.mean * d.scale.factor,
+              "low": None if c.low is None else c.low * d.scale.factor,
+              "high": None if c.high is None else c.high * d.scale.factor,
+              "pairs": c.n_pairs, "significant": c.significant, "note": c.note}
+             for c in d.comparisons]
+    cells = d.cells.copy()
+    for c in ("mean", "std"):
+        if c in cells:
+            cells[c] = cells[c] * d.scale.factor
+    lb = d.leaderboard.copy()
+    lb[d.metric] = lb[d.metric] * d.scale.factor
+    return {"d": d, "per_model": _table(pd.DataFrame(per_model_rows)), "comparisons": comps,
+            "cells": _table(cells), "leaderboard": lb.to_dict(orient="records"),
+            "lb_columns": [c for c in lb.columns if c not in ("run_id", "url", "name")],
+            "failures": _table(d.failures), "goal": "maximize" if d.maximize else "minimize"}
+
+
+def write_html(d: ReportData, path: Path) -> list[str]:
+    from plotly.offline import get_plotlyjs
+
+    built = figs.build_figures(d)
+    html_text = _env().get_template("report.html.j2").render(
+        **_context(d), figures=[(k, t) for k, t, _ in built],
+        payload=figs.figure_payload(built), plotlyjs=get_plotlyjs())
+    path.write_text(html_text, encoding="utf-8")
+    return [k for k, _, _ in built]
+
+
+def write_md(d: ReportData, path: Path) -> dict[str, str]:
+    images = pngs.write_pngs(d, path.parent)
+    path.write_text(_env().get_template("report.md.j2").render(**_context(d), images=images),
+                    encoding="utf-8")
+    return images
+
+
+def write_tables(runs: pd.DataFrame, history: pd.DataFrame, out: Path) -> tuple[Path, Path]:
+    rp, hp = out / "runs.csv", out / "history.csv"
+    runs.to_csv(rp, index=False)
+    history.to_csv(hp, index=False, float_format="%.6g")
+    return rp, hp
+
+
+def write_json(d: ReportData, path: Path) -> None:
+    path.write_text(json.dumps(report_json(d), indent=1, allow_nan=False, default=str),
+                    encoding="utf-8")

@@ -1,0 +1,130 @@
+"""`write_report`: the entry `sweepkit report` calls. Source -> tables -> ReportData -> files.
+
+Errors a user can act on (bad sweep id, no finished runs, network down) come out as one
+`ReportError` line; nothing here prints a traceback for them.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from agent.backends.base import Backend, BackendError
+from analysis import render
+from analysis.model import ReportData, ReportError, build_report
+from analysis.sources import RunSource, SourceError, source_for
+
+__all__ = ["ReportData", "ReportError", "ReportResult", "build_report", "write_report",
+           "write_outputs"]
+
+
+@dataclass
+class ReportResult:
+    html: Path
+    md: Path
+    json: Path
+    runs_csv: Path
+    history_csv: Path
+    summary: str                    # one line for the CLI
+    data: ReportData
+    published_url: str | None = None
+    seconds: float = 0.0
+
+
+@contextmanager
+def _progress(console) -> Iterator:
+    """A transient rich progress display on the given (or a stderr) console."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    console = console or Console(stderr=True)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), console=console, transient=True) as p:
+        yield p
+
+
+@contextmanager
+def _step(progress, text: str) -> Iterator:
+    task = progress.add_task(text, total=1) if progress is not None else None
+    yield
+    if task is not None:
+        progress.update(task, completed=1)
+
+
+def write_outputs(data: ReportData, runs, history, out_dir: str | Path,
+                  progress=None) -> dict[str, Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"html": out / "report.html", "md": out / "report.md", "json": out / "report.json"}
+    with _step(progress, "writing runs.csv and history.csv"):
+        paths["runs_csv"], paths["history_csv"] = render.write_tables(runs, history, out)
+    with _step(progress, "writing report.json"):
+        render.write_json(data, paths["json"])
+    with _step(progress, "drawing report.html"):
+        render.write_html(data, paths["html"])
+    with _step(progress, "drawing report.md figures"):
+        render.write_md(data, paths["md"])
+    return paths
+
+
+def summary_line(data: ReportData, html: Path) -> str:
+    best = data.per_model[0]
+    head = (f"{data.counts['usable']}/{data.counts['total']} runs; best {data.metric} "
+            f"{data.scale.fmt(best['best_run']['value'])} ({best['model']})")
+    comp = data.takeaways.get("comparison", "")
+    return f"{head}. {comp} Report: {html}"
+
+
+def report_from_source(source: RunSource, sweep_id: str, *, out_dir: str | Path,
+                       compare: str | None = None, seed_key: str = "seed",
+                       publish: bool = False, console=None, backend_name: str = "") -> ReportResult:
+    from analysis import tidy
+
+    t0 = time.perf_counter()
+    with _progress(console) as progress:
+        try:
+            with _step(progress, f"reading runs of {sweep_id}"):
+                if hasattr(source, "progress") and source.progress is None:
+                    source.progress = progress
+                info = source.sweep_info()
+                runs = tidy.sanitize_runs(source.runs_table())
+                history = source.history_table()
+        except (SourceError, BackendError) as exc:
+            raise ReportError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+        except Exception as exc:  # noqa: BLE001 - unreadable store: one line, cause chained
+            from agent.runreader import RunReadError
+            if isinstance(exc, (RunReadError, OSError)):
+                raise ReportError(f"could not read the runs of {sweep_id}: {exc}") from exc
+            raise
+        with _step(progress, "computing statistics"):
+            data = build_report(runs, history, info.config, compare, seed_key, sweep_id=sweep_id)
+        paths = write_outputs(data, runs, history, out_dir, progress)
+        url = None
+        if publish:
+            from analysis.publish import publish_report
+            with _step(progress, "publishing a W&B Report"):
+                url, note = publish_report(data, info, backend_name=backend_name)
+            data.messages.append(note)
+    res = ReportResult(html=paths["html"], md=paths["md"], json=paths["json"],
+                       runs_csv=paths["runs_csv"], history_csv=paths["history_csv"],
+                       summary=summary_line(data, paths["html"]), data=data,
+                       published_url=url, seconds=time.perf_counter() - t0)
+    return res
+
+
+def write_report(sweep_id: str, *, backend: Backend, out_dir: str | Path,
+                 compare: str | None = None, seed_key: str = "seed", publish: bool = False,
+                 console=None) -> ReportResult:
+    """Write report.html/.md/.json, runs.csv and history.csv for one sweep into out_dir.
+
+    Raises ReportError (one line) when there is nothing to report or the runs cannot be read.
+    """
+    try:
+        source = source_for(backend, sweep_id)
+    except SourceError as exc:
+        raise ReportError(str(exc)) from exc
+    return report_from_source(source, sweep_id, out_dir=out_dir, compare=compare,
+                              seed_key=seed_key, publish=publish, console=console,
+                              backend_name=getattr(backend, "name", ""))

@@ -1,0 +1,225 @@
+"""Pure statistics for sweep comparisons: no I/O, no plotting, DataFrames in and out.
+
+Everything here takes a `maximize` flag rather than assuming "higher is better": the
+direction comes from the sweep's `metric.goal` and is decided once, by the caller.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+from scipy.special import gammaln
+
+
+def maximize_from_goal(sweep_config: dict) -> bool:
+    """W&B's default goal is minimize; only an explicit `maximize` flips it."""
+    goal = str((sweep_config.get("metric") or {}).get("goal", "minimize")).lower()
+    return goal == "maximize"
+
+
+# ---------------------------------------------------------------- expected validation performance
+def _log_comb(n: np.ndarray, k: int) -> np.ndarray:
+    """log C(n, k), -inf where n < k (so exp() gives an exact 0 there)."""
+    n = np.asarray(n, dtype=float)
+    out = np.full(n.shape, -np.inf)
+    ok = n >= k
+    out[ok] = gammaln(n[ok] + 1) - gammaln(k + 1) - gammaln(n[ok] - k + 1)
+    return out
+
+
+def expected_max_curve(scores: Sequence[float], *, maximize: bool = True,
+                       with_replacement: bool = False) -> pd.DataFrame:
+    """Expected best score after n of the N observed trials, for n = 1..N.
+
+    Dodge et al. 2019 ("Show Your Work") with replacement: P(max_n = v(i)) = (i/N)^n - ((i-1)/N)^n.
+    Tang et al. 2020's unbiased estimator without replacement: C(i,n)/C(N,n) - C(i-1,n)/C(N,n).
+    The band is the standard deviation of that same discrete distribution of the maximum.
+    Computed in log space so N in the thousands does not overflow C(N, n).
+    Returns columns n, mean, std (for a minimised metric, the expected *minimum*).
+    """
+    v = np.asarray([s for s in scores if s is not None and np.isfinite(s)], dtype=float)
+    if v.size == 0:
+        return pd.DataFrame({"n": [], "mean": [], "std": []})
+    sign = 1.0 if maximize else -1.0
+    v = np.sort(sign * v)                      # ascending in "goodness"
+    N = v.size
+    i = np.arange(1, N + 1)
+    rows = []
+    for n in range(1, N + 1):
+        if with_replacement:
+            cdf = (i / N) ** n
+            cdf_prev = ((i - 1) / N) ** n
+        else:
+            denom = _log_comb(np.array([N]), n)[0]
+            cdf = np.exp(_log_comb(i, n) - denom)
+            cdf_prev = np.exp(_log_comb(i - 1, n) - denom)
+        p = np.clip(cdf - cdf_prev, 0.0, None)
+        p /= p.sum()
+        mean = float(p @ v)
+        var = float(p @ (v - mean) ** 2)
+        rows.append((n, sign * mean, np.sqrt(max(var, 0.0))))
+    return pd.DataFrame(rows, columns=["n", "mean", "std"])
+
+
+# ---------------------------------------------------------------- paired bootstrap
+@dataclass
+class PairedDifference:
+    """mean(a - b) over matched cells, with a bootstrap CI; `better` is a, b or None."""
+
+    a: str
+    b: str
+    mean: float
+    low: float | None
+    high: float | None
+    n_pairs: int
+    confidence: float
+    significant: bool
+    better: str | None
+    note: str = ""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def matched_pairs(runs: pd.DataFrame, *, compare: str, a, b, metric: str,
+                  match_keys: Sequence[str]) -> pd.DataFrame:
+    """One row per cell (match_keys) where both a and b have a value: columns a, b, diff.
+
+    Several runs in one cell (repeats) are averaged first, so a cell counts once.
+    """
+    keys = [k for k in match_keys if k in runs.columns and k != compare]
+    df = runs[runs[compare].isin([a, b])].dropna(subset=[metric])
+    if df.empty:
+        return pd.DataFrame(columns=[*keys, "a", "b", "diff"])
+    if not keys:
+        # Nothing to match on: each model is one cell, which gives a single (unpaired) pair.
+        means = df.groupby(compare)[metric].mean()
+        if a in means and b in means:
+            return pd.DataFrame({"a": [means[a]], "b": [means[b]], "diff": [means[a] - means[b]]})
+        return pd.DataFrame(columns=["a", "b", "diff"])
+    cells = (df.assign(**{k: df[k].astype(str) for k in keys})
+               .pivot_table(index=keys, columns=compare, values=metric, aggfunc="mean"))
+    if a not in cells.columns or b not in cells.columns:
+        return pd.DataFrame(columns=[*keys, "a", "b", "diff"])
+    cells = cells[[a, b]].dropna()
+    out = pd.DataFrame({"a": cells[a], "b": cells[b]}).reset_index()
+    out["diff"] = out["a"] - out["b"]
+    return out
+
+
+def paired_bootstrap(diffs: Sequence[float], *, a: str, b: str, maximize: bool,
+                     confidence: float = 0.95, n_resamples: int = 9999,
+                     seed: int = 0) -> PairedDifference:
+    """Bootstrap CI (scipy, BCa) of the mean paired difference a - b.
+
+    Significant only when the CI excludes 0; then `better` is whichever is better in the
+    sweep's direction. Fewer than 2 pairs: no CI.
+    """
+    d = np.asarray(diffs, dtype=float)
+    d = d[np.isfinite(d)]
+    n = int(d.size)
+    if n == 0:
+        return PairedDifference(a, b, float("nan"), None, None, 0, confidence, False, None,
+                                "no matched cells")
+    mean = float(d.mean())
+    if n < 2:
+        return PairedDifference(a, b, mean, None, None, n, confidence, False, None,
+                                "one matched cell: no confidence interval")
+    if np.ptp(d) == 0:
+        low = high = mean      # every resample has the same mean; BCa would divide by zero
+    else:
+        res = sps.bootstrap((d,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
+                            method="BCa", rng=np.random.default_rng(seed))
+        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        if not (np.isfinite(low) and np.isfinite(high)):
+            res = sps.bootstrap((d,), np.mean, confidence_level=confidence,
+                                n_resamples=n_resamples, method="percentile",
+                                rng=np.random.default_rng(seed))
+            low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    significant = bool(low > 0 or high < 0)
+    better = None
+    if significant:
+        a_higher = low > 0
+        better = a if a_higher == maximize else b
+    return PairedDifference(a, b, mean, low, high, n, confidence, significant, better)
+
+
+# ---------------------------------------------------------------- seeds, configs
+def seed_summary(runs: pd.DataFrame, *, config_keys: Sequence[str], metric: str) -> pd.DataFrame:
+    """mean, std (ddof=1; NaN for one seed) and count of `metric` per config (seeds pooled)."""
+    keys = [k for k in config_keys if k in runs.columns]
+    df = runs.dropna(subset=[metric])
+    if df.empty:
+        return pd.DataFrame(columns=[*keys, "mean", "std", "count"])
+    if not keys:
+        g = df[metric]
+        return pd.DataFrame({"mean": [g.mean()], "std": [g.std()], "count": [g.count()]})
+    out = (df.groupby(keys, dropna=False)[metric].agg(["mean", "std", "count"]).reset_index())
+    return out
+
+
+def best_row(df: pd.DataFrame, col: str, *, maximize: bool) -> pd.Series | None:
+    d = df.dropna(subset=[col])
+    if d.empty:
+        return None
+    return d.loc[d[col].idxmax() if maximize else d[col].idxmin()]
+
+
+# ---------------------------------------------------------------- importance / correlation
+def importance_table(runs: pd.DataFrame, *, params: Sequence[str], metric: str,
+                     seed: int = 0, n_estimators: int = 100) -> pd.DataFrame:
+    """Random-forest importance beside Pearson/Spearman correlation, one row per feature.
+
+    Categoricals are one-hot encoded (feature "param=value"), like W&B's importance panel.
+    Constant features and rows without the metric are dropped. Needs >= 3 rows.
+    """
+    from sklearn.ensemble import RandomForestRegressor
+
+    cols = [p for p in params if p in runs.columns]
+    df = runs.dropna(subset=[metric])
+    if len(df) < 3 or not cols:
+        return pd.DataFrame(columns=["feature", "param", "importance", "pearson", "spearman"])
+    parts, owner = [], {}
+    for p in cols:
+        s = df[p]
+        num = pd.to_numeric(s, errors="coerce")
+        if num.notna().all() and not s.map(lambda x: isinstance(x, (str, bool))).any():
+            if num.nunique() > 1:
+                parts.append(num.rename(p).astype(float))
+                owner[p] = p
+        else:
+            dummies = pd.get_dummies(s.astype(str), prefix=p, prefix_sep="=", dtype=float)
+            dummies = dummies.loc[:, dummies.nunique() > 1]
+            for c in dummies.columns:
+                owner[c] = p
+            parts.append(dummies)
+    if not parts:
+        return pd.DataFrame(columns=["feature", "param", "importance", "pearson", "spearman"])
+    X = pd.concat(parts, axis=1)
+    y = df[metric].astype(float).to_numpy()
+    rf = RandomForestRegressor(n_estimators=n_estimators, random_state=seed, n_jobs=1)
+    rf.fit(X.to_numpy(), y)
+    rows = []
+    for j, feat in enumerate(X.columns):
+        x = X[feat].to_numpy()
+        constant_y = np.ptp(y) == 0
+        pear = float("nan") if constant_y else float(sps.pearsonr(x, y).statistic)
+        spear = float("nan") if constant_y else float(sps.spearmanr(x, y).statistic)
+        rows.append((feat, owner[feat], float(rf.feature_importances_[j]), pear, spear))
+    out = pd.DataFrame(rows, columns=["feature", "param", "importance", "pearson", "spearman"])
+    return out.sort_values("importance", ascending=False, ignore_index=True)
+
+
+# ---------------------------------------------------------------- cost
+def metric_per_gpu_hour(metric: Sequence[float], runtime_s: Sequence[float],
+                        gpus: float = 1.0) -> float:
+    """Mean metric divided by mean GPU-hours per run: what an hour of accelerator buys."""
+    m = pd.Series(metric, dtype=float)
+    r = pd.Series(runtime_s, dtype=float)
+    ok = m.notna() & r.notna() & (r > 0)
+    if not ok.any():
+        return float("nan")
+    return float(m[ok].mean() / (r[ok].mean() * gpus / 3600.0))

@@ -1,0 +1,191 @@
+"""Run records -> the two tidy tables every report is built from, with secrets removed.
+
+`runs`: one row per run: META columns, then flattened config keys, then scalar summary
+metrics. `history`: long table run_id, step, metric, value. Both sources (W&B API, local
+store) produce exactly this, so nothing downstream knows where runs came from.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+META = ["run_id", "name", "state", "reason", "runtime_s", "created_at", "url", "tags"]
+HISTORY_COLUMNS = ["run_id", "step", "metric", "value"]
+REDACTED = "[redacted]"
+
+# A key *segment* (split on non-alphanumerics) that names a credential; "tokenizer_name"
+# and "max_tokens" survive, "hub_token" and "api_key" do not.
+_SECRET_PARTS = {"key", "apikey", "token", "secret", "password", "passwd", "pwd",
+                 "credential", "credentials", "auth", "authorization", "cookie"}
+_SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.I)
+# Shapes of well-known credentials, caught even under an innocent key name.
+_SECRET_VALUE = re.compile(r"^(?:[0-9a-f]{40}|(?:local|wandb)-[0-9a-f]{40,}|hf_[A-Za-z0-9]{30,}"
+                           r"|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{30,})$")
+
+
+def is_secret_key(key: str) -> bool:
+    parts = re.split(r"[^0-9a-zA-Z]+", str(key).lower())
+    return any(p in _SECRET_PARTS or p.endswith("apikey") for p in parts if p)
+
+
+def _secret_env_values() -> set[str]:
+    return {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 8}
+
+
+def redact_value(value: Any, secrets: set[str] | None = None) -> Any:
+    if not isinstance(value, str):
+        return value
+    secrets = _secret_env_values() if secrets is None else secrets
+    if _SECRET_VALUE.match(value.strip()):
+        return REDACTED
+    for s in secrets:
+        if s in value:
+            value = value.replace(s, REDACTED)
+    return value
+
+
+def flatten(d: Mapping, prefix: str = "") -> dict[str, Any]:
+    """Nested sweep parameters come back as nested dicts; columns use dotted names."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            if set(v) == {"value"}:            # W&B's raw config shape {"k": {"value": v}}
+                out[name] = v["value"]
+            else:
+                out.update(flatten(v, name + "."))
+        else:
+            out[name] = v
+    return out
+
+
+def _scalar(v: Any) -> Any:
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return float(v) if isinstance(v, (float, np.floating)) else int(v)
+    if isinstance(v, str):
+        return v
+    if v is None:
+        return None
+    if isinstance(v, (list, tuple)):
+        return str(list(v))
+    return None    # histograms, tables, media: not a column
+
+
+def record_row(rec: Mapping, secrets: set[str]) -> dict[str, Any]:
+    """One run record (RunRecord-shaped dict) -> one flat row."""
+    row: dict[str, Any] = {}
+    for k, v in flatten(rec.get("config") or {}).items():
+        if k.startswith("_") or is_secret_key(k):
+            continue
+        sv = _scalar(v)
+        if sv is not None:
+            row[k if k not in META else f"config:{k}"] = redact_value(sv, secrets)
+    for k, v in (rec.get("summary") or {}).items():
+        if k.startswith("_") or is_secret_key(k) or isinstance(v, Mapping):
+            continue
+        sv = _scalar(v)
+        if sv is None:
+            continue
+        col = k if (k not in row and k not in META) else f"summary:{k}"
+        row[col] = redact_value(sv, secrets)
+    tags = rec.get("tags") or []
+    row.update({
+        "run_id": redact_value(str(rec.get("id", "")), secrets),
+        "name": redact_value(str(rec.get("name") or rec.get("id") or ""), secrets),
+        "state": str(rec.get("state") or "unknown").lower(),
+        "reason": redact_value(rec.get("reason") or (rec.get("summary") or {}).get("failure_reason"),
+                               secrets),
+        "runtime_s": rec.get("runtime_s"),
+        "created_at": rec.get("created_at"),
+        "url": rec.get("url"),
+        "tags": redact_value(", ".join(map(str, tags)), secrets) if tags else None,
+    })
+    return row
+
+
+def runs_frame(records: Iterable[Mapping]) -> pd.DataFrame:
+    secrets = _secret_env_values()
+    rows = [record_row(r, secrets) for r in records]
+    df = pd.DataFrame(rows)
+    for c in META:
+        if c not in df.columns:
+            df[c] = None
+    if "runtime_s" in df:
+        df["runtime_s"] = pd.to_numeric(df["runtime_s"], errors="coerce")
+    rest = [c for c in df.columns if c not in META]
+    return df[META + rest]
+
+
+def sanitize_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """Idempotent: drop secret-looking columns, redact secret-looking values (any source)."""
+    secrets = _secret_env_values()
+    keep = [c for c in df.columns if not is_secret_key(c.split(":", 1)[-1])]
+    df = df[keep].copy()
+    for c in df.columns:
+        if df[c].dtype == object:
+            df[c] = df[c].map(lambda v: redact_value(v, secrets))
+    return df
+
+
+def history_frame(rows_by_run: Mapping[str, list[dict]], *, keep: set[str] | None = None,
+                  step_keys: tuple[str, ...] = ("train/global_step", "_step")) -> pd.DataFrame:
+    """{run_id: [logged rows]} -> long table; x is the trainer's global step when logged."""
+    frames = []
+    for run_id, rows in rows_by_run.items():
+        if not rows:
+            continue
+        wide = pd.DataFrame.from_records(rows)
+        step = None
+        for sk in step_keys:
+            if sk in wide:
+                step = pd.to_numeric(wide[sk], errors="coerce")
+                if step.notna().any():
+                    break
+        if step is None:
+            step = pd.Series(np.arange(len(wide)), dtype=float)
+        wide = wide.assign(__step=step.to_numpy())
+        cols = [c for c in wide.columns if c != "__step" and not c.startswith("_")
+                and c not in step_keys and (keep is None or c in keep) and not is_secret_key(c)]
+        if not cols:
+            continue
+        long = wide.melt(id_vars="__step", value_vars=cols, var_name="metric", value_name="value")
+        long["value"] = pd.to_numeric(long["value"], errors="coerce")
+        long = long.dropna(subset=["value"]).rename(columns={"__step": "step"})
+        long.insert(0, "run_id", run_id)
+        frames.append(long)
+    if not frames:
+        return empty_history()
+    return normalize_history(pd.concat(frames, ignore_index=True))
+
+
+def empty_history() -> pd.DataFrame:
+    return pd.DataFrame({"run_id": pd.Series(dtype=str), "step": pd.Series(dtype=float),
+                         "metric": pd.Series(dtype=str), "value": pd.Series(dtype=float)})
+
+
+def normalize_history(h: pd.DataFrame) -> pd.DataFrame:
+    h = h[HISTORY_COLUMNS].copy()
+    h["run_id"] = h["run_id"].astype(str)
+    h["metric"] = h["metric"].astype(str)
+    h["step"] = pd.to_numeric(h["step"], errors="coerce")
+    h["value"] = pd.to_numeric(h["value"], errors="coerce")
+    return h
+
+
+def system_key(k: str) -> str:
+    """W&B's API prefixes system metrics with "system."; offline stats rows do not."""
+    return k if k.startswith("system.") else f"system.{k}"
+
+
+def finite(x: Any) -> bool:
+    try:
+        return x is not None and math.isfinite(float(x))
+    except (TypeError, ValueError):
+        return False
