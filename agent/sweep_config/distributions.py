@@ -154,9 +154,10 @@ class ParamSpec:
             return stats.beta.cdf(x, a=g("a"), b=g("b"))
         raise ValueError(f"{self.name}: no continuous form for distribution {self.distribution}")
 
-    def cdf(self, value: Any) -> float:
-        """The percentile of `value` under the continuous distribution (q-rounding ignored)."""
-        return float(self._base_cdf(value))
+    def cdf(self, value: Any) -> Any:
+        """The percentile of `value` (scalar or array) under the continuous distribution, q ignored."""
+        out = self._base_cdf(np.asarray(value, dtype=float))
+        return float(out) if np.ndim(out) == 0 else out
 
     def _quantize(self, x: float) -> Any:
         q = self.get("q")

@@ -24,7 +24,7 @@ import platform
 import re
 from typing import Any, Mapping, Optional, Sequence
 
-from .problems import Problem, SweepConfigError, did_you_mean, join
+from .problems import Problem, SweepConfigError, closest, join
 
 DEFAULT_COMMAND = ["${env}", "${interpreter}", "${program}", "${args}"]
 ENVVAR_RE = re.compile(r"\$\{envvar\:([A-Z0-9_]*)\}")
@@ -80,6 +80,11 @@ def substitute_envvars(element: Any, environ: Mapping[str, str]) -> str:
     return text
 
 
+def _did_you_mean_macro(name: str) -> str:
+    close = closest(name, MACROS)
+    return f" (did you mean ${{{close}}}?)" if close else ""
+
+
 def expand_command(command: Optional[Sequence[Any]], *, program: Optional[str], params: Mapping[str, Any],
                    args_json_file: Optional[str] = None, environ: Optional[Mapping[str, str]] = None,
                    interpreter: str = "python") -> list[str]:
@@ -99,7 +104,7 @@ def expand_command(command: Optional[Sequence[Any]], *, program: Optional[str], 
             continue
         name = element[2:-1]
         if name not in macro_values:
-            raise SweepConfigError(f"command: unknown macro {element}{did_you_mean(name, MACROS)}")
+            raise SweepConfigError(f"command: unknown macro {element}{_did_you_mean_macro(name)}")
         value = macro_values[name]
         if value is None:
             what = "a `program` key" if name == "program" else "the path of the args JSON file"
@@ -131,7 +136,7 @@ def command_problems(command: Any, program: Any, path: str = "command") -> list[
                                             "use the variable's upper-case name, e.g. ${envvar:DATA_DIR}"))
                 continue
             if name not in MACROS:
-                problems.append(Problem(where, f"unknown macro {m.group(0)}{did_you_mean(name, MACROS)}",
+                problems.append(Problem(where, f"unknown macro {m.group(0)}{_did_you_mean_macro(name)}",
                                         "use one of " + ", ".join("${%s}" % n for n in MACROS) + ", ${envvar:NAME}"))
             elif m.group(0) != text:
                 problems.append(Problem(where, f"{m.group(0)} is inside '{text}', and wandb expands a macro only as a "

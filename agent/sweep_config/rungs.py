@@ -34,7 +34,7 @@ def hyperband_rungs(early_terminate: Mapping, *, up_to: int | None = None) -> li
     elif "min_iter" in early_terminate:
         band = float(early_terminate["min_iter"])
         for _ in range(MAX_BANDS):
-            if band > _UNREACHABLE or (up_to is not None and band > up_to):
+            if band > _UNREACHABLE or (up_to is not None and int(band) > up_to):
                 break
             bands.append(int(band))
             band *= eta
