@@ -165,6 +165,19 @@ def _tail_progress(path: Path, feed: MetricFeed, done: threading.Event) -> None:
         done.wait(0.2)
 
 
+def _die_with_agent() -> Optional[Callable[[], None]]:
+    """Linux: the child gets SIGTERM if the agent dies (SIGKILL, OOM), so a lost agent's trial
+    stops instead of running on unobserved while its grid point is requeued elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG; looked up before fork
+
+
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
     try:
         os.killpg(proc.pid, sig)
@@ -189,7 +202,7 @@ def run_child(spec: TrialSpec, config: dict, *, on_value: Optional[Callable[[int
         try:
             proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, start_new_session=True, text=True,
-                                    errors="replace", bufsize=1)
+                                    errors="replace", bufsize=1, preexec_fn=_die_with_agent())
         except OSError as exc:
             return ChildResult(None, time.monotonic() - start, log_tail=[f"cannot start {argv[0]!r}: {exc}"])
 

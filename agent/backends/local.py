@@ -18,6 +18,7 @@ import signal
 import socket
 import threading
 import time
+import warnings
 import zlib
 from datetime import datetime, timezone
 from typing import Any, Optional
@@ -113,8 +114,10 @@ class LocalBackend(Backend):
     @staticmethod
     def _sampler(config: dict, sweep_id: str) -> optuna.samplers.BaseSampler:
         if config.get("method") == "bayes":
-            return optuna.samplers.TPESampler(multivariate=True, group=True, constant_liar=True,
-                                              n_startup_trials=5)
+            with warnings.catch_warnings():  # multivariate/group/constant_liar are "experimental"
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.samplers.TPESampler(multivariate=True, group=True, constant_liar=True,
+                                                  n_startup_trials=5)
         return optuna.samplers.RandomSampler(seed=zlib.crc32(sweep_id.encode()))
 
     def create_sweep(self, config: dict, *, project: str | None = None, entity: str | None = None) -> str:

@@ -1,0 +1,231 @@
+"""The local (Optuna) engine: grid/random/bayes, hyperband, run_cap, target, nested params."""
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from pathlib import Path
+
+import optuna
+import pytest
+
+from agent.backends import get_backend
+from agent.backends.base import CRASHED, FAILED, FINISHED, KILLED, PRUNED
+from agent.backends.hyperband import WandbHyperbandPruner
+from agent.backends.local import LocalBackend, outcome, reached
+from agent.sweep_config import out_of_range
+from tests.agentutil import FOREIGN, RECORDER, env_for, make_sweep, records, sk, sk_popen, status
+
+ALL_DISTRIBUTIONS = {
+    "c": {"value": 7},
+    "cat": {"values": ["a", "b", 3]},
+    "iu": {"distribution": "int_uniform", "min": -3, "max": 4},
+    "u": {"min": 0.5, "max": 1.5},
+    "qu": {"distribution": "q_uniform", "min": 0, "max": 1, "q": 0.25},
+    "luv": {"distribution": "log_uniform_values", "min": 1e-5, "max": 1e-2},
+    "qluv": {"distribution": "q_log_uniform_values", "min": 1, "max": 100, "q": 1},
+    "iluv": {"distribution": "inv_log_uniform_values", "min": 0.1, "max": 10},
+    "n": {"distribution": "normal", "mu": 1, "sigma": 2},
+    "qn": {"distribution": "q_normal", "mu": 0, "sigma": 3, "q": 0.5},
+    "ln": {"distribution": "log_normal", "mu": 0, "sigma": 1},
+    "qln": {"distribution": "q_log_normal", "mu": 1, "sigma": 0.5, "q": 1},
+    "b": {"distribution": "beta", "a": 2, "b": 5},
+    "qb": {"distribution": "q_beta", "a": 1, "b": 1, "q": 0.1},
+    "cwp": {"distribution": "categorical_w_probabilities", "values": [1, 2], "probabilities": [0.3, 0.7]},
+    "nested": {"parameters": {"lr": {"min": 0.01, "max": 0.1}, "opt": {"values": ["adam", "sgd"]}}},
+}
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("SWEEPKIT_HOME", str(tmp_path / ".sweepkit"))
+    monkeypatch.delenv("SWEEPKIT_STORAGE", raising=False)
+    return tmp_path
+
+
+# --- pure pieces --------------------------------------------------------------------------------
+def test_outcome_maps_exit_and_stop_to_wandb_states():
+    ok = {"summary": {"loss": 0.5}}
+    assert outcome(metric="loss", exit_code=0, stopped=None, run_info=ok, log_reason=None) == (FINISHED, 0.5, None)
+    assert outcome(metric="loss", exit_code=1, stopped=None, run_info={"summary": {"failure_reason": "OOM"}},
+                   log_reason="tail")[::2] == (FAILED, "OOM")
+    assert outcome(metric="loss", exit_code=-9, stopped=None, run_info={}, log_reason=None)[0] == CRASHED
+    assert outcome(metric="loss", exit_code=-15, stopped="hb", run_info=ok, log_reason=None) == (PRUNED, 0.5, "hb")
+    assert outcome(metric="loss", exit_code=-15, stopped="interrupted", run_info={}, log_reason=None)[::2] == (KILLED, "interrupted")
+    state, value, reason = outcome(metric="loss", exit_code=0, stopped=None, run_info={"summary": {"loss": float("nan")}},
+                                   log_reason=None)
+    assert (state, value) == (FINISHED, None) and "loss" in reason
+
+
+def test_reached_respects_goal():
+    assert reached({"target": 0.9, "goal": "maximize"}, 0.95)
+    assert not reached({"target": 0.9, "goal": "maximize"}, 0.5)
+    assert reached({"target": 0.1}, 0.05) and not reached({"target": 0.1}, 0.2)
+    assert not reached({}, 1.0)
+
+
+def test_wandb_hyperband_rule_matches_wandb_docstring_example():
+    # wandb/sweeps hyperband_stopping docstring: eta=2, max_iter=5, s=2 -> bands [1, 2]; b and c stop, d runs on.
+    study = optuna.create_study(direction="minimize", pruner=WandbHyperbandPruner([1, 2], 2))
+    hist = {"a": [10, 9], "b": [10, 10], "c": [10, 8, 8], "d": [10, 7, 7], "e": [10, 6, 6]}
+    trials = {}
+    for name, h in hist.items():
+        t = study.ask()
+        for i, v in enumerate(h):
+            t.report(v, i)
+        trials[name] = t
+    assert trials["b"].should_prune()
+    assert trials["c"].should_prune()
+    assert not trials["d"].should_prune()
+    assert not trials["e"].should_prune()
+
+
+def test_get_backend_picks_by_name_or_id_shape():
+    assert get_backend("abcd1234").name == "local"
+    assert get_backend("ent/proj/abcd1234").name == "wandb"
+    assert get_backend("wandb").name == "wandb"
+
+
+# --- in-process (function=) trials: fast, exercise the engine itself ----------------------------
+@pytest.mark.parametrize("method", ["random", "bayes"])
+def test_random_and_bayes_stay_in_range_for_every_distribution(home, method):
+    config = {"method": method, "metric": {"name": "score", "goal": "maximize"}, "parameters": ALL_DISTRIBUTIONS}
+    b = LocalBackend()
+    sid = b.create_sweep(config)
+    seen = []
+
+    def trial(spec):
+        seen.append(spec.params)
+        return {"score": float(spec.params["u"]) + spec.params["nested"]["lr"]}
+
+    assert b.run_agent(sid, count=12, function=trial, progress=_Quiet()) == 0
+    assert len(seen) == 12
+    for p in seen:
+        assert out_of_range(ALL_DISTRIBUTIONS, p) == {}
+        assert isinstance(p["nested"], dict) and p["c"] == 7
+    runs = b.runs(sid)
+    assert [r.state for r in runs] == [FINISHED] * 12
+    assert all(r.summary["score"] > 0 for r in runs)
+
+
+def test_run_cap_counts_every_trial_of_the_sweep(home):
+    b = LocalBackend()
+    sid = b.create_sweep({"method": "random", "run_cap": 5, "parameters": {"x": {"min": 0.0, "max": 1.0}}})
+    assert b.run_agent(sid, count=3, function=lambda s: {}, progress=_Quiet()) == 0
+    assert b.run_agent(sid, count=10, function=lambda s: {}, progress=_Quiet()) == 0
+    assert len(b.runs(sid)) == 5
+    assert b.sweep(sid).state == "finished"
+
+
+def test_metric_target_ends_the_sweep(home):
+    b = LocalBackend()
+    sid = b.create_sweep({"method": "grid", "metric": {"name": "acc", "goal": "maximize", "target": 0.8},
+                          "parameters": {"x": {"values": [0.1, 0.9, 0.5, 0.3]}}})
+    assert b.run_agent(sid, function=lambda s: {"acc": s.params["x"]}, progress=_Quiet()) == 0
+    assert [r.summary["acc"] for r in b.runs(sid)] == [0.1, 0.9]   # nothing handed out after 0.9
+
+
+def test_failing_in_process_trial_does_not_stop_the_sweep(home):
+    b = LocalBackend()
+    sid = b.create_sweep({"method": "grid", "metric": {"name": "m"}, "parameters": {"x": {"values": [1, 2, 3]}}})
+
+    def trial(spec):
+        if spec.params["x"] == 2:
+            raise ValueError("boom")
+        return {"m": spec.params["x"]}
+
+    assert b.run_agent(sid, function=trial, progress=_Quiet()) == 0
+    runs = b.runs(sid)
+    assert [r.state for r in runs] == [FINISHED, FAILED, FINISHED]
+    assert runs[1].reason == "ValueError: boom"
+
+
+class _Quiet:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        pass
+
+    def started(self, spec):
+        pass
+
+    def finished(self, *a):
+        pass
+
+    def note(self, text):
+        pass
+
+
+# --- real child processes through the CLI -------------------------------------------------------
+def test_foreign_wandb_script_gets_its_nested_params(tmp_path):
+    (tmp_path / "train.py").write_text(FOREIGN)
+    sid = make_sweep(tmp_path, """
+        program: train.py
+        method: grid
+        metric: {name: loss}
+        parameters:
+          x: {values: [2]}
+          opt: {parameters: {lr: {value: 0.01}, name: {value: adam}}}
+    """)
+    res = sk(tmp_path, "agent", sid)
+    assert res.returncode == 0, res.stderr
+    st = status(tmp_path, sid)
+    (run,) = st["runs"]
+    assert run["state"] == "finished" and run["summary"]["loss"] == 2.0      # last of 6, 4, 2
+    seen = json.loads((Path(run["run_dir"]) / "seen.json").read_text())
+    assert seen["config"]["opt"] == {"lr": 0.01, "name": "adam"}             # nested in wandb.config
+    assert seen["env"]["WANDB_SWEEP_ID"] == sid and seen["env"]["WANDB_RUN_ID"] == run["id"]
+    assert seen["env"]["WANDB_MODE"] == "offline"
+    assert "--x=2" in seen["argv"]
+    assert run["config"]["opt"] == {"lr": 0.01, "name": "adam"}
+    assert st["sweep"]["state"] == "finished"
+
+
+@pytest.mark.slow
+def test_grid_by_three_concurrent_agents_runs_each_point_once(tmp_path):
+    (tmp_path / "rec.py").write_text(RECORDER)
+    sid = make_sweep(tmp_path, """
+        program: rec.py
+        command: ["${interpreter}", "${program}", "${args_json}"]
+        method: grid
+        parameters:
+          a: {values: [1, 2, 3, 4]}
+          b: {values: [x, y, z]}
+          sleep: {value: 0.3}
+    """)
+    env = env_for(tmp_path, RECORD_FILE=str(tmp_path / "record.jsonl"))
+    procs = [sk_popen(tmp_path, "agent", sid, env=env) for _ in range(3)]
+    outs = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    rec = records(tmp_path / "record.jsonl")
+    points = sorted((r["args"]["a"], r["args"]["b"]) for r in rec)
+    assert points == sorted((a, b) for a in [1, 2, 3, 4] for b in "xyz")      # 12 points, each once
+    assert len({r["run"] for r in rec}) == 12
+    st = status(tmp_path, sid)
+    assert sorted(r["state"] for r in st["runs"]) == ["finished"] * 12
+    # the work was really shared: more than one agent ran trials
+    assert sum(1 for out, _ in outs if "finished" in out) >= 2
+
+
+@pytest.mark.slow
+def test_hyperband_prunes_a_clearly_bad_trial(tmp_path):
+    (tmp_path / "train.py").write_text(FOREIGN)
+    sid = make_sweep(tmp_path, """
+        program: train.py
+        method: grid
+        metric: {name: loss, goal: minimize}
+        early_terminate: {type: hyperband, min_iter: 2, eta: 3}
+        parameters:
+          x: {values: [1, 100]}
+          steps: {value: 40}
+          sleep: {value: 0.25}
+    """)
+    res = sk(tmp_path, "agent", sid, timeout=240)
+    assert res.returncode == 0, res.stderr
+    good, bad = status(tmp_path, sid)["runs"]
+    assert good["state"] == "finished"
+    assert bad["state"] == "pruned", bad
+    assert "hyperband" in bad["reason"]
+    # stopped early: the full run logs 40 iterations over >= 10 s
+    assert bad["runtime_s"] < good["runtime_s"] * 0.8
