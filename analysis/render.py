@@ -160,8 +160,10 @@ def write_md(d: ReportData, path: Path) -> dict[str, str]:
 
 
 def write_tables(runs: pd.DataFrame, history: pd.DataFrame, out: Path) -> tuple[Path, Path]:
+    from analysis.tidy import sanitize_runs
+
     rp, hp = out / "runs.csv", out / "history.csv"
-    runs.to_csv(rp, index=False)
+    sanitize_runs(runs).to_csv(rp, index=False)
     history.to_csv(hp, index=False, float_format="%.6g")
     return rp, hp
 

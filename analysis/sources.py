@@ -23,6 +23,9 @@ from agent.backends.base import TERMINAL_STATES, Backend, SweepInfo
 from analysis import tidy
 
 
+DONE_SWEEP_STATES = {"finished", "canceled", "cancelled", "crashed"}
+
+
 class SourceError(RuntimeError):
     """One-line, user-facing: the runs could not be read (network, missing store...)."""
 
@@ -190,7 +193,7 @@ class WandbSource(RunSource):
         kept = old_hist[old_hist["run_id"].isin(done_before - set(fresh))]
         hist = pd.concat([kept, *fresh.values()], ignore_index=True) if fresh else kept
         hist = tidy.normalize_history(hist) if len(hist) else tidy.empty_history()
-        complete = info.state == "finished" and all(r["state"] in TERMINAL_STATES for r in records)
+        complete = str(info.state).lower() in DONE_SWEEP_STATES and all(r["state"] in TERMINAL_STATES for r in records)
         self._save_cache(info, records, hist, complete)
         self._info = info
         self._finish(records, hist)

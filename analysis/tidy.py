@@ -129,7 +129,7 @@ def sanitize_runs(df: pd.DataFrame) -> pd.DataFrame:
     keep = [c for c in df.columns if not is_secret_key(c.split(":", 1)[-1])]
     df = df[keep].copy()
     for c in df.columns:
-        if df[c].dtype == object:
+        if pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c]):
             df[c] = df[c].map(lambda v: redact_value(v, secrets))
     return df
 
