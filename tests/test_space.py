@@ -8,7 +8,8 @@ import optuna
 import pytest
 from scipy import stats
 
-from agent.sweep_config import (flatten, from_optuna_params, grid_points, hyperband_rungs, optuna_distributions,
+from agent.sweep_config import (WandbRandomSampler, flatten, from_optuna_params, grid_points, grid_size,
+                                hyperband_rungs, optuna_distributions,
                                 out_of_range, parameter_specs, sample_random, suggest, to_optuna_params, unflatten,
                                 validate, values_in_range)
 
@@ -251,3 +252,48 @@ def test_hyperband_rungs_without_cap_follow_w_and_b_100_bands():
 def test_hyperband_rungs_reject_configs_without_bands(et):
     with pytest.raises(ValueError):
         hyperband_rungs(et)
+
+
+def test_grid_size_counts_without_building():
+    params = {"a": {"values": [1, 1.0, 2]}, "b": {"min": 0, "max": 9}, "c": {"distribution": "q_uniform", "min": 0, "max": 1, "q": 0.3},
+              "n": {"parameters": {"d": {"value": 1}}}}
+    assert grid_size(params) == len(grid_points(params)) == 2 * 10 * 4
+    assert grid_size({"big": {"min": 0, "max": 10 ** 12}}) == 10 ** 12 + 1
+
+
+def test_random_configs_enqueued_into_optuna_come_back_unchanged():
+    """An agent may draw with sample_random and store the draw in Optuna via enqueue_trial."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    rng = np.random.default_rng(4)
+    for _ in range(60):
+        config = sample_random(EVERY, rng)
+        study.enqueue_trial(to_optuna_params(config, EVERY))
+        trial = study.ask()
+        back = suggest(trial, EVERY)
+        study.tell(trial, 0.0)
+        flat, flat_back = flatten(config, EVERY), flatten(back, EVERY)
+        for name in flat:
+            if isinstance(flat[name], float):
+                assert flat_back[name] == pytest.approx(flat[name], rel=1e-6, abs=1e-12), name
+            else:
+                assert flat_back[name] == flat[name] and type(flat_back[name]) is type(flat[name]), name
+
+
+def test_wandb_random_sampler_draws_w_and_b_distributions_through_optuna():
+    params = {"o": {"values": ["a", "b", "c"], "probabilities": [0.7, 0.2, 0.1]},
+              "q": {"distribution": "q_uniform", "min": 0, "max": 4, "q": 1},
+              "n": {"distribution": "normal", "mu": 5, "sigma": 0.1}, "lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-2}}
+    study = optuna.create_study(sampler=WandbRandomSampler(params, seed=3))
+    draws = []
+    for _ in range(800):
+        trial = study.ask()
+        draws.append(suggest(trial, params))
+        study.tell(trial, 0.0)
+    assert all(out_of_range(params, d) == {} for d in draws)
+    o = [d["o"] for d in draws]
+    assert stats.chisquare([o.count("a"), o.count("b"), o.count("c")], [560, 160, 80]).pvalue > 1e-3
+    q = [d["q"] for d in draws]     # W&B: round(U(0, 4)) gives 0 and 4 half the mass of 1, 2, 3
+    assert stats.chisquare([q.count(k) for k in range(5)], [100, 200, 200, 200, 100]).pvalue > 1e-3
+    assert stats.kstest([d["n"] for d in draws], stats.norm(5, 0.1).cdf).pvalue > 1e-3
+    assert stats.kstest(np.log10([d["lr"] for d in draws]), stats.uniform(-4, 2).cdf).pvalue > 1e-3
+    assert len(study.trials) == 800 and set(study.trials[0].params) == {"o", "q", "n", "lr"}

@@ -156,7 +156,8 @@ class ParamSpec:
 
     def cdf(self, value: Any) -> Any:
         """The percentile of `value` (scalar or array) under the continuous distribution, q ignored."""
-        out = self._base_cdf(np.asarray(value, dtype=float))
+        with np.errstate(divide="ignore"):     # q-rounding can reach 0, whose log is -inf: cdf 0
+            out = self._base_cdf(np.asarray(value, dtype=float))
         return float(out) if np.ndim(out) == 0 else out
 
     def _quantize(self, x: float) -> Any:

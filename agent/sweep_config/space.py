@@ -115,6 +115,20 @@ def grid_points(parameters: Mapping[str, Any]) -> list[dict]:
     return points
 
 
+def grid_size(parameters: Mapping[str, Any]) -> int:
+    """How many points `grid_points` gives, without building them (int_uniform ranges can be huge)."""
+    size = 1
+    for spec in parameter_specs(parameters).values():
+        d, g = spec.distribution, spec.get
+        if d == "int_uniform":
+            size *= g("max") - g("min") + 1
+        elif d == "q_uniform":
+            size *= len(np.arange(g("min"), g("max"), g("q")))
+        else:
+            size *= len({value_key(v) for v in spec.grid_values()})
+    return size
+
+
 def sample_random(parameters: Mapping[str, Any], rng: np.random.Generator) -> dict:
     """One random-search config: each leaf drawn from its W&B distribution."""
     return unflatten({name: spec.sample(rng) for name, spec in parameter_specs(parameters).items()})
