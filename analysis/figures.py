@@ -45,7 +45,13 @@ def comparison(d: "ReportData") -> go.Figure:
         fig.add_bar(x=[pm["model"]], y=[bc.get("mean", pm["best_run"]["value"]) * d.scale.factor],
                     error_y=dict(type="data", array=[(bc.get("std") or 0) * d.scale.factor]),
                     marker_color=color(i), name=pm["model"])
-    fig.update_layout(**LAYOUT, showlegend=False, yaxis_title=f"{d.metric} (best config, mean ± std)")
+    lo = [((pm["best_config"] or {}).get("mean", np.nan) - ((pm["best_config"] or {}).get("std") or 0))
+          * d.scale.factor for pm in d.per_model]
+    hi = [((pm["best_config"] or {}).get("mean", np.nan) + ((pm["best_config"] or {}).get("std") or 0))
+          * d.scale.factor for pm in d.per_model]
+    pad = 0.25 * max(np.nanmax(hi) - np.nanmin(lo), 1e-9)
+    fig.update_layout(**LAYOUT, showlegend=False, yaxis_title=f"{d.metric} (best config, mean ± std)",
+                      yaxis_range=[np.nanmin(lo) - pad, np.nanmax(hi) + pad])
     return fig
 
 
@@ -116,7 +122,9 @@ def importance(d: "ReportData") -> go.Figure | None:
     fig.add_bar(y=imp["feature"], x=corr, orientation="h", name="Pearson r",
                 marker_color=[color(2) if v > 0 else color(3) for v in corr], row=1, col=2)
     fig.update_xaxes(range=[-1, 1], row=1, col=2)
-    fig.update_layout(**{**LAYOUT, "height": max(300, 40 + 28 * len(imp))}, showlegend=False)
+    left = min(360, 20 + 7 * int(imp["feature"].str.len().max()))
+    fig.update_layout(**{**LAYOUT, "height": max(300, 40 + 28 * len(imp)),
+                         "margin": dict(l=left, r=20, t=40, b=40)}, showlegend=False)
     return fig
 
 
