@@ -178,7 +178,7 @@ def test_grid_rejects_continuous_parameters():
 def test_grid_points_survive_optuna_enqueue_each_claimed_once():
     params = {"opt": {"parameters": {"lr": {"values": [0.1, 0.01]}}}, "k": {"min": 1, "max": 2},
               "shape": {"values": [[1, 2], [3]]}, "q": {"distribution": "q_uniform", "min": 0, "max": 0.3, "q": 0.1}}
-    assert validate({"method": "grid", "parameters": params}) == []
+    assert validate({"method": "grid", "program": "t.py", "parameters": params}) == []
     points = grid_points(params)
     assert len(points) == 2 * 2 * 2 * 3
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))

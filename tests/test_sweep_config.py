@@ -15,13 +15,13 @@ LR = {"lr": {"min": 1e-5, "max": 1e-3}}
 
 
 def cfg(method="random", **extra):
-    base = {"method": method, "parameters": copy.deepcopy(LR)}
+    base = {"method": method, "program": "train.py", "parameters": copy.deepcopy(LR)}
     base.update(extra)
     return base
 
 
 def params(method="random", **ps):
-    return {"method": method, "parameters": ps}
+    return {"method": method, "program": "train.py", "parameters": ps}
 
 
 ALL_DISTRIBUTIONS = {
@@ -81,21 +81,24 @@ GOOD = {
                                         "${args_override_hydra}", "${envvar:DATA_DIR}", "--out=${envvar:HOME}/x"]),
     "run_cap_integral_float": cfg(run_cap=5.0),
     "command_number_element": cfg(program="t.py", command=["${interpreter}", "${program}", "--epochs", 3]),
-    "command_without_program_macro": cfg(command=["python", "-m", "agent", "${args}"]),
+    "command_without_program_macro": {"method": "grid", "parameters": {"a": {"values": [1]}},
+                                      "command": ["python", "-m", "agent", "${args}"]},
     "controller_cloud": cfg(controller={"type": "cloud", "extra": 1}),
 }
 
 BAD = [
     # (id, config, expected path, expected words in the message)
     ("not_mapping", ["method"], "", "mapping"),
-    ("missing_method", {"parameters": LR}, "method", "missing"),
+    ("missing_method", {"parameters": LR, "program": "t.py"}, "method", "missing"),
+    ("missing_program", {"method": "random", "parameters": LR}, "program", "default command"),
     ("bad_method", cfg("grdi"), "method", "did you mean `grid`"),
     ("custom_method", cfg("custom"), "method", "Launch"),
     ("unknown_top_key", dict(cfg(), paramters={}), "paramters", "did you mean `parameters`"),
     ("launch_key", cfg(job="entity/project/job:v0"), "job", "Launch"),
-    ("missing_parameters", {"method": "random"}, "parameters", "missing"),
+    ("missing_parameters", {"method": "random", "program": "t.py"}, "parameters", "missing"),
     ("empty_parameters", params(), "parameters", "empty"),
-    ("parameters_list", {"method": "random", "parameters": ["lr"]}, "parameters", "mapping"),
+    ("parameters_list", {"method": "random", "program": "t.py", "parameters": ["lr"]}, "parameters", "mapping"),
+    ("grid_empty_parameters", params("grid"), "parameters", "empty"),
     ("name_starts_digit", params(**{"1lr": {"value": 1}}), "parameters.1lr", "must match"),
     ("name_with_space", params(**{"learning rate": {"value": 1}}), "parameters.learning rate", "must match"),
     ("param_not_mapping", params(lr=0.01), "parameters.lr", "mapping"),
@@ -188,7 +191,8 @@ BAD = [
     ("command_unknown_macro", cfg(program="t.py", command=["${env}", "${interpreter}", "${program}", "${argz}"]),
      "command.3", "did you mean ${args}?"),
     ("command_macro_inside", cfg(program="t.py", command=["python", "t.py", "--x=${args}"]), "command.2", "whole list element"),
-    ("command_program_missing", cfg(command=["${env}", "${interpreter}", "${program}", "${args}"]), "command.2", "no `program`"),
+    ("command_program_missing", {"method": "random", "parameters": LR, "command": ["${env}", "${interpreter}", "${program}", "${args}"]},
+     "command.2", "no `program`"),
     ("command_dict_element", cfg(command=["python", {"a": 1}]), "command.1", "string"),
     ("command_lower_envvar", cfg(command=["${envvar:home}", "${args}"]), "command.0", "[A-Z0-9_]"),
     ("bad_kind", cfg(kind="Sweep"), "kind", "kind"),
@@ -261,7 +265,7 @@ def test_fill_defaults_writes_w_and_b_defaults_without_touching_the_input():
 
 # --- reading YAML -----------------------------------------------------------------------------
 def test_yaml_exponent_without_dot_is_caught_with_a_yaml_hint():
-    config = parse_sweep_yaml("method: random\nparameters:\n  lr:\n    min: 1e-5\n    max: 1.0e-3\n")
+    config = parse_sweep_yaml("method: random\nprogram: t.py\nparameters:\n  lr:\n    min: 1e-5\n    max: 1.0e-3\n")
     [problem] = validate(config)
     assert problem.path == "parameters.lr.min" and "1.0e-5" in problem.fix
 

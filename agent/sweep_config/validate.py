@@ -114,6 +114,10 @@ def validate(config: Any) -> list[Problem]:
 
     program = config.get("program") if isinstance(config.get("program"), str) else None
     problems += command_problems(config.get("command"), program)
+    if "program" not in config and not config.get("command"):
+        # W&B's docs mark program required; its schema doesn't, but the default command runs it.
+        problems.append(Problem("program", "missing: the default command [${env}, ${interpreter}, ${program}, ${args}] "
+                                           "runs it", "add `program: train.py` (your script), or give a `command`"))
 
     if method == "bayes" and "metric" not in config:
         problems.append(Problem("metric", "missing: method bayes needs a metric to optimize",
