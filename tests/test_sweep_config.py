@@ -112,6 +112,8 @@ BAD = [
     ("min_eq_max", params(n={"min": 3, "max": 3}), "parameters.n.max", "not greater than min"),
     ("min_string_exponent", params(lr={"min": "1e-5", "max": 0.1}), "parameters.lr.min", "YAML"),
     ("max_string", params(lr={"min": 0.1, "max": "big"}), "parameters.lr.max", "number"),
+    ("nan_bound", params(lr={"min": float("nan"), "max": 1.0}), "parameters.lr.min", "finite"),
+    ("inf_sigma", params(x={"distribution": "normal", "sigma": float("inf")}), "parameters.x.sigma", "finite"),
     ("bool_bound", params(lr={"min": False, "max": True}), "parameters.lr.min", "number"),
     ("int_uniform_float", params(n={"distribution": "int_uniform", "min": 1.0, "max": 4}), "parameters.n.min", "whole"),
     ("unknown_distribution", params(lr={"distribution": "log_uniform_value", "min": 1, "max": 2}),
@@ -305,3 +307,30 @@ def test_every_shipped_sweep_yaml_validates_clean():
         if problems:
             failures[f.name] = [str(p) for p in problems]
     assert failures == {}
+
+
+def test_validate_never_raises_on_garbage():
+    """Any YAML-shaped value gets Problems, never an exception (fixed seed: reproducible)."""
+    import random
+    rnd = random.Random(0)
+    keys = ["method", "metric", "parameters", "early_terminate", "command", "program", "run_cap", "name", "goal",
+            "values", "value", "min", "max", "q", "mu", "sigma", "a", "b", "probabilities", "distribution", "type",
+            "min_iter", "max_iter", "s", "eta", "strict", "target", "impute", "controller", "kind", 1, "x y"]
+    atoms = [None, True, False, 0, -1, 3, 2.5, float("nan"), "", "grid", "uniform", "hyperband", "${args}", "${x",
+             "1e-5", "log_uniform", "minimize", "categorical_w_probabilities"]
+
+    def gen(depth):
+        r = rnd.random()
+        if depth > 3 or r < 0.4:
+            return rnd.choice(atoms)
+        if r < 0.6:
+            return [gen(depth + 1) for _ in range(rnd.randint(0, 3))]
+        return {rnd.choice(keys): gen(depth + 1) for _ in range(rnd.randint(0, 4))}
+
+    for _ in range(3000):
+        config = gen(0)
+        if isinstance(config, dict) and rnd.random() < 0.7:
+            config["method"] = rnd.choice(["grid", "random", "bayes"])
+            config["parameters"] = {"p": gen(1), "q": {"parameters": {"r": gen(2)}}}
+        problems = validate(config)
+        assert all(isinstance(p, Problem) and "\n" not in str(p) for p in problems)

@@ -139,7 +139,7 @@ def command_problems(command: Any, program: Any, path: str = "command") -> list[
                 problems.append(Problem(where, f"unknown macro {m.group(0)}{_did_you_mean_macro(name)}",
                                         "use one of " + ", ".join("${%s}" % n for n in MACROS) + ", ${envvar:NAME}"))
             elif m.group(0) != text:
-                problems.append(Problem(where, f"{m.group(0)} is inside '{text}', and wandb expands a macro only as a "
+                problems.append(Problem(where, f"{m.group(0)} is inside {text!r}, and wandb expands a macro only as a "
                                                "whole list element", f"make {m.group(0)} its own list element"))
             elif name == "program" and program is None:
                 problems.append(Problem(where, "${program} is used but the config has no `program`",

@@ -299,6 +299,10 @@ def _values(p: dict, path: str, dist: str) -> list[Problem]:
                                f"set {key} > 0" + ("; use `value:` for a fixed number" if key == "sigma" else "")))
     if "mu" in p and not is_number(p["mu"]):
         out.append(_number_problem(join(path, "mu"), p["mu"]))
+    for key in ("min", "max", "q", "mu", "sigma", "a", "b"):
+        if is_number(p.get(key)) and not math.isfinite(p[key]):
+            # The schema takes .nan/.inf as numbers, but every draw would then be nan.
+            out.append(Problem(join(path, key), f"must be a finite number, got {p[key]!r}", f"set {key} to a real value"))
     if is_number(lo) and is_number(hi) and not out:
         if lo >= hi:
             out.append(Problem(join(path, "max"), f"max {hi!r} is not greater than min {lo!r}",
