@@ -6,6 +6,7 @@ sweep id, unreachable store); 130 interrupted (Ctrl-C).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from typing import Optional
@@ -262,7 +263,15 @@ def report(sweep_ids: tuple[str, ...], out_dir: str, storage: Optional[str]) -> 
 
 
 def main() -> None:
-    cli(prog_name="sweepkit")
+    try:
+        cli(prog_name="sweepkit", standalone_mode=True)
+    except BackendError as exc:
+        fail(str(exc))
+    except Exception as exc:  # a bug or an unforeseen environment: one line, traceback on request
+        if os.environ.get("SWEEPKIT_DEBUG"):
+            raise
+        fail(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+             "(set SWEEPKIT_DEBUG=1 for the traceback)", 1)
 
 
 if __name__ == "__main__":

@@ -140,6 +140,14 @@ def test_failing_in_process_trial_does_not_stop_the_sweep(home):
     assert runs[1].reason == "ValueError: boom"
 
 
+def test_run_without_the_metric_is_finished_with_a_reason(home):
+    b = LocalBackend()
+    sid = b.create_sweep({"method": "grid", "metric": {"name": "m"}, "parameters": {"x": {"values": [1]}}})
+    assert b.run_agent(sid, function=lambda s: {"other": 1.0}, progress=_Quiet()) == 0
+    (run,) = b.runs(sid)
+    assert run.state == FINISHED and "'m'" in run.reason
+
+
 class _Quiet:
     def __enter__(self):
         return self

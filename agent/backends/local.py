@@ -261,7 +261,9 @@ class LocalBackend(Backend):
             for key, v in attrs.items():
                 trial.set_user_attr(key, v)
             if state == FINISHED and (value is not None or not metric):
-                study.tell(trial, 0.0 if value is None else value)
+                study.tell(trial, 0.0 if value is None else value)   # no metric: samplers ignore it
+            elif state == FINISHED:
+                study.tell(trial, state=TrialState.FAIL)   # ran fine, but nothing for the sampler to learn
             else:
                 study.tell(trial, state=_OPTUNA_STATE.get(state, TrialState.FAIL))
         except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError):

@@ -1,0 +1,113 @@
+"""`sweepkit` as users run it: exit codes, one-line errors, status --json, sweeps, sync, report."""
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+from agent.backends.base import RunRecord
+from agent.sync import CHUNK, offline_run_dirs, sync_commands
+from tests.agentutil import FOREIGN, make_sweep, sk, status
+
+GOOD = """
+    program: train.py
+    method: random
+    metric: {name: loss, goal: minimize}
+    parameters:
+      x: {min: 0.1, max: 1.0}
+"""
+
+
+def _one_line_error(res) -> str:
+    assert "Traceback" not in res.stderr, res.stderr
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert lines and lines[-1].startswith("sweepkit: error:"), res.stderr
+    return lines[-1]
+
+
+def test_validate_ok_and_bad_exit_codes(tmp_path):
+    (tmp_path / "good.yaml").write_text(textwrap.dedent(GOOD))
+    (tmp_path / "bad.yaml").write_text(textwrap.dedent("""
+        method: grid
+        parameters:
+          learning_rate: {min: 0.1, max: 0.01}
+    """))
+    ok = sk(tmp_path, "validate", "good.yaml")
+    assert ok.returncode == 0 and "good.yaml: ok" in ok.stdout
+    bad = sk(tmp_path, "validate", "good.yaml", "bad.yaml")
+    assert bad.returncode == 2
+    assert "parameters.learning_rate" in bad.stderr and "bad.yaml" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    missing = sk(tmp_path, "validate", "nope.yaml")
+    assert missing.returncode == 2 and "nope.yaml" in missing.stderr
+
+
+def test_sweep_prints_id_last_and_refuses_invalid(tmp_path):
+    sid = make_sweep(tmp_path, GOOD)
+    assert len(sid) == 8 and sid.isalnum() and sid == sid.lower()
+    assert (tmp_path / ".sweepkit" / "sweeps" / sid / "sweep.yaml").is_file()
+    (tmp_path / "bad.yaml").write_text("method: sideways\n")
+    res = sk(tmp_path, "sweep", "bad.yaml")
+    assert res.returncode == 2 and "method" in res.stderr
+    assert not list((tmp_path / ".sweepkit" / "sweeps").glob("*/journal.log"))[1:]   # only the good one
+
+
+def test_bad_sweep_id_and_unreachable_store_are_one_line_errors(tmp_path):
+    res = sk(tmp_path, "agent", "zzzz9999")
+    assert res.returncode == 2
+    assert "zzzz9999" in _one_line_error(res)
+    res = sk(tmp_path, "status", "zzzz9999", "--storage", "postgresql+psycopg2://nobody@127.0.0.1:1/none")
+    assert res.returncode == 2
+    line = _one_line_error(res)
+    assert "cannot reach the sweep store" in line and "127.0.0.1:1" in line
+
+
+def test_status_json_sweeps_and_sync_dry_run(tmp_path):
+    (tmp_path / "train.py").write_text(FOREIGN)
+    sid = make_sweep(tmp_path, """
+        program: train.py
+        project: offline-proj
+        method: grid
+        metric: {name: loss}
+        parameters:
+          x: {values: [1, 3]}
+    """)
+    assert sk(tmp_path, "agent", sid).returncode == 0
+    st = status(tmp_path, sid)
+    assert st["sweep"]["id"] == sid and st["sweep"]["backend"] == "local"
+    assert st["sweep"]["config"]["method"] == "grid" and st["sweep"]["state"] == "finished"
+    assert [r["state"] for r in st["runs"]] == ["finished", "finished"]
+    for r in st["runs"]:
+        assert set(r) >= {"id", "state", "config", "summary", "runtime_s", "run_dir"}
+        assert r["summary"]["loss"] == r["config"]["x"]
+    table = sk(tmp_path, "status", sid)
+    assert table.returncode == 0 and "best: run" in table.stdout and st["runs"][0]["id"] in table.stdout
+
+    listed = sk(tmp_path, "sweeps", "--json")
+    assert [s["id"] for s in json.loads(listed.stdout)] == [sid]
+
+    dry = sk(tmp_path, "sync", sid, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    (cmd,) = dry.stdout.strip().splitlines()
+    assert " sync --project offline-proj --no-include-synced " in cmd
+    for r in st["runs"]:
+        assert f"offline-run-" in cmd and r["id"] in cmd
+
+
+def test_sync_commands_pure(tmp_path):
+    dirs = [f"/r/offline-run-{i}" for i in range(CHUNK + 1)]
+    cmds = sync_commands(dirs, project="p", entity="e", wandb="wandb")
+    assert cmds[0][:7] == ["wandb", "sync", "--project", "p", "--entity", "e", "--no-include-synced"]
+    assert cmds[0][7:] == dirs[:CHUNK] and cmds[1][7:] == dirs[CHUNK:]
+    assert sync_commands(dirs[:1], project="p", include_synced=True, wandb="w")[0] == \
+        ["w", "sync", "--project", "p", "--include-synced", dirs[0]]
+    run_dir = tmp_path / "run" / "wandb" / "offline-run-20260101_000000-abc"
+    run_dir.mkdir(parents=True)
+    (run_dir / "run-abc.wandb").write_bytes(b"")
+    recs = [RunRecord("abc", "finished", run_dir=str(tmp_path / "run")), RunRecord("gone", "failed")]
+    assert offline_run_dirs(recs) == [str(run_dir)]
+
+
+def test_report_command_is_wired_to_the_analysis_package(tmp_path):
+    res = sk(tmp_path, "report", "--help")
+    assert res.returncode == 0 and "report" in res.stdout
