@@ -323,7 +323,9 @@ class LocalSource(RunSource):
         rows = []
         for rec in records:
             d = rec.to_json()
-            d["summary"] = {**summaries.get(rec.id, {}), **(d.get("summary") or {})}
+            # The .wandb log is the store of record; the backend's copy may predate its last flush.
+            d["summary"] = {**(d.get("summary") or {}),
+                            **{k: v for k, v in summaries.get(rec.id, {}).items() if v is not None}}
             rows.append(d)
         self._runs = tidy.runs_frame(rows)
         self._history = hist
