@@ -1,0 +1,40 @@
+"""`python -m agent [--key=value ...]`: run one trial (see `python -m agent --help`)."""
+from __future__ import annotations
+
+import os
+import sys
+
+from .config import ConfigError, build_config, help_text, parse_argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit code 0 finished, 1 failed trial, 2 bad config, 143 after SIGTERM."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if any(a in ("-h", "--help", "help") for a in argv):
+        print(help_text())
+        return 0
+    try:
+        cfg = build_config(parse_argv(argv))
+        from .trial import run_trial  # after validation: a bad key costs no torch import
+
+        result = run_trial(cfg)
+    except ConfigError as exc:
+        print(f"sweepkit: bad trial config: {exc}", file=sys.stderr)
+        _record_bad_config(str(exc))
+        return 2
+    if result.status != "finished":
+        print(f"sweepkit: trial {result.status}: {result.reason}", file=sys.stderr)
+    return result.exit_code
+
+
+def _record_bad_config(reason: str) -> None:
+    """Under our local agent the run dir is known even when the config is not: leave the reason there."""
+    run_dir = os.environ.get("SWEEPKIT_RUN_DIR")
+    if run_dir:
+        from .trial import TrialResult
+
+        TrialResult(status="failed", reason=f"bad config: {reason}").write(run_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

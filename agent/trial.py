@@ -1,0 +1,398 @@
+"""One trial = one Hugging Face Trainer fine-tune, logged to W&B, summarized in trial_result.json.
+
+`run_trial(cfg)` is re-entrant, so a warm worker can call it many times in one process: each
+call does its own wandb.init/finish and frees GPU/host memory at the end. Under a sweep
+(`WANDB_SWEEP_PARAM_PATH`), the values W&B locked into `wandb.config` override `cfg`, are
+validated, and are checked against the TrainingArguments actually built, so a swept value can
+never show in the UI without reaching training.
+
+The training helpers (`resolve_hardware`, `training_arguments`, `make_collator`, callbacks)
+need only torch + transformers; wandb, datasets and evaluate are imported where used.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import math
+import os
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from .config import ConfigError, TrialConfig, build_config
+
+METRIC_PATH = str(Path(__file__).with_name("metrics") / "glue.py")
+HARDWARE_KEYS = ("precision", "tf32", "optim")  # "auto"-style keys resolved against the machine
+EXIT = {"finished": 0, "failed": 1, "killed": 143}
+
+
+@dataclass
+class TrialResult:
+    """The contents of `<output_dir>/trial_result.json` (docs/ARCHITECTURE.md)."""
+
+    status: str                      # finished | failed | killed | pruned
+    reason: Optional[str] = None
+    config: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    global_step: int = 0
+    runtime_s: float = 0.0
+    train_runtime_s: Optional[float] = None
+    num_parameters: Optional[int] = None
+    peak_gpu_memory_mb: Optional[float] = None
+    run_id: Optional[str] = None
+    output_dir: Optional[str] = None
+    data_cache: Optional[str] = None  # miss | disk | memory: where the tokenized data came from
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT.get(self.status, 1)
+
+    def write(self, output_dir: str | os.PathLike) -> Path:
+        path = Path(output_dir) / "trial_result.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2, default=str) + "\n")
+        os.replace(tmp, path)
+        return path
+
+
+class TrialFailure(RuntimeError):
+    """A trial that must end as failed with this one-line reason."""
+
+
+class TrialKilled(BaseException):
+    """SIGTERM outside the training loop; BaseException so no `except Exception` swallows it."""
+
+
+# ---- training helpers (torch + transformers only) ----------------------------------------
+
+def resolve_hardware(cfg: TrialConfig) -> dict[str, Any]:
+    """Effective precision / tf32 / optim on this machine (the values training really uses)."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    bf16_ok = cuda and torch.cuda.is_bf16_supported()
+    ampere = cuda and torch.cuda.get_device_capability()[0] >= 8
+    precision = cfg.precision
+    if precision == "auto":
+        precision = "bf16" if bf16_ok else "fp32"
+    if precision == "fp16" and not cuda:
+        raise ConfigError("precision=fp16 needs a CUDA GPU; use precision=auto or fp32")
+    if precision == "bf16" and cuda and not bf16_ok:
+        raise ConfigError("precision=bf16 is not supported by this GPU; use precision=auto, fp16 or fp32")
+    optim = cfg.optim
+    if optim == "auto":
+        optim = "adamw_torch_fused" if cuda else "adamw_torch"
+    return {"precision": precision, "tf32": bool(cfg.tf32 and ampere), "optim": optim, "cuda": cuda}
+
+
+def training_arguments(cfg: TrialConfig, output_dir: str, hw: dict[str, Any], run_name: str | None = None):
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=output_dir,
+        run_name=run_name,
+        learning_rate=cfg.learning_rate,
+        per_device_train_batch_size=cfg.per_device_train_batch_size,
+        per_device_eval_batch_size=cfg.per_device_eval_batch_size,
+        num_train_epochs=cfg.num_train_epochs,
+        max_steps=cfg.max_steps,
+        weight_decay=cfg.weight_decay,
+        # transformers 5 reads warmup_steps < 1 as a ratio of the total steps
+        warmup_steps=cfg.warmup_steps if cfg.warmup_steps > 0 else cfg.warmup_ratio,
+        lr_scheduler_type=cfg.lr_scheduler_type,
+        seed=cfg.seed,
+        bf16=hw["precision"] == "bf16",
+        fp16=hw["precision"] == "fp16",
+        tf32=True if hw["tf32"] else None,
+        eval_strategy=cfg.eval_strategy,
+        eval_steps=cfg.eval_steps,
+        logging_strategy="steps",
+        logging_steps=cfg.logging_steps,
+        save_strategy=cfg.save_strategy,
+        save_total_limit=1 if cfg.save_strategy != "no" else None,
+        load_best_model_at_end=cfg.save_strategy == "best",
+        report_to=["wandb"] if cfg.report_to == "wandb" else "none",
+        optim=hw["optim"],
+        dataloader_num_workers=cfg.dataloader_num_workers,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
+        remove_unused_columns=False,   # our datasets hold model inputs + `length` only
+        use_cpu=not hw["cuda"],
+    )
+
+
+def check_applied(args, cfg: TrialConfig, hw: dict[str, Any]) -> None:
+    """Every knob must have reached TrainingArguments (the silently-unapplied-sweep-key trap)."""
+    want = {
+        "learning_rate": cfg.learning_rate, "per_device_train_batch_size": cfg.per_device_train_batch_size,
+        "per_device_eval_batch_size": cfg.per_device_eval_batch_size, "num_train_epochs": cfg.num_train_epochs,
+        "max_steps": cfg.max_steps, "weight_decay": cfg.weight_decay, "seed": cfg.seed,
+        "lr_scheduler_type": cfg.lr_scheduler_type, "logging_steps": cfg.logging_steps,
+        "eval_strategy": cfg.eval_strategy, "save_strategy": cfg.save_strategy, "optim": hw["optim"],
+        "bf16": hw["precision"] == "bf16", "fp16": hw["precision"] == "fp16",
+        "dataloader_num_workers": cfg.dataloader_num_workers,
+    }
+    for name, value in want.items():
+        got = getattr(args, name)
+        got = getattr(got, "value", got)  # enums
+        if got != value:
+            raise AssertionError(f"{name}={value!r} did not reach TrainingArguments (it holds {got!r})")
+
+
+def make_collator(tokenizer, pad_to_multiple_of: int | None = None):
+    """Dynamic padding per batch; drops the `length` helper column. Works on any map-style
+    Dataset whose items are dicts of input_ids/attention_mask/token_type_ids/labels."""
+    from transformers import DataCollatorWithPadding
+
+    pad = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
+
+    def collate(features):
+        return pad([{k: v for k, v in f.items() if k not in ("length", "idx")} for f in features])
+
+    return collate
+
+
+def _callbacks(cfg: TrialConfig, stop: threading.Event):
+    import torch
+    from transformers import TrainerCallback
+
+    class FailureGuard(TrainerCallback):
+        """Stops on a non-finite loss or SIGTERM; injects failures when asked (tests)."""
+
+        def __init__(self):
+            self.bad_loss: tuple[int, float] | None = None
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(loss):
+                self.bad_loss = (state.global_step, loss)
+                control.should_training_stop = True
+
+        def on_step_end(self, args, state, control, model=None, **kw):
+            if stop.is_set():
+                control.should_training_stop = True
+                control.should_evaluate = control.should_save = False
+            if state.global_step == 1 and cfg.inject_failure != "none":
+                if cfg.inject_failure == "exception":
+                    raise RuntimeError("injected failure (inject_failure=exception)")
+                if cfg.inject_failure == "oom":
+                    raise torch.OutOfMemoryError("CUDA out of memory (injected: inject_failure=oom)")
+                with torch.no_grad():  # nan: poison the weights so the next losses are NaN
+                    for p in model.parameters():
+                        p.fill_(float("nan"))
+
+    return FailureGuard()
+
+
+# ---- W&B ----------------------------------------------------------------------------------
+
+def _wandb_start(cfg: TrialConfig, sweep: bool):
+    import wandb
+
+    os.environ.setdefault("WANDB_PROJECT", "sweepkit")
+    return wandb.init(project=os.environ["WANDB_PROJECT"], dir=os.environ.get("WANDB_DIR") or None,
+                      reinit="finish_previous")
+
+
+def _sweep_config(run, cfg: TrialConfig) -> TrialConfig:
+    """cfg overridden by what the sweep put into wandb.config, validated like any other input."""
+    swept = {k: v for k, v in dict(run.config).items() if not k.startswith("_")}
+    return build_config({**_explicit(cfg), **swept})
+
+
+def _explicit(cfg: TrialConfig) -> dict[str, Any]:
+    default = TrialConfig()
+    return {k: v for k, v in cfg.to_dict().items() if getattr(default, k) != v}
+
+
+def _publish_config(run, effective: dict[str, Any], cfg: TrialConfig) -> None:
+    locked = set(getattr(run.config, "_locked", {}) or {})
+    run.config.update({k: v for k, v in effective.items() if k not in locked}, allow_val_change=True)
+    for k in locked & set(effective):
+        shown = run.config.get(k)
+        used = getattr(cfg, k)
+        if shown != used and not (isinstance(shown, (int, float)) and isinstance(used, (int, float))
+                                  and math.isclose(shown, used, rel_tol=1e-12)):
+            raise AssertionError(f"sweep key {k}: W&B shows {shown!r} but training used {used!r}")
+        if k in HARDWARE_KEYS and effective[k] != used:
+            run.config.update({f"{k}_effective": effective[k]}, allow_val_change=True)
+
+
+def _default_output_dir(run) -> str:
+    if os.environ.get("SWEEPKIT_RUN_DIR"):
+        return os.environ["SWEEPKIT_RUN_DIR"]
+    rid = getattr(run, "id", None) or time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
+    return str(Path("outputs") / rid)
+
+
+# ---- the trial ----------------------------------------------------------------------------
+
+def _install_sigterm(stop: threading.Event, phase: dict):
+    if threading.current_thread() is not threading.main_thread():
+        return None  # signals can only be handled on the main thread (wandb.agent runs f in a thread)
+
+    def handler(signum, frame):
+        stop.set()
+        if phase["raise"]:  # set-up or evaluation: nothing polls `stop`, so interrupt now
+            raise TrialKilled()
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _metrics_fn(task: str, regression: bool):
+    import evaluate
+    import numpy as np
+
+    metric = evaluate.load(METRIC_PATH, task)
+
+    def compute(p):
+        logits = p.predictions[0] if isinstance(p.predictions, tuple) else p.predictions
+        preds = np.squeeze(logits) if regression else np.argmax(logits, axis=1)
+        return metric.compute(predictions=preds, references=p.label_ids)
+
+    return compute
+
+
+def _one_line(exc: BaseException) -> str:
+    import torch
+
+    from .data import DataError
+    from .models import ModelLoadError
+
+    if isinstance(exc, (DataError, ModelLoadError, TrialFailure)):
+        return str(exc)
+    if isinstance(exc, torch.OutOfMemoryError):
+        return "CUDA out of memory; fix: lower per_device_train_batch_size or max_seq_length, or use precision=bf16"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+
+
+def run_trial(cfg: TrialConfig) -> TrialResult:
+    """Run one fine-tune end to end. Never raises for trial failures: the result says why.
+    Raises ConfigError (exit 2) for bad values found after wandb.init under a sweep."""
+    t0 = time.monotonic()
+    sweep = bool(os.environ.get("WANDB_SWEEP_PARAM_PATH"))
+    run = None
+    stop, phase = threading.Event(), {"raise": True}
+    previous = _install_sigterm(stop, phase)
+    result = TrialResult(status="failed", config=cfg.to_dict())
+    try:
+        if cfg.report_to == "wandb" or sweep:
+            run = _wandb_start(cfg, sweep)
+            result.run_id = run.id
+            if sweep:
+                cfg = _sweep_config(run, cfg)
+        hw = resolve_hardware(cfg)
+        effective = {**cfg.to_dict(), **{k: hw[k] for k in HARDWARE_KEYS}}
+        effective["output_dir"] = cfg.output_dir or _default_output_dir(run)
+        result.config, result.output_dir = effective, effective["output_dir"]
+        if run is not None:
+            _publish_config(run, effective, cfg)
+        result = _train(cfg, hw, effective, run, result, stop, phase)
+    except ConfigError as exc:
+        result.reason = str(exc)
+        _finish(run, result, exit_code=2)
+        raise
+    except TrialKilled:
+        result.status, result.reason = "killed", "stopped by SIGTERM"
+    except Exception as exc:
+        result.status, result.reason = "failed", _one_line(exc)
+    finally:
+        phase["raise"] = False  # from here a SIGTERM only marks the trial; the run still finishes
+        _free_memory()
+    try:
+        result.runtime_s = round(time.monotonic() - t0, 3)
+        if stop.is_set() and result.status == "finished":
+            result.status, result.reason = "killed", "stopped by SIGTERM"
+        if result.output_dir:
+            result.write(result.output_dir)
+        _finish(run, result)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    return result
+
+
+def _train(cfg, hw, effective, run, result, stop, phase) -> TrialResult:
+    import torch
+    from transformers import Trainer
+
+    from . import data, models
+
+    cuda = hw["cuda"]
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    tokenizer = models.load_tokenizer(cfg.model_name_or_path)
+    task = data.load_task_data(cfg, tokenizer, models.tokenizer_fingerprint(cfg.model_name_or_path, tokenizer))
+    result.data_cache = task.cache
+    id2label = dict(enumerate(task.label_names)) if task.label_names else None
+    model = models.build_model(cfg.model_name_or_path, task.num_labels, cfg.seed,
+                               problem_type="regression" if task.is_regression else None, id2label=id2label)
+    result.num_parameters = model.num_parameters()
+    args = training_arguments(cfg, effective["output_dir"], hw, run_name=getattr(run, "name", None))
+    check_applied(args, cfg, hw)
+    guard = _callbacks(cfg, stop)
+    trainer = Trainer(model=model, args=args, train_dataset=task.train, eval_dataset=task.eval,
+                      processing_class=tokenizer, compute_metrics=_metrics_fn(task.task, task.is_regression),
+                      data_collator=make_collator(tokenizer, 8 if cuda and not cfg.pad_to_max_length else None),
+                      callbacks=[guard])
+    phase["raise"] = False  # the FailureGuard callback polls `stop` at every step
+    try:
+        out = trainer.train()
+    finally:
+        phase["raise"] = True
+    state = trainer.state
+    result.global_step = state.global_step
+    result.train_runtime_s = out.metrics.get("train_runtime")
+    evals = [h for h in state.log_history if any(k.startswith("eval_") for k in h)]
+    if stop.is_set():
+        result.status, result.reason = "killed", "stopped by SIGTERM"
+    elif guard.bad_loss or not math.isfinite(out.training_loss):
+        step, loss = guard.bad_loss or (state.global_step, out.training_loss)
+        result.status = "failed"
+        result.reason = f"loss became {loss} at step {step}; fix: lower learning_rate or use precision=fp32"
+    else:
+        if cfg.eval_strategy == "no" or not evals or evals[-1].get("step") != state.global_step:
+            trainer.evaluate()
+            evals = [h for h in state.log_history if any(k.startswith("eval_") for k in h)]
+        result.status = "finished"
+    if evals:
+        result.metrics = {f"eval/{k[5:]}": v for k, v in evals[-1].items()
+                          if k.startswith("eval_") and isinstance(v, (int, float))}
+    if cuda:
+        result.peak_gpu_memory_mb = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    if run is not None:
+        run.summary.update({**result.metrics, "train/train_runtime": result.train_runtime_s,
+                            "train/train_samples_per_second": out.metrics.get("train_samples_per_second"),
+                            "num_parameters": result.num_parameters,
+                            "peak_gpu_memory_mb": result.peak_gpu_memory_mb, "global_step": result.global_step})
+    trainer.model = None
+    del trainer, model
+    return result
+
+
+def _finish(run, result: TrialResult, exit_code: int | None = None) -> None:
+    if run is None:
+        return
+    if result.status == "killed":
+        run.summary["stopped_by"] = "sigterm"
+    elif result.status == "failed":
+        run.summary["failure_reason"] = result.reason
+    run.summary["status"] = result.status
+    # A killed run ends cleanly (exit 0): W&B's own early-terminate stops are not failures.
+    code = exit_code if exit_code is not None else (1 if result.status == "failed" else 0)
+    run.finish(exit_code=code)
+
+
+def _free_memory() -> None:
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
