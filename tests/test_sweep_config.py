@@ -178,6 +178,8 @@ BAD = [
      "early_terminate.min_iter", "integer >= 1"),
     ("et_s_fraction", cfg(metric={"name": "l"}, early_terminate={"type": "hyperband", "max_iter": 9, "s": 1.5}),
      "early_terminate.s", "integer"),
+    ("et_s_float", cfg(metric={"name": "l"}, early_terminate={"type": "hyperband", "max_iter": 9, "s": 2.0}),
+     "early_terminate.s", "integer"),
     ("et_no_band", cfg(metric={"name": "l"}, early_terminate={"type": "hyperband", "max_iter": 2, "s": 1}),
      "early_terminate", "no band"),
     ("et_strict_string", cfg(metric={"name": "l"}, early_terminate={"type": "hyperband", "min_iter": 1, "strict": "yes"}),

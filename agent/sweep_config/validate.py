@@ -186,8 +186,9 @@ def _early_terminate(et: Any) -> list[Problem]:
                            "add `min_iter: 3` (first band), or `max_iter: 27` with `s: 2`"))
     for key in ("min_iter", "max_iter", "s"):
         v = et.get(key)
-        if key in et and not (_json_int(v) and v >= 1):
-            # schema: max_iter and min_iter are integers; s is a number, but W&B loops range(s).
+        # schema: max_iter and min_iter are integers; s is any number, but W&B loops range(s),
+        # which fails on a float (even 2.0).
+        if key in et and not ((is_int(v) if key == "s" else _json_int(v)) and v >= 1):
             out.append(Problem(join(p, key), f"must be an integer >= 1, got {v!r}", f"set {key} to a whole number of iterations"))
     if "eta" in et and not (is_number(et["eta"]) and et["eta"] > 1):
         out.append(Problem(join(p, "eta"), f"must be a number > 1, got {et['eta']!r}", "use eta: 3 (the default) or 2"))
