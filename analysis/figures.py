@@ -13,6 +13,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from analysis import tidy
+
 if TYPE_CHECKING:
     from analysis.model import ReportData
 
@@ -143,9 +145,9 @@ def parallel(d: "ReportData", max_lines: int = 2000) -> go.Figure | None:
                 else num
             dims.append(dict(label=p if vals is num else f"log10 {p}", values=vals))
         else:
-            cats = sorted(s.astype(str).unique())
+            cats = sorted(tidy.text(s).unique())
             code = {c: i for i, c in enumerate(cats)}
-            dims.append(dict(label=p, values=s.astype(str).map(code), tickvals=list(range(len(cats))),
+            dims.append(dict(label=p, values=tidy.text(s).map(code), tickvals=list(range(len(cats))),
                              ticktext=cats))
     mv = u[d.metric] * d.scale.factor
     dims.append(dict(label=d.metric, values=mv))

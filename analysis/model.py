@@ -23,6 +23,7 @@ LR_HINTS = ("learning_rate", "lr")
 BATCH_HINTS = ("per_device_train_batch_size", "batch_size", "train_batch_size")
 THROUGHPUT = "train/train_samples_per_second"
 TRAIN_RUNTIME = "train/train_runtime"
+SUMMARY_KEYS = {"num_parameters", "peak_gpu_memory_mb", "failure_reason", "total_flos"}
 FAILED_STATES = {"failed", "crashed", "killed", "pruned"}
 
 
@@ -69,18 +70,15 @@ def sweep_params(sweep_config: dict) -> list[str]:
     return out
 
 
-def default_compare(sweep_config: dict, runs: pd.DataFrame) -> str | None:
-    """The categorical parameter that names the model; else the first string categorical."""
-    specs = sweep_config.get("parameters") or {}
-    cats = []
-    for k, spec in specs.items():
-        vals = spec.get("values") if isinstance(spec, dict) else None
-        if vals and all(isinstance(v, str) for v in vals) and k in runs.columns:
-            cats.append(k)
+def default_compare(params: list[str], runs: pd.DataFrame) -> str | None:
+    """The categorical parameter that names the model; else the first varied string parameter."""
+    cats = [p for p in params if p in runs.columns and len(runs[p].dropna())
+            and runs[p].dropna().map(lambda v: isinstance(v, str)).all()]
     for k in cats:
         if "model" in k.lower():
-            return k
-    return cats[0] if cats else None
+            return k          # even with one value: "only X was run" is the honest message
+    varied = [k for k in cats if runs[k].nunique() > 1]
+    return varied[0] if varied else None
 
 
 def _find(params: list[str], hints: tuple[str, ...]) -> str | None:
@@ -92,7 +90,7 @@ def _find(params: list[str], hints: tuple[str, ...]) -> str | None:
 
 
 def _varying(runs: pd.DataFrame, cols: list[str]) -> list[str]:
-    return [c for c in cols if c in runs.columns and runs[c].astype(str).nunique() > 1]
+    return [c for c in cols if c in runs.columns and tidy.text(runs[c]).nunique() > 1]
 
 
 def _curves(hist: pd.DataFrame, run_ids: list[str], metric: str) -> pd.DataFrame:
@@ -105,7 +103,7 @@ def _curves(hist: pd.DataFrame, run_ids: list[str], metric: str) -> pd.DataFrame
 
 def _system(runs: pd.DataFrame, hist: pd.DataFrame, compare: str | None) -> pd.DataFrame:
     out = pd.DataFrame({"run_id": runs["run_id"],
-                        "model": runs[compare].astype(str) if compare else "all"})
+                        "model": tidy.text(runs[compare]) if compare else "all"})
     out["peak_gpu_memory_mb"] = pd.to_numeric(runs.get("peak_gpu_memory_mb"), errors="coerce") \
         if "peak_gpu_memory_mb" in runs else np.nan
     sys = hist[hist["metric"].str.match(r"^system\.gpu\.\d+\.gpu$")]
@@ -142,11 +140,7 @@ def build_report(runs: pd.DataFrame, history: pd.DataFrame, sweep_config: dict,
         choices = ", ".join(sorted(c for c in sweep_params(sweep_config) if c in runs.columns))
         raise ReportError(f"--compare {compare!r} is not a config key of these runs; "
                           f"choose one of: {choices or '(none)'}")
-    compare = compare or default_compare(sweep_config, runs)
-    if compare is None:
-        msgs.append("No categorical model parameter to compare; all runs form one group "
-                    "(pass --compare KEY to pick one).")
-    state = runs["state"].astype(str)
+    state = tidy.text(runs["state"])
     counts = {"total": int(len(runs)), **{s: int(n) for s, n in state.value_counts().items()}}
     finished = runs[state == "finished"]
     usable = finished[np.isfinite(finished[metric].to_numpy(dtype=float))]
@@ -155,17 +149,22 @@ def build_report(runs: pd.DataFrame, history: pd.DataFrame, sweep_config: dict,
         msgs.append(f"{int((state == 'running').sum())} run(s) still running are left out; "
                     f"rerun the report when the sweep finishes.")
     if len(finished) > len(usable):
-        msgs.append(f"{len(finished) - len(usable)} finished run(s) have a missing or NaN "
+        msgs.append(f"{len(finished) - len(usable)} finished run(s) have a missing, NaN or infinite "
                     f"{metric} and are left out.")
     if usable.empty:
         raise ReportError(f"sweep {sweep_id or '?'} has no finished run with a finite {metric} "
                           f"({', '.join(f'{v} {k}' for k, v in counts.items() if k != 'total')}); "
                           f"nothing to report yet")
     params = [p for p in sweep_params(sweep_config) if p in runs.columns] or \
-        [c for c in runs.columns if c not in tidy.META and not c.startswith(("eval/", "train/"))]
+        [c for c in runs.columns if c not in tidy.META and c not in SUMMARY_KEYS and "/" not in c
+         and not c.startswith(("summary:", "system."))]
+    compare = compare or default_compare(params, runs)
+    if compare is None:
+        msgs.append("No categorical model parameter to compare; all runs form one group "
+                    "(pass --compare KEY to pick one).")
     if compare and compare not in params:
         params = [*params, compare]
-    groups = usable[compare].astype(str) if compare else pd.Series("all", index=usable.index)
+    groups = tidy.text(usable[compare]) if compare else pd.Series("all", index=usable.index)
     usable = usable.assign(_model=groups)
     models = sorted(usable["_model"].unique(),
                     key=lambda m: -usable.loc[usable._model == m, metric].mean() * (1 if maximize else -1))
@@ -185,7 +184,7 @@ def build_report(runs: pd.DataFrame, history: pd.DataFrame, sweep_config: dict,
         d = usable[usable._model == m]
         best = stats.best_row(d, metric, maximize=maximize)
         rt = d[TRAIN_RUNTIME] if TRAIN_RUNTIME in d else d["runtime_s"]
-        mc = cells[cells[compare].astype(str) == m] if compare and compare in cells else cells
+        mc = cells[tidy.text(cells[compare]) == m] if compare and compare in cells else cells
         best_cell = stats.best_row(mc, "mean", maximize=maximize)
         per_model.append({
             "model": m, "runs": int(len(d)),
@@ -244,7 +243,7 @@ def build_report(runs: pd.DataFrame, history: pd.DataFrame, sweep_config: dict,
         d = usable[usable._model == pm["model"]]
         for k in varying:
             if k in bc:
-                d = d[d[k].astype(str) == str(bc[k])]
+                d = d[tidy.text(d[k]) == str(bc[k])]
         curves[pm["model"]] = _curves(history, d["run_id"].tolist(), metric)
     if all(c.empty for c in curves.values()):
         msgs.append(f"No {metric} history was logged: learning curves skipped.")

@@ -13,6 +13,8 @@ import pandas as pd
 from scipy import stats as sps
 from scipy.special import gammaln
 
+from analysis import tidy
+
 
 def maximize_from_goal(sweep_config: dict) -> bool:
     """W&B's default goal is minimize; only an explicit `maximize` flips it."""
@@ -100,7 +102,7 @@ def matched_pairs(runs: pd.DataFrame, *, compare: str, a, b, metric: str,
         if a in means and b in means:
             return pd.DataFrame({"a": [means[a]], "b": [means[b]], "diff": [means[a] - means[b]]})
         return pd.DataFrame(columns=["a", "b", "diff"])
-    cells = (df.assign(**{k: df[k].astype(str) for k in keys})
+    cells = (df.assign(**{k: tidy.text(df[k]) for k in keys})
                .pivot_table(index=keys, columns=compare, values=metric, aggfunc="mean"))
     if a not in cells.columns or b not in cells.columns:
         return pd.DataFrame(columns=[*keys, "a", "b", "diff"])
@@ -191,7 +193,7 @@ def importance_table(runs: pd.DataFrame, *, params: Sequence[str], metric: str,
                 parts.append(num.rename(p).astype(float))
                 owner[p] = p
         else:
-            dummies = pd.get_dummies(s.astype(str), prefix=p, prefix_sep="=", dtype=float)
+            dummies = pd.get_dummies(tidy.text(s), prefix=p, prefix_sep="=", dtype=float)
             dummies = dummies.loc[:, dummies.nunique() > 1]
             for c in dummies.columns:
                 owner[c] = p

@@ -81,7 +81,8 @@ def takeaways_for(data: "ReportData") -> dict[str, str]:
             sents.append(comparison_sentence(c, s, maximize=data.maximize, throughput_ratio=ratio))
         out["comparison"] = " ".join(sents)
     else:
-        out["comparison"] = (f"Only {best['model']} was run: its best {m} is "
+        who = f"Only {best['model']} was run" if data.compare else "All runs form one group"
+        out["comparison"] = (f"{who}: its best {m} is "
                              f"{s.fmt(best['best_run']['value'])} (run {best['best_run']['name']}).")
     top = data.leaderboard.iloc[0]
     out["leaderboard"] = (f"The best run is {top['name']} with {m} = {s.fmt(float(top[m]))}"

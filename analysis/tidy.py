@@ -189,3 +189,9 @@ def finite(x: Any) -> bool:
         return x is not None and math.isfinite(float(x))
     except (TypeError, ValueError):
         return False
+
+
+def text(s: pd.Series) -> pd.Series:
+    """Values as labels; missing ones become "(none)" (pandas 3 keeps NaN through astype(str))."""
+    return s.map(lambda v: "(none)" if v is None or (isinstance(v, float) and math.isnan(v))
+                 else str(v)).astype(object)
