@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from analysis.model import ReportData
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
+MAX_POINTS = 400
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=40, b=50), height=380)
 
 
@@ -83,6 +84,8 @@ def curves(d: "ReportData") -> go.Figure | None:
         return None
     fig = go.Figure()
     for i, (m, c) in enumerate(items):
+        if len(c) > MAX_POINTS:        # more points than pixels: thin evenly, keep the last
+            c = c.iloc[np.unique(np.linspace(0, len(c) - 1, MAX_POINTS).astype(int))]
         x = c["step"].to_numpy()
         mu = c["mean"].to_numpy() * d.scale.factor
         sd = np.nan_to_num(c["std"].to_numpy()) * d.scale.factor

@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from analysis.figures import PALETTE  # noqa: E402
 
@@ -48,7 +49,7 @@ def heatmaps(d: "ReportData", path: Path) -> Path | None:
         return None
     lr, bs = d.heatmap_axes
     n = len(d.heatmaps)
-    fig, axes = plt.subplots(1, n, figsize=(3.6 * n + 0.8, 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(3.8 * n + 1.0, 3.4), squeeze=False, layout="constrained")
     vals = np.concatenate([h.to_numpy(dtype=float).ravel() for h in d.heatmaps.values()])
     vmin, vmax = np.nanmin(vals) * d.scale.factor, np.nanmax(vals) * d.scale.factor
     im = None
@@ -59,14 +60,15 @@ def heatmaps(d: "ReportData", path: Path) -> Path | None:
                                                for c in hm.columns], rotation=30)
         ax.set_yticks(range(len(hm.index)), [str(r) for r in hm.index])
         ax.set_xlabel(lr)
-        ax.set_ylabel(bs)
+        if ax is axes[0][0]:
+            ax.set_ylabel(bs)
         ax.set_title(m)
         if z.size <= 64:
             for (r, c), v in np.ndenumerate(z):
                 if np.isfinite(v):
                     ax.text(c, r, f"{v:.1f}", ha="center", va="center", color="w", fontsize=7)
     fig.colorbar(im, ax=axes[0].tolist(), label=d.scale.unit)
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
 
@@ -99,6 +101,9 @@ def evp(d: "ReportData", path: Path) -> Path | None:
     fig, ax = plt.subplots(figsize=(6, 3.2))
     _bands(ax, items, d.scale.factor)
     ax.set_xscale("log")
+    # parse_math is off (run names), so the default 10^n log labels would print as raw TeX.
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     ax.set_xlabel("number of trials")
     ax.set_ylabel(f"expected best {d.metric}")
     return _save(fig, path)
