@@ -74,7 +74,7 @@ def summary_line(data: ReportData, html: Path) -> str:
     head = (f"{data.counts['usable']}/{data.counts['total']} runs; best {data.metric} "
             f"{data.scale.fmt(best['best_run']['value'])} ({best['model']})")
     comp = data.takeaways.get("comparison", "")
-    return f"{head}. {comp} Report: {html}"
+    return " ".join(f"{head}. {comp} Report: {html}".split())   # one line, whatever runs are called
 
 
 def report_from_source(source: RunSource, sweep_id: str, *, out_dir: str | Path,

@@ -84,6 +84,9 @@ def history_keys(summary: dict, metric: str | None) -> list[str]:
                   if k.startswith("eval/") and isinstance(v, (int, float)))
     if metric and metric not in keys:
         keys.insert(0, metric)
+    # HF's WandbCallback logs the trainer step in the same rows; it is the curves' x axis.
+    if keys and "train/global_step" in summary:
+        keys.append("train/global_step")
     return keys
 
 

@@ -156,3 +156,11 @@ def test_live_wandb_sweep(tmp_path):
     runs = src.runs_table()
     assert len(runs) > 0 and set(tidy.META) <= set(runs.columns)
     assert set(src.history_table().columns) == set(tidy.HISTORY_COLUMNS)
+
+
+def test_history_keys_are_the_eval_metrics_plus_the_trainer_step():
+    from analysis.sources import history_keys
+    summary = {"eval/f1": 0.8, "eval/accuracy": 0.7, "train/loss": 0.1, "train/global_step": 30,
+               "eval/samples": "x"}
+    assert history_keys(summary, "eval/accuracy") == ["eval/accuracy", "eval/f1", "train/global_step"]
+    assert history_keys({}, "eval/accuracy") == ["eval/accuracy"]
