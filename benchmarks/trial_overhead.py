@@ -1,0 +1,117 @@
+"""Time a trial spends outside Trainer's train and eval loops, warm against cold, in one run.
+
+overhead = the agent's wall time for the trial - the trial's own `train_runtime` (which holds the
+training loop and its in-loop evaluations). Both ways run the same grid points through the local
+engine: cold = a child process per trial (wandb agent's protocol), warm = `WarmTrials` in this
+process. The first warm trial also pays imports and cache fills, so it is shown apart.
+
+    python -m benchmarks.trial_overhead [--trials 4] [--synthetic DIR --arch distilbert-base] [--out FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def grid(trials: int, fixed: list[str]) -> dict:
+    return {"name": "overhead", "method": "grid", "metric": {"name": "eval/accuracy", "goal": "maximize"},
+            "command": ["${env}", "${interpreter}", "-m", "agent", *fixed, "${args}"],
+            "parameters": {"seed": {"values": list(range(1, trials + 1))}}}
+
+
+def overheads(backend, sweep_id: str) -> list[dict]:
+    out = []
+    for r in backend.runs(sweep_id):
+        try:
+            res = json.loads((Path(r.run_dir) / "trial_result.json").read_text())
+        except (OSError, ValueError, TypeError):
+            res = {}
+        train = res.get("train_runtime_s")
+        out.append({"run": r.id, "state": r.state, "wall_s": r.runtime_s, "train_s": train,
+                    "overhead_s": (r.runtime_s - train) if r.runtime_s is not None and train is not None else None})
+    return out
+
+
+def import_cost() -> float:
+    """What every cold process pays before its first line of trial code."""
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import torch, transformers, wandb, datasets, evaluate; "
+                    "from transformers import Trainer"], check=False, capture_output=True)
+    return time.monotonic() - t0
+
+
+def _stats(xs: list) -> str:
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "-"
+    return f"{statistics.mean(xs):6.2f}" + (f" (n={len(xs)}, max {max(xs):.2f})" if len(xs) > 1 else " (n=1)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--trials", type=int, default=4)
+    ap.add_argument("--synthetic", help="dir from benchmarks.synthetic (GPU box); default: tiny-bert on mrpc-mini")
+    ap.add_argument("--arch", default="distilbert-base")
+    ap.add_argument("--small", action="store_true", help="tiny synthetic models")
+    ap.add_argument("--max-steps", type=int, default=30)
+    ap.add_argument("--out")
+    args = ap.parse_args(argv)
+
+    home = tempfile.mkdtemp(prefix="sweepkit-overhead-")
+    os.environ.setdefault("SWEEPKIT_HOME", home)
+    os.environ.setdefault("WANDB_MODE", "offline")
+    os.environ.setdefault("WANDB_SILENT", "true")
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    if args.synthetic:
+        from benchmarks import synthetic
+        m = synthetic.build(args.synthetic, small=args.small)
+        fixed = [f"--model_name_or_path={m['models'][args.arch]}", "--task_name=mrpc",
+                 f"--train_file={m['train_file']}", f"--validation_file={m['validation_file']}",
+                 f"--max_steps={args.max_steps}", "--max_eval_samples=128"]
+    else:
+        fixed = ["--model_name_or_path=tiny-bert", "--task_name=mrpc-mini", "--max_train_samples=256",
+                 "--max_eval_samples=128", "--num_train_epochs=1"]
+    from agent.backends import get_backend
+    from agent.warm import WarmTrials
+    backend = get_backend("local")
+    results: dict = {"trial_args": fixed, "import_s": import_cost()}
+
+    cold_id = backend.create_sweep(grid(args.trials, fixed))
+    backend.run_agent(cold_id)
+    results["cold"] = overheads(backend, cold_id)
+
+    warm_id = backend.create_sweep(grid(args.trials, fixed))
+    fn = WarmTrials(backend.sweep(warm_id).config)
+    backend.run_agent(warm_id, function=fn)
+    results["warm"] = overheads(backend, warm_id)
+    results["warm_in_function_s"] = fn.overhead_s
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=1))
+
+    cold = [r["overhead_s"] for r in results["cold"]]
+    warm = [r["overhead_s"] for r in results["warm"]]
+    print(f"\ntrial args: {' '.join(fixed)}")
+    print(f"import torch+transformers+wandb+datasets+evaluate+Trainer in a fresh process: {results['import_s']:.2f} s")
+    print(f"{'way':28s} {'overhead s outside train loop (mean)':>40s}   train s (mean)")
+    print(f"{'cold (process per trial)':28s} {_stats(cold):>40s}   {_stats([r['train_s'] for r in results['cold']])}")
+    print(f"{'warm, first trial':28s} {_stats(warm[:1]):>40s}")
+    print(f"{'warm, later trials':28s} {_stats(warm[1:]):>40s}   {_stats([r['train_s'] for r in results['warm'][1:]])}")
+    later = [w for w in warm[1:] if w is not None]
+    cold_ok = [c for c in cold if c is not None]
+    if later and cold_ok:
+        print(f"warm/cold overhead: {statistics.mean(later):.2f} s vs {statistics.mean(cold_ok):.2f} s "
+              f"-> {statistics.mean(cold_ok) / max(1e-9, statistics.mean(later)):.1f}x less (target: warm <= 2 s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
