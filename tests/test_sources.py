@@ -164,3 +164,33 @@ def test_history_keys_are_the_eval_metrics_plus_the_trainer_step():
                "eval/samples": "x"}
     assert history_keys(summary, "eval/accuracy") == ["eval/accuracy", "eval/f1", "train/global_step"]
     assert history_keys({}, "eval/accuracy") == ["eval/accuracy"]
+
+
+def test_write_report_on_wandb_backend_then_again_fully_offline(tmp_path, monkeypatch):
+    import wandb
+
+    from agent.backends.base import SweepInfo
+    from analysis.report import write_report
+
+    monkeypatch.setenv("SWEEPKIT_CACHE", str(tmp_path / "cache"))
+    api = FakeApi(states=("finished",) * 4)
+    monkeypatch.setattr(wandb, "Api", lambda *a, **k: api)
+
+    class Backend:
+        name = "wandb"
+        calls = 0
+
+        def sweep(self, sweep_id):
+            Backend.calls += 1
+            return SweepInfo(id="sw9", backend="wandb", config=SWEEP_CONFIG, state="finished",
+                             path="ent/proj/sw9")
+
+    res = write_report("ent/proj/sw9", backend=Backend(), out_dir=tmp_path / "a")
+    assert res.html.is_file() and "4/4 runs" in res.summary
+    assert "https://wandb.ai/ent/proj/runs/run" in res.html.read_text()      # run links online
+    assert Backend.calls == 1 and api.calls["runs"] == 1
+
+    monkeypatch.setattr(wandb, "Api", lambda *a, **k: NoNetworkApi())
+    monkeypatch.setattr(Backend, "sweep", lambda self, s: pytest.fail("backend queried"))
+    again = write_report("ent/proj/sw9", backend=Backend(), out_dir=tmp_path / "b")
+    assert again.runs_csv.read_text() == res.runs_csv.read_text()
