@@ -100,13 +100,13 @@ def report_from_source(source: RunSource, sweep_id: str, *, out_dir: str | Path,
             raise
         with _step(progress, "computing statistics"):
             data = build_report(runs, history, info.config, compare, seed_key, sweep_id=sweep_id)
-        paths = write_outputs(data, runs, history, out_dir, progress)
         url = None
-        if publish:
+        if publish:     # first, so that the local report says whether and where it was published
             from analysis.publish import publish_report
             with _step(progress, "publishing a W&B Report"):
                 url, note = publish_report(data, info, backend_name=backend_name)
             data.messages.append(note)
+        paths = write_outputs(data, runs, history, out_dir, progress)
     res = ReportResult(html=paths["html"], md=paths["md"], json=paths["json"],
                        runs_csv=paths["runs_csv"], history_csv=paths["history_csv"],
                        summary=summary_line(data, paths["html"]), data=data,

@@ -85,3 +85,11 @@ def test_unknown_sweep_is_one_line_report_error(local_sweep, tmp_path):
     with pytest.raises(ReportError) as e:
         write_report("nosuch01", backend=backend, out_dir=tmp_path)
     assert "\n" not in str(e.value) and "nosuch01" in str(e.value)
+
+
+def test_publish_on_an_offline_sweep_says_why_in_the_report(local_sweep, tmp_path):
+    from analysis.report import write_report
+    backend, sweep_id, _ = local_sweep
+    res = write_report(sweep_id, backend=backend, out_dir=tmp_path, publish=True)
+    assert res.published_url is None
+    assert "Not published: this is an offline sweep" in res.html.read_text()
