@@ -105,15 +105,19 @@ def sweep(file: str, backend: str, project: Optional[str], entity: Optional[str]
               help="Stop after N failed runs in a row [default: $WANDB_AGENT_MAX_INITIAL_FAILURES or 5].")
 @click.option("--kill-delay", type=float, default=None,
               help="Seconds between SIGTERM and SIGKILL for a stopped run [default: $WANDB_AGENT_KILL_DELAY or 30].")
+@click.option("--no-sweep-id", "no_sweep_id", is_flag=True, envvar="SWEEPKIT_NO_SWEEP_ID",
+              help="Leave WANDB_SWEEP_ID unset in local trials so `sweepkit sync` can upload them "
+                   "(W&B rejects runs naming a sweep it does not have); params still arrive via "
+                   "WANDB_SWEEP_PARAM_PATH.")
 @click.option("-v", "--verbose", is_flag=True, help="Echo each run's output too (always in its agent.log).")
 def agent(sweep_id: str, count: Optional[int], backend: Optional[str], project, entity, storage,
-          heartbeat_timeout, max_consecutive_failures, kill_delay, verbose) -> None:
+          heartbeat_timeout, max_consecutive_failures, kill_delay, no_sweep_id, verbose) -> None:
     """Pull trials of SWEEP_ID and run them until the sweep is done (or --count trials ran)."""
     try:
         b = get_backend(backend or sweep_id, storage=storage, project=project, entity=entity)
         code = b.run_agent(sweep_id, count=count, heartbeat_timeout=heartbeat_timeout,
                            max_consecutive_failures=max_consecutive_failures, kill_delay=kill_delay,
-                           verbose=verbose)
+                           verbose=verbose, **({"link_sweep": False} if no_sweep_id else {}))
     except BackendError as exc:
         fail(str(exc))
     if code == 130:
@@ -232,6 +236,11 @@ def sync(sweep_id: str, project, entity, include_synced: bool, dry_run: bool, st
         runs = [r for r in b.runs(sweep_id) if r.state != "running"]
     except BackendError as exc:
         fail(str(exc))
+    linked = set(b.linked_run_ids(sweep_id)) & {r.id for r in runs}
+    if linked:
+        err.print(f"warning: {len(linked)} of {len(runs)} runs were made with WANDB_SWEEP_ID={sweep_id}, a sweep "
+                  "W&B does not have; W&B may reject them (404). Run agents with --no-sweep-id to make "
+                  "runs you can sync (docs/OFFLINE.md).")
     dirs = offline_run_dirs(runs)
     if not dirs:
         fail(f"sweep {sweep_id} has no finished offline runs on this machine to sync", 1)

@@ -57,11 +57,16 @@ class ChildResult:
         return None
 
 
-def child_env(spec: TrialSpec, base: Optional[dict] = None) -> dict:
+def child_env(spec: TrialSpec, base: Optional[dict] = None, *, link_sweep: bool = True) -> dict:
+    """wandb agent's env for one trial. `link_sweep=False` leaves WANDB_SWEEP_ID out: W&B's
+    server rejects uploaded runs naming a sweep it does not have (the params still arrive, and
+    stay locked, through WANDB_SWEEP_PARAM_PATH)."""
     env = dict(os.environ if base is None else base)
     run_dir = str(Path(spec.run_dir).resolve())
+    env.pop("WANDB_SWEEP_ID", None)
+    if link_sweep:
+        env["WANDB_SWEEP_ID"] = spec.sweep_id
     env.update({
-        "WANDB_SWEEP_ID": spec.sweep_id,
         "WANDB_RUN_ID": spec.run_id,
         "WANDB_SWEEP_PARAM_PATH": str(Path(run_dir) / PARAM_FILE),
         "WANDB_DIR": run_dir,
@@ -90,11 +95,12 @@ def build_argv(spec: TrialSpec, config: dict, env: dict) -> list[str]:
                           args_json_file=json_file, environ=env, interpreter=sys.executable)
 
 
-def prepare(spec: TrialSpec, config: dict, env_base: Optional[dict] = None) -> tuple[list[str], dict]:
+def prepare(spec: TrialSpec, config: dict, env_base: Optional[dict] = None, *,
+            link_sweep: bool = True) -> tuple[list[str], dict]:
     run_dir = Path(spec.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / PARAM_FILE).write_text(yaml.safe_dump(format_param_file(spec.params), sort_keys=False))
-    env = child_env(spec, env_base)
+    env = child_env(spec, env_base, link_sweep=link_sweep)
     # with WANDB_SWEEP_ID set, wandb.init ignores project=/entity= (the sweep decides), as online
     for key, var in (("project", "WANDB_PROJECT"), ("entity", "WANDB_ENTITY")):
         if config.get(key):
@@ -188,10 +194,10 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
 def run_child(spec: TrialSpec, config: dict, *, on_value: Optional[Callable[[int, float], None]] = None,
               should_stop: Callable[[], Optional[str]] = lambda: None,
               kill_delay: Optional[float] = None, echo: bool = False,
-              env_base: Optional[dict] = None) -> ChildResult:
+              env_base: Optional[dict] = None, link_sweep: bool = True) -> ChildResult:
     """Run the trial's command to completion; `should_stop()` returning a reason SIGTERMs it."""
     kill_delay = kill_delay_default() if kill_delay is None else kill_delay
-    argv, env = prepare(spec, config, env_base)
+    argv, env = prepare(spec, config, env_base, link_sweep=link_sweep)
     run_dir = Path(spec.run_dir)
     log_path = run_dir / LOG_FILE
     tail: list[str] = []

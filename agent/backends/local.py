@@ -177,6 +177,12 @@ class LocalBackend(Backend):
                 created_at=t.datetime_start.isoformat(timespec="seconds") if t.datetime_start else None))
         return out
 
+    def linked_run_ids(self, sweep_id: str) -> list[str]:
+        """Runs whose trial had WANDB_SWEEP_ID set (W&B will not accept them on upload)."""
+        study, _ = self._load(sweep_id)
+        return [t.user_attrs["sk_run_id"] for t in study.get_trials(deepcopy=False)
+                if t.user_attrs.get("sk_linked", True) and "sk_run_id" in t.user_attrs]
+
     @staticmethod
     def _live_summary(run_dir: Optional[str]) -> dict:
         from agent.runreader import RunReadError, read_summary
@@ -204,7 +210,7 @@ class LocalBackend(Backend):
             return "grid exhausted: every point has run"
         return None
 
-    def _claim(self, study: optuna.Study, config: dict, sweep_id: str, lease_s: float):
+    def _claim(self, study: optuna.Study, config: dict, sweep_id: str, lease_s: float, link: bool = True):
         """A (trial, params) to run; or a string: why the sweep has nothing for us ("wait:" = later)."""
         from agent.sweep_config import sample_random, suggest
         grid = config.get("method") == "grid"
@@ -230,7 +236,8 @@ class LocalBackend(Backend):
             for key, value in {"sk_params": point, "sk_run_id": run_id,
                                "sk_run_dir": str((sweep_dir(sweep_id) / "runs" / run_id).resolve()),
                                "sk_lease_s": lease_s, "sk_heartbeat": time.time(),
-                               "sk_host": socket.gethostname(), "sk_pid": os.getpid()}.items():
+                               "sk_host": socket.gethostname(), "sk_pid": os.getpid(),
+                               "sk_linked": link}.items():
                 trial.set_user_attr(key, value)
             return trial, point
 
@@ -281,6 +288,7 @@ class LocalBackend(Backend):
         max_fail = options.get("max_consecutive_failures") or max_failures_default()
         kill_delay = options.get("kill_delay")
         echo = bool(options.get("verbose"))
+        link = options.get("link_sweep", True)
         metric = config.get("metric") or {}
         goal = metric.get("goal", "minimize")
         progress = options.get("progress") or AgentProgress(sweep_id, metric.get("name"), goal)
@@ -288,14 +296,15 @@ class LocalBackend(Backend):
         old = None
         if function is None and threading.current_thread() is threading.main_thread():
             old = signal.signal(signal.SIGINT, lambda *_: self._interrupted.set())
-        ran, fails, code = 0, 0, 0
+        ran, fails, code, overheads = 0, 0, 0, []
         try:
             with progress:
                 while count is None or ran < count:
                     if self._interrupted.is_set():
                         code = 130
                         break
-                    got = self._claim(study, config, sweep_id, lease_s)
+                    t_claim = time.monotonic()
+                    got = self._claim(study, config, sweep_id, lease_s, link)
                     if isinstance(got, str):
                         if got.startswith("wait:"):
                             progress.note(got[5:].strip())
@@ -308,9 +317,10 @@ class LocalBackend(Backend):
                                      trial.user_attrs["sk_run_dir"], trial.number)
                     progress.started(spec)
                     with Heartbeat(study._storage, trial._trial_id, lease_s):
-                        state, value, reason = self._run_one(study, config, trial, spec, function,
-                                                             kill_delay, echo)
+                        state, value, reason, child_s = self._run_one(study, config, trial, spec, function,
+                                                                      kill_delay, echo, link)
                     ran += 1
+                    overheads.append(time.monotonic() - t_claim - child_s)
                     progress.finished(spec, state, value, reason)
                     if state == KILLED:
                         code = 130
@@ -321,25 +331,30 @@ class LocalBackend(Backend):
                                       "fix the trial or raise --max-consecutive-failures")
                         code = 1
                         break
+                if overheads:
+                    progress.note(f"{ran} trial(s); agent time outside the trials: median "
+                                  f"{1000 * float(np.median(overheads)):.0f} ms per trial, first "
+                                  f"{1000 * overheads[0]:.0f} ms (imports)")
         finally:
             if old is not None:
                 signal.signal(signal.SIGINT, old)
         return code
 
-    def _run_one(self, study, config, trial, spec: TrialSpec, function, kill_delay, echo):
+    def _run_one(self, study, config, trial, spec: TrialSpec, function, kill_delay, echo, link=True):
+        """Run the trial and record it: (state, value, reason, seconds spent in the trial itself)."""
         t0 = time.monotonic()
         if function is not None:
+            metrics, stopped, exit_code, why = None, None, 0, None
             try:
                 metrics = function(spec) or {}
-                return self._finish(study, config, trial, spec, exit_code=0, stopped=None,
-                                    runtime=time.monotonic() - t0, log_reason=None, summary=metrics)
             except KeyboardInterrupt:
                 self._interrupted.set()
-                return self._finish(study, config, trial, spec, exit_code=None, stopped="interrupted",
-                                    runtime=time.monotonic() - t0, log_reason=None)
+                stopped, exit_code = "interrupted", None
             except Exception as exc:  # a warm trial's crash is that trial's failure, not the agent's
-                return self._finish(study, config, trial, spec, exit_code=1, stopped=None,
-                                    runtime=time.monotonic() - t0, log_reason=f"{type(exc).__name__}: {exc}")
+                exit_code, why = 1, f"{type(exc).__name__}: {exc}"
+            took = time.monotonic() - t0
+            return (*self._finish(study, config, trial, spec, exit_code=exit_code, stopped=stopped,
+                                  runtime=took, log_reason=why, summary=metrics), took)
         from agent.worker import run_child
         prune: dict[str, str] = {}
         lock = threading.Lock()
@@ -351,7 +366,8 @@ class LocalBackend(Backend):
                     return
                 trial.report(value, step)
                 if trial.should_prune():
-                    prune["why"] = f"hyperband: {config['metric']['name']}={value:g} at iteration {step} is below the band's cut"
+                    prune["why"] = (f"hyperband: {config['metric']['name']}={value:g} at iteration {step} "
+                                    "is worse than the band's cut")
 
         def should_stop() -> Optional[str]:
             if self._interrupted.is_set():
@@ -359,6 +375,6 @@ class LocalBackend(Backend):
             return prune.get("why")
 
         res = run_child(spec, config, on_value=on_value if hyperband else None, should_stop=should_stop,
-                        kill_delay=kill_delay, echo=echo)
-        return self._finish(study, config, trial, spec, exit_code=res.exit_code, stopped=res.stopped,
-                            runtime=res.runtime_s, log_reason=res.reason)
+                        kill_delay=kill_delay, echo=echo, link_sweep=link)
+        return (*self._finish(study, config, trial, spec, exit_code=res.exit_code, stopped=res.stopped,
+                              runtime=res.runtime_s, log_reason=res.reason), res.runtime_s)
