@@ -255,20 +255,30 @@ def sync(sweep_id: str, project, entity, include_synced: bool, dry_run: bool, st
 
 
 @cli.command()
-@click.argument("sweep_ids", nargs=-1, required=True)
-@click.option("--out", "out_dir", default="out/report", show_default=True, type=click.Path(file_okay=False))
+@click.argument("sweep_id")
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Output folder [default: out/report-<sweep id>].")
+@click.option("--compare", default=None, help="Parameter whose values the report compares (e.g. model).")
+@click.option("--seed-key", default="seed", show_default=True, help="Config key that holds the seed.")
+@click.option("--publish", is_flag=True, help="Also publish a W&B Report (needs W&B access).")
+@click.option("--backend", type=click.Choice(["local", "wandb"]), default=None)
+@click.option("--project", default=None)
+@click.option("--entity", default=None)
 @storage_opt
-def report(sweep_ids: tuple[str, ...], out_dir: str, storage: Optional[str]) -> None:
-    """Write the analysis report (HTML/MD/JSON/CSV) for one or more sweeps."""
+def report(sweep_id: str, out_dir: Optional[str], compare, seed_key, publish, backend, project, entity,
+           storage) -> None:
+    """Write report.html/.md/.json and runs/history CSVs for SWEEP_ID."""
     try:
-        from analysis.report import write_report
+        from analysis.report import ReportError, write_report
     except ImportError as exc:
-        fail(f"the report needs the analysis package ({exc}); reinstall sweepkit with its analysis/ folder", 1)
+        fail(f"the report needs sweepkit's analysis package ({exc}); reinstall sweepkit", 1)
     try:
-        written = write_report(list(sweep_ids), out_dir=out_dir, storage=storage)
-    except BackendError as exc:
+        b = get_backend(backend or sweep_id, storage=storage, project=project, entity=entity)
+        result = write_report(sweep_id, backend=b, out_dir=out_dir or f"out/report-{sweep_id.split('/')[-1]}",
+                              compare=compare, seed_key=seed_key, publish=publish, console=err)
+    except (BackendError, ReportError) as exc:
         fail(str(exc))
-    click.echo(str(written))
+    click.echo(result.summary)
 
 
 def main() -> None:

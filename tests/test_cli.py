@@ -108,6 +108,19 @@ def test_sync_commands_pure(tmp_path):
     assert offline_run_dirs(recs) == [str(run_dir)]
 
 
-def test_report_command_is_wired_to_the_analysis_package(tmp_path):
-    res = sk(tmp_path, "report", "--help")
-    assert res.returncode == 0 and "report" in res.stdout
+def test_report_command_writes_the_analysis_report(tmp_path):
+    (tmp_path / "train.py").write_text(FOREIGN)
+    sid = make_sweep(tmp_path, """
+        program: train.py
+        method: grid
+        metric: {name: loss}
+        parameters:
+          x: {values: [1, 2]}
+    """)
+    assert sk(tmp_path, "agent", sid).returncode == 0
+    res = sk(tmp_path, "report", sid, "--out", "rep", timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "rep" / "report.html").is_file()
+    assert "report.html" in res.stdout.strip().splitlines()[-1]
+    bad = sk(tmp_path, "report", "zzzz9999")
+    assert bad.returncode == 2 and "zzzz9999" in _one_line_error(bad)
