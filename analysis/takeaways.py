@@ -110,7 +110,9 @@ def takeaways_for(data: "ReportData") -> dict[str, str]:
             f"{k} {s.fmt(e['mean'].iloc[n - 1])} ± {s.fmt(e['std'].iloc[n - 1])}"
             for k, e in evp.items()) + f" (1 trial: " + "; ".join(
             f"{k} {s.fmt(e['mean'].iloc[0])}" for k, e in evp.items()) + ").")
-    if len(data.importance):
+    if np.ptp(data.usable[m].to_numpy(dtype=float)) == 0:
+        out["importance"] = f"{m} is the same in every finished run, so no parameter explains it."
+    elif len(data.importance):
         r = data.importance.iloc[0]
         corr = r["pearson"]
         sign = "no clear" if not np.isfinite(corr) else ("a positive" if corr > 0 else "a negative")

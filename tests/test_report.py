@@ -163,3 +163,10 @@ def test_all_outputs_written_and_markdown_links_pngs(sweep, tmp_path):
     assert html.count("<script") == 4 and html.count("Plotly.newPlot(") == 1
     assert "<script src" not in html and "<link" not in html and 'src="http' not in html
     assert len(pd.read_csv(paths["history_csv"])) == len(hist)
+
+
+def test_constant_metric_is_said_plainly(sweep):
+    runs, hist, cfg = sweep
+    d = build_report(runs.assign(**{"eval/accuracy": 0.5}), hist, cfg)
+    assert "the same in every finished run" in d.takeaways["importance"]
+    assert "not significant" in d.takeaways["comparison"]
