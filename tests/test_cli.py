@@ -124,3 +124,26 @@ def test_report_command_writes_the_analysis_report(tmp_path):
     assert "report.html" in res.stdout.strip().splitlines()[-1]
     bad = sk(tmp_path, "report", "zzzz9999")
     assert bad.returncode == 2 and "zzzz9999" in _one_line_error(bad)
+
+
+def test_progress_without_a_terminal_prints_one_line_per_finished_trial():
+    import io
+
+    from rich.console import Console
+
+    from agent.backends.base import TrialSpec
+    from agent.progress import AgentProgress
+
+    buf = io.StringIO()
+    p = AgentProgress("swp1", "acc", "maximize", console=Console(file=buf, width=200))
+    a, b = TrialSpec("swp1", "ra", {"lr": 0.1, "opt": {"m": 0.9}}, "/x"), TrialSpec("swp1", "rb", {"lr": 1}, "/y")
+    with p:
+        p.started(a)
+        p.started(b)
+        p.finished(a, "finished", 0.8, None)
+        p.finished(b, "failed", None, "OOM")
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("[swp1] run ra #0 finished") and "acc=0.8" in lines[0] and "opt.m=0.9" in lines[0]
+    assert "failed" in lines[1] and "(OOM)" in lines[1]
+    assert p.best == (0.8, "ra") and "1 done, 0 running, 1 failed" in p.summary()

@@ -164,24 +164,25 @@ class LocalBackend(Backend):
         out = []
         for t in study.get_trials(deepcopy=False):
             a = t.user_attrs
-            if t.state == TrialState.WAITING or "sk_run_id" not in a:
+            run, res = a.get("sk_run"), a.get("sk_result") or {}
+            if t.state == TrialState.WAITING or not run:
                 continue
-            state = a.get("sk_state") or (CRASHED if is_stale(t, now) else RUNNING)
-            summary = a.get("sk_summary") or {}
+            state = res.get("state") or (CRASHED if is_stale(t, now) else RUNNING)
+            summary = res.get("summary") or {}
             if state == RUNNING and not summary:
-                summary = self._live_summary(a.get("sk_run_dir"))
+                summary = self._live_summary(run["run_dir"])
             out.append(RunRecord(
-                id=a["sk_run_id"], state=state, config=a.get("sk_config") or a.get("sk_params") or {},
-                summary=summary, name=a["sk_run_id"], runtime_s=a.get("sk_runtime"),
-                reason=a.get("sk_reason"), run_dir=a.get("sk_run_dir"),
+                id=run["run_id"], state=state, config=res.get("config") or run.get("params") or {},
+                summary=summary, name=run["run_id"], runtime_s=res.get("runtime"),
+                reason=res.get("reason"), run_dir=run["run_dir"],
                 created_at=t.datetime_start.isoformat(timespec="seconds") if t.datetime_start else None))
         return out
 
     def linked_run_ids(self, sweep_id: str) -> list[str]:
         """Runs whose trial had WANDB_SWEEP_ID set (W&B will not accept them on upload)."""
         study, _ = self._load(sweep_id)
-        return [t.user_attrs["sk_run_id"] for t in study.get_trials(deepcopy=False)
-                if t.user_attrs.get("sk_linked", True) and "sk_run_id" in t.user_attrs]
+        runs = [t.user_attrs.get("sk_run") for t in study.get_trials(deepcopy=False)]
+        return [r["run_id"] for r in runs if r and r.get("linked", True)]
 
     @staticmethod
     def _live_summary(run_dir: Optional[str]) -> dict:
@@ -199,8 +200,8 @@ class LocalBackend(Backend):
         """Why no new trial may be handed out (target reached, run_cap, grid exhausted)."""
         metric = config.get("metric") or {}
         for t in trials:
-            if t.state == TrialState.COMPLETE and reached(metric, t.user_attrs.get("sk_value")):
-                return f"metric.target {metric['target']} reached by run {t.user_attrs.get('sk_run_id')}"
+            if t.state == TrialState.COMPLETE and reached(metric, (t.user_attrs.get("sk_result") or {}).get("value")):
+                return f"metric.target {metric['target']} reached by run {t.user_attrs['sk_run']['run_id']}"
         used = sum(1 for t in trials if t.state != TrialState.WAITING and not t.user_attrs.get("sk_requeued"))
         cap = config.get("run_cap")
         if cap and used >= cap:
@@ -233,13 +234,13 @@ class LocalBackend(Backend):
                 rng = np.random.default_rng([zlib.crc32(sweep_id.encode()), trial.number])
                 point = sample_random(params, rng)
             run_id = new_id()
-            for key, value in {"sk_params": point, "sk_run_id": run_id,
-                               "sk_run_dir": str((sweep_dir(sweep_id) / "runs" / run_id).resolve()),
-                               "sk_lease_s": lease_s, "sk_heartbeat": time.time(),
-                               "sk_host": socket.gethostname(), "sk_pid": os.getpid(),
-                               "sk_linked": link}.items():
-                trial.set_user_attr(key, value)
-            return trial, point
+            # one attr per write: every journal write costs a lock + append + replay (~4 ms)
+            run = {"params": point, "run_id": run_id, "lease_s": lease_s, "linked": link,
+                   "run_dir": str((sweep_dir(sweep_id) / "runs" / run_id).resolve()),
+                   "host": socket.gethostname(), "pid": os.getpid()}
+            trial.set_user_attr("sk_heartbeat", time.time())
+            trial.set_user_attr("sk_run", run)
+            return trial, run
 
     # -- finishing --------------------------------------------------------------------------
     def _finish(self, study: optuna.Study, config: dict, trial: optuna.Trial, spec: TrialSpec, *,
@@ -257,10 +258,10 @@ class LocalBackend(Backend):
         state, value, reason = outcome(metric=metric, exit_code=exit_code, stopped=stopped,
                                        run_info=info, log_reason=log_reason)
         run_config = {k: v for k, v in (info.get("config") or {}).items() if k != "_wandb"}
-        attrs = {"sk_state": state, "sk_reason": reason, "sk_runtime": round(runtime, 3),
-                 "sk_value": value, "sk_exit_code": exit_code,
-                 "sk_summary": _jsonable(info.get("summary") or {}) or {metric: value},
-                 "sk_config": _jsonable(run_config) or spec.params}
+        attrs = {"sk_result": {"state": state, "reason": reason, "runtime": round(runtime, 3),
+                               "value": value, "exit_code": exit_code,
+                               "summary": _jsonable(info.get("summary") or {}) or {metric: value},
+                               "config": _jsonable(run_config) or spec.params}}
         requeue = state == KILLED and config.get("method") == "grid"
         if requeue:
             attrs["sk_requeued"] = True
@@ -312,9 +313,8 @@ class LocalBackend(Backend):
                             continue
                         progress.note(got)
                         break
-                    trial, params = got
-                    spec = TrialSpec(sweep_id, trial.user_attrs["sk_run_id"], params,
-                                     trial.user_attrs["sk_run_dir"], trial.number)
+                    trial, run = got
+                    spec = TrialSpec(sweep_id, run["run_id"], run["params"], run["run_dir"], trial.number)
                     progress.started(spec)
                     with Heartbeat(study._storage, trial._trial_id, lease_s):
                         state, value, reason, child_s = self._run_one(study, config, trial, spec, function,

@@ -9,7 +9,7 @@ Layout (`$SWEEPKIT_HOME`, default `./.sweepkit/`):
 
 Optuna's JournalStorage is safe for concurrent processes but has no heartbeat, so every running
 trial carries a lease: user attrs `sk_heartbeat` (unix time, refreshed by its agent) and
-`sk_lease_s` (the timeout its agent promised). Any agent, before it claims work, marks trials
+`sk_run.lease_s` (the timeout its agent promised). Any agent, before it claims work, marks trials
 whose heartbeat is older than their lease as failed ("crashed") and re-enqueues their params
 (grid points must all run). That step and the claim itself run under one lock per sweep, a
 file lock for the journal and an advisory lock for PostgreSQL/MySQL, so two agents can never
@@ -159,7 +159,8 @@ def is_stale(trial: optuna.trial.FrozenTrial, now: float) -> bool:
     attrs = trial.user_attrs
     if trial.state != TrialState.RUNNING or "sk_heartbeat" not in attrs:
         return False
-    return now - float(attrs["sk_heartbeat"]) > float(attrs.get("sk_lease_s", DEFAULT_HEARTBEAT_TIMEOUT_S))
+    lease = (attrs.get("sk_run") or {}).get("lease_s", DEFAULT_HEARTBEAT_TIMEOUT_S)
+    return now - float(attrs["sk_heartbeat"]) > float(lease)
 
 
 def reap_stale(study: optuna.Study, *, requeue: bool) -> list[int]:
@@ -171,9 +172,9 @@ def reap_stale(study: optuna.Study, *, requeue: bool) -> list[int]:
             continue
         storage = study._storage
         age = now - float(t.user_attrs["sk_heartbeat"])
-        storage.set_trial_user_attr(t._trial_id, "sk_state", "crashed")
-        storage.set_trial_user_attr(t._trial_id, "sk_reason",
-                                    f"agent lost: no heartbeat for {age:.0f}s (lease {t.user_attrs.get('sk_lease_s')}s)")
+        run = t.user_attrs.get("sk_run") or {}
+        storage.set_trial_user_attr(t._trial_id, "sk_result", {
+            "state": "crashed", "reason": f"agent lost: no heartbeat for {age:.0f}s (lease {run.get('lease_s')}s)"})
         if requeue:
             storage.set_trial_user_attr(t._trial_id, "sk_requeued", True)
         try:
@@ -181,7 +182,7 @@ def reap_stale(study: optuna.Study, *, requeue: bool) -> list[int]:
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # its agent finished it just now
         if requeue:
-            study.enqueue_trial({}, user_attrs={"sk_params": t.user_attrs.get("sk_params", {}),
+            study.enqueue_trial({}, user_attrs={"sk_params": run.get("params", {}),
                                                 "sk_requeue_of": t.number})
         reaped.append(t.number)
     return reaped
