@@ -81,6 +81,16 @@ def default_compare(params: list[str], runs: pd.DataFrame) -> str | None:
     return varied[0] if varied else None
 
 
+def group_labels(df: pd.DataFrame, compare: str | None) -> pd.Series:
+    """The compared key's values as labels; numbers get the key ("seed=1"): a bare 1 names nothing."""
+    if not compare:
+        return pd.Series("all", index=df.index, dtype=object)
+    labels = tidy.text(df[compare])
+    if not df[compare].dropna().map(lambda v: isinstance(v, str)).all():
+        labels = f"{compare}=" + labels
+    return labels
+
+
 def _find(params: list[str], hints: tuple[str, ...]) -> str | None:
     for h in hints:
         for p in params:
@@ -103,7 +113,7 @@ def _curves(hist: pd.DataFrame, run_ids: list[str], metric: str) -> pd.DataFrame
 
 def _system(runs: pd.DataFrame, hist: pd.DataFrame, compare: str | None) -> pd.DataFrame:
     out = pd.DataFrame({"run_id": runs["run_id"],
-                        "model": tidy.text(runs[compare]) if compare else "all"})
+                        "model": runs["_model"]})
     out["peak_gpu_memory_mb"] = pd.to_numeric(runs.get("peak_gpu_memory_mb"), errors="coerce") \
         if "peak_gpu_memory_mb" in runs else np.nan
     sys = hist[hist["metric"].str.match(r"^system\.gpu\.\d+\.gpu$")]
@@ -164,7 +174,10 @@ def build_report(runs: pd.DataFrame, history: pd.DataFrame, sweep_config: dict,
                     "(pass --compare KEY to pick one).")
     if compare and compare not in params:
         params = [*params, compare]
-    groups = tidy.text(usable[compare]) if compare else pd.Series("all", index=usable.index)
+    if compare and compare == seed_key:
+        msgs.append(f"Comparing seeds themselves: runs are not paired by {seed_key}.")
+        seed_key = None
+    groups = group_labels(usable, compare)
     usable = usable.assign(_model=groups)
     models = sorted(usable["_model"].unique(),
                     key=lambda m: -usable.loc[usable._model == m, metric].mean() * (1 if maximize else -1))
@@ -172,7 +185,8 @@ def build_report(runs: pd.DataFrame, history: pd.DataFrame, sweep_config: dict,
         msgs.append(f"Seed key {seed_key!r} is not in the run configs; runs are not grouped by "
                     f"seed (pass --seed-key KEY).")
         seed_key = None
-    n_seeds = usable[seed_key].nunique() if seed_key else 1
+    # No seed key at all: cells pair on the other parameters alone. One seed value: no CI.
+    single_seed = bool(seed_key) and usable[seed_key].nunique() < 2
     config_keys = [p for p in params if p not in {seed_key}]
     varying = _varying(usable, config_keys)
     cells = stats.seed_summary(usable, config_keys=varying or [], metric=metric)
@@ -184,7 +198,7 @@ def build_report(runs: pd.DataFrame, history: pd.DataFrame, sweep_config: dict,
         d = usable[usable._model == m]
         best = stats.best_row(d, metric, maximize=maximize)
         rt = d[TRAIN_RUNTIME] if TRAIN_RUNTIME in d else d["runtime_s"]
-        mc = cells[tidy.text(cells[compare]) == m] if compare and compare in cells else cells
+        mc = cells[group_labels(cells, compare) == m] if compare and compare in cells else cells
         best_cell = stats.best_row(mc, "mean", maximize=maximize)
         per_model.append({
             "model": m, "runs": int(len(d)),
@@ -212,18 +226,19 @@ def build_report(runs: pd.DataFrame, history: pd.DataFrame, sweep_config: dict,
     comparisons: list[stats.PairedDifference] = []
     if len(models) < 2:
         msgs.append("Only one model in the runs: there is nothing to compare.")
-    elif n_seeds < 2:
-        msgs.append(f"Only one seed ({seed_key or 'no seed key'}): no confidence interval for the "
-                    f"model difference; rerun with several seeds.")
+    elif single_seed:
+        seeds = usable[seed_key].dropna().unique()
+        msgs.append(f"Only one seed ({seed_key}={seeds[0] if len(seeds) else 'missing'}): no confidence "
+                    f"interval for the model difference; rerun with several seeds.")
     match = [k for k in varying if k != compare] + ([seed_key] if seed_key else [])
     for m in models[1:]:
         pairs = stats.matched_pairs(usable.assign(**{compare: usable._model}),
                                     compare=compare, a=m, b=models[0], metric=metric,
                                     match_keys=match)
-        if n_seeds < 2:
+        if single_seed:
             diff = float(pairs["diff"].mean()) if len(pairs) else float("nan")
             comparisons.append(stats.PairedDifference(m, models[0], diff, None, None, len(pairs),
-                                                      0.95, False, None, "single seed: no CI"))
+                                                      0.95, False, None, "a single seed"))
         else:
             comparisons.append(stats.paired_bootstrap(pairs["diff"], a=m, b=models[0],
                                                       maximize=maximize, n_resamples=n_resamples))

@@ -129,7 +129,7 @@ def paired_bootstrap(diffs: Sequence[float], *, a: str, b: str, maximize: bool,
     mean = float(d.mean())
     if n < 2:
         return PairedDifference(a, b, mean, None, None, n, confidence, False, None,
-                                "one matched cell: no confidence interval")
+                                "only one matched cell")
     if np.ptp(d) == 0:
         low = high = mean      # every resample has the same mean; BCa would divide by zero
     else:

@@ -31,6 +31,7 @@ class Scale:
             return "n/a"
         y = x * self.factor
         if self.factor != 1:
+            y = float(f"{y:.1f}") + 0.0        # no "-0.0"
             s = f"{y:+.1f}" if signed else f"{y:.1f}"
         else:
             s = f"{y:+.4g}" if signed else f"{y:.4g}"
@@ -52,7 +53,8 @@ def comparison_sentence(d: "PairedDifference", scale: Scale, *, maximize: bool,
     side = "above" if d.mean > 0 else "below"
     if d.low is None or d.high is None:
         return (f"{a} is {scale.amount(d.mean)} {side} {b} on average over {d.n_pairs} matched "
-                f"cell(s), but with {d.note or 'too few pairs'} no winner is claimed{tp_clause}.")
+                f"cell(s), but with {d.note or 'too few pairs'} there is no confidence interval, so no "
+                f"winner is claimed{tp_clause}.")
     pct = f"{round(d.confidence * 100):d}%"
     if not d.significant:
         return (f"{a} and {b} differ by {scale.fmt(d.mean, signed=True)} {scale.unit} "

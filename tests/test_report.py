@@ -43,7 +43,7 @@ def test_takeaway_never_claims_a_winner_the_ci_does_not_support():
     sig = PairedDifference("a", "b", -0.012, -0.020, -0.004, 12, 0.95, True, "b")
     text = comparison_sentence(sig, s, maximize=True, throughput_ratio=1.7)
     assert text.startswith("a is 1.2 points (95% CI 0.4–2.0) below b at 1.7× the throughput")
-    one = PairedDifference("a", "b", -0.012, None, None, 6, 0.95, False, None, "single seed: no CI")
+    one = PairedDifference("a", "b", -0.012, None, None, 6, 0.95, False, None, "a single seed")
     text = comparison_sentence(one, s, maximize=True)
     assert "no winner is claimed" in text and "single seed" in text and "CI 0" not in text
 
