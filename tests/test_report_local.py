@@ -93,3 +93,17 @@ def test_publish_on_an_offline_sweep_says_why_in_the_report(local_sweep, tmp_pat
     res = write_report(sweep_id, backend=backend, out_dir=tmp_path, publish=True)
     assert res.published_url is None
     assert "Not published: this is an offline sweep" in res.html.read_text()
+
+
+def test_progress_is_shown_on_the_given_console(local_sweep, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from analysis.report import write_report
+    backend, sweep_id, _ = local_sweep
+    buf = io.StringIO()
+    write_report(sweep_id, backend=backend, out_dir=tmp_path,
+                 console=Console(file=buf, force_terminal=True, width=100))
+    shown = buf.getvalue()
+    assert "reading runs of" in shown and "drawing report.html" in shown
