@@ -194,8 +194,10 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
 def run_child(spec: TrialSpec, config: dict, *, on_value: Optional[Callable[[int, float], None]] = None,
               should_stop: Callable[[], Optional[str]] = lambda: None,
               kill_delay: Optional[float] = None, echo: bool = False,
-              env_base: Optional[dict] = None, link_sweep: bool = True) -> ChildResult:
-    """Run the trial's command to completion; `should_stop()` returning a reason SIGTERMs it."""
+              env_base: Optional[dict] = None, link_sweep: bool = True,
+              kill_now: Callable[[], bool] = lambda: False) -> ChildResult:
+    """Run the trial's command to completion; `should_stop()` returning a reason SIGTERMs it,
+    and SIGKILL follows after `kill_delay`, or at once when `kill_now()` (a second Ctrl-C)."""
     kill_delay = kill_delay_default() if kill_delay is None else kill_delay
     argv, env = prepare(spec, config, env_base, link_sweep=link_sweep)
     run_dir = Path(spec.run_dir)
@@ -243,8 +245,8 @@ def run_child(spec: TrialSpec, config: dict, *, on_value: Optional[Callable[[int
                     log.write(f"[sweepkit] stopping run ({stopped}): SIGTERM\n")
                     _signal_group(proc, signal.SIGTERM)
                     term_at = time.monotonic()
-            elif term_at is not None and time.monotonic() - term_at > kill_delay:
-                log.write(f"[sweepkit] still alive {kill_delay:.0f}s after SIGTERM: SIGKILL\n")
+            elif term_at is not None and (time.monotonic() - term_at > kill_delay or kill_now()):
+                log.write(f"[sweepkit] still alive {time.monotonic() - term_at:.0f}s after SIGTERM: SIGKILL\n")
                 _signal_group(proc, signal.SIGKILL)
                 term_at = None
             try:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.backends.local_store import is_stale
 from tests.agentutil import env_for, make_sweep, records, sk, sk_popen, status
 
 # Records its point; sleeps $SLOW seconds first (so a test can catch it mid-trial); exits with `exit`.
@@ -116,3 +117,46 @@ def test_consecutive_failures_stop_the_agent(tmp_path, how):
     assert res.returncode == 1
     assert f"{expected} runs failed in a row" in res.stdout + res.stderr
     assert len(status(tmp_path, sid)["runs"]) == expected
+
+
+def test_lease_expiry_rules():
+    import optuna
+    study = optuna.create_study()
+    study.ask()
+    t = study.trials[0]
+    now = time.time()
+    assert not is_stale(t, now + 1)
+    assert is_stale(t, now + 61)            # its agent died before the first heartbeat: start + default lease
+    t2 = study.ask()
+    t2.set_user_attr("sk_heartbeat", now)
+    t2.set_user_attr("sk_run", {"lease_s": 2})
+    frozen = study.trials[1]
+    assert not is_stale(frozen, now + 1.5) and is_stale(frozen, now + 2.5)
+    study.tell(t2, 1.0)
+    assert not is_stale(study.trials[1], now + 100)   # finished trials never expire
+
+
+@pytest.mark.slow
+def test_second_ctrl_c_kills_a_trial_that_ignores_sigterm(tmp_path):
+    (tmp_path / "stubborn.py").write_text(textwrap.dedent("""
+        import signal, time
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        time.sleep(120)
+    """))
+    sid = make_sweep(tmp_path, """
+        program: stubborn.py
+        method: grid
+        parameters:
+          a: {values: [1]}
+    """)
+    agent = sk_popen(tmp_path, "agent", sid, "--kill-delay", "120")
+    _wait_for_run_dir(tmp_path, sid)
+    agent.send_signal(signal.SIGINT)
+    time.sleep(1.0)
+    assert agent.poll() is None                   # first Ctrl-C: SIGTERM sent, waiting out the kill delay
+    t0 = time.monotonic()
+    agent.send_signal(signal.SIGINT)
+    agent.communicate(timeout=30)
+    assert agent.returncode == 130 and time.monotonic() - t0 < 15
+    (run,) = status(tmp_path, sid)["runs"]
+    assert run["state"] == "killed"

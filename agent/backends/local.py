@@ -89,6 +89,7 @@ class LocalBackend(Backend):
     def __init__(self, storage: Optional[str] = None):
         self.storage_url = storage or os.environ.get("SWEEPKIT_STORAGE") or None
         self._interrupted = threading.Event()
+        self._sigints = 0
 
     # -- sweeps -----------------------------------------------------------------------------
     def _load(self, sweep_id: str) -> tuple[optuna.Study, dict]:
@@ -294,9 +295,10 @@ class LocalBackend(Backend):
         goal = metric.get("goal", "minimize")
         progress = options.get("progress") or AgentProgress(sweep_id, metric.get("name"), goal)
         self._interrupted.clear()
+        self._sigints = 0
         old = None
         if function is None and threading.current_thread() is threading.main_thread():
-            old = signal.signal(signal.SIGINT, lambda *_: self._interrupted.set())
+            old = signal.signal(signal.SIGINT, self._on_sigint)
         ran, fails, code, overheads = 0, 0, 0, []
         try:
             with progress:
@@ -340,6 +342,10 @@ class LocalBackend(Backend):
                 signal.signal(signal.SIGINT, old)
         return code
 
+    def _on_sigint(self, *_: Any) -> None:
+        self._sigints += 1         # the first stops the trial gracefully, a second kills it now
+        self._interrupted.set()
+
     def _run_one(self, study, config, trial, spec: TrialSpec, function, kill_delay, echo, link=True):
         """Run the trial and record it: (state, value, reason, seconds spent in the trial itself)."""
         t0 = time.monotonic()
@@ -375,6 +381,7 @@ class LocalBackend(Backend):
             return prune.get("why")
 
         res = run_child(spec, config, on_value=on_value if hyperband else None, should_stop=should_stop,
-                        kill_delay=kill_delay, echo=echo, link_sweep=link)
+                        kill_delay=kill_delay, echo=echo, link_sweep=link,
+                        kill_now=lambda: self._sigints > 1)
         return (*self._finish(study, config, trial, spec, exit_code=res.exit_code, stopped=res.stopped,
                               runtime=res.runtime_s, log_reason=res.reason), res.runtime_s)

@@ -157,10 +157,18 @@ class Heartbeat:
 
 def is_stale(trial: optuna.trial.FrozenTrial, now: float) -> bool:
     attrs = trial.user_attrs
-    if trial.state != TrialState.RUNNING or "sk_heartbeat" not in attrs:
+    if trial.state != TrialState.RUNNING:
         return False
     lease = (attrs.get("sk_run") or {}).get("lease_s", DEFAULT_HEARTBEAT_TIMEOUT_S)
-    return now - float(attrs["sk_heartbeat"]) > float(lease)
+    return now - last_beat(trial) > float(lease)
+
+
+def last_beat(trial: optuna.trial.FrozenTrial) -> float:
+    """The trial's last heartbeat; its start if its agent died before the first one."""
+    if "sk_heartbeat" in trial.user_attrs:
+        return float(trial.user_attrs["sk_heartbeat"])
+    start = trial.datetime_start
+    return start.timestamp() if start is not None else time.time()
 
 
 def reap_stale(study: optuna.Study, *, requeue: bool) -> list[int]:
@@ -171,7 +179,7 @@ def reap_stale(study: optuna.Study, *, requeue: bool) -> list[int]:
         if not is_stale(t, now):
             continue
         storage = study._storage
-        age = now - float(t.user_attrs["sk_heartbeat"])
+        age = now - last_beat(t)
         run = t.user_attrs.get("sk_run") or {}
         storage.set_trial_user_attr(t._trial_id, "sk_result", {
             "state": "crashed", "reason": f"agent lost: no heartbeat for {age:.0f}s (lease {run.get('lease_s')}s)"})
