@@ -100,7 +100,7 @@ def run_to_record(run) -> dict:
         url = None
     runtime = summary.get("_runtime") or summary.get("train/train_runtime")
     return {"id": run.id, "name": run.name or run.id, "state": run.state,
-            "config": dict(run.config or {}), "summary": summary,
+            "config": tidy.scrub(dict(run.config or {})), "summary": tidy.scrub(summary),
             "runtime_s": runtime, "reason": summary.get("failure_reason"), "url": url,
             "created_at": attrs.get("createdAt"), "tags": list(attrs.get("tags") or [])}
 
@@ -193,7 +193,8 @@ class WandbSource(RunSource):
                 fresh[rec["id"]] = self._fetch_history(run, history_keys(rec["summary"], metric))
             if self.progress:
                 self.progress.advance(task)
-        kept = old_hist[old_hist["run_id"].isin(done_before - set(fresh))]
+        current = {r["id"] for r in records}
+        kept = old_hist[old_hist["run_id"].isin((done_before & current) - set(fresh))]
         hist = pd.concat([kept, *fresh.values()], ignore_index=True) if fresh else kept
         hist = tidy.normalize_history(hist) if len(hist) else tidy.empty_history()
         complete = str(info.state).lower() in DONE_SWEEP_STATES and all(r["state"] in TERMINAL_STATES for r in records)
@@ -283,7 +284,7 @@ class LocalSource(RunSource):
                     "_step": i} for i, r in enumerate(stats)]
         frame = pd.concat([tidy.history_frame({rec.id: hist}),
                            tidy.history_frame({rec.id: sysrows})], ignore_index=True)
-        return rec.id, key, frame, summary
+        return rec.id, key, frame, tidy.scrub(summary)
 
     def _load(self) -> None:
         if self._runs is not None:

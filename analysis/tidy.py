@@ -49,6 +49,12 @@ def redact_value(value: Any, secrets: set[str] | None = None) -> Any:
     return value
 
 
+def scrub(d: Mapping) -> dict:
+    """Drop secret-looking keys at every depth (before anything is cached on disk)."""
+    return {k: scrub(v) if isinstance(v, Mapping) else v for k, v in d.items()
+            if not is_secret_key(k)}
+
+
 def flatten(d: Mapping, prefix: str = "") -> dict[str, Any]:
     """Nested sweep parameters come back as nested dicts; columns use dotted names."""
     out: dict[str, Any] = {}

@@ -81,6 +81,7 @@ def test_run_mapping_from_public_run_attrs(tmp_path):
     assert r["model_name_or_path"] == "tiny-distilbert" and r["learning_rate"] == 1e-5
     assert r["runtime_s"] == 30.0 and r["url"] == "https://wandb.ai/ent/proj/runs/run1"
     assert "hub_token" not in runs.columns and "_wandb" not in runs.columns
+    assert "hf_supersecret" not in (tmp_path / "wandb" / "ent_proj_sw1" / "runs.json").read_text()
     # one bulk query, eager (lazy=False), filtered by sweep
     assert api.runs_args == ("ent/proj", {"sweep": "sw1"}, 500, False)
     h = src.history_table()
