@@ -51,6 +51,8 @@ def test_two_agents_share_a_grid_sweep_through_postgresql(tmp_path, pg_url):
     st = status(tmp_path, sid, "--storage", pg_url, env=env_b)      # readable from the other "machine"
     assert st["sweep"]["state"] == "finished"
     assert sorted(r["config"]["a"] for r in st["runs"]) == [1, 2, 3, 4, 5, 6]
+    forgot = sk(tmp_path, "status", sid, env=env_a)                   # where it was created, no --storage
+    assert forgot.returncode == 2 and "pass --storage" in forgot.stderr and "Traceback" not in forgot.stderr
     homes = {r["run_dir"].split("/machine_")[1][0] for r in st["runs"]}
     assert homes == {"a", "b"}, "both agents should have taken points"
 

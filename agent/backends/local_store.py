@@ -77,6 +77,10 @@ def open_storage(sweep_id: str, url: Optional[str] = None, *, create: bool = Fal
                                "check the URL and that the server is up") from None
     d = sweep_dir(sweep_id)
     journal = d / "journal.log"
+    remote = d / "storage.txt"
+    if not create and not journal.is_file() and remote.is_file():
+        raise BackendError(f"sweep {sweep_id!r} lives in {remote.read_text().strip()}; pass --storage URL "
+                           "(or set SWEEPKIT_STORAGE) with its password")
     if not create and not journal.is_file():
         raise BackendError(f"no local sweep {sweep_id!r} under {home()}/sweeps; list them with "
                            "`sweepkit sweeps`, or pass --storage URL / set SWEEPKIT_HOME")
