@@ -155,7 +155,7 @@ def make_collator(tokenizer, pad_to_multiple_of: int | None = None):
     return collate
 
 
-def _callbacks(cfg: TrialConfig, stop: threading.Event):
+def _callbacks(cfg: TrialConfig, stop: threading.Event, on_begin=None):
     import torch
     from transformers import TrainerCallback
 
@@ -164,6 +164,10 @@ def _callbacks(cfg: TrialConfig, stop: threading.Event):
 
         def __init__(self):
             self.bad_loss: tuple[int, float] | None = None
+
+        def on_train_begin(self, args, state, control, **kw):
+            if on_begin is not None:  # runs after WandbCallback's set-up, which writes its own view
+                on_begin()
 
         def on_log(self, args, state, control, logs=None, **kw):
             loss = (logs or {}).get("loss")
@@ -208,8 +212,14 @@ def _explicit(cfg: TrialConfig) -> dict[str, Any]:
     return {k: v for k, v in cfg.to_dict().items() if getattr(default, k) != v}
 
 
+def _locked(run) -> set[str]:
+    return set(getattr(run.config, "_locked", {}) or {})
+
+
 def _publish_config(run, effective: dict[str, Any], cfg: TrialConfig) -> None:
-    locked = set(getattr(run.config, "_locked", {}) or {})
+    """W&B config := the effective values. Locked (swept) keys cannot be written, so they are
+    checked instead: what W&B shows must be exactly what training used."""
+    locked = _locked(run)
     run.config.update({k: v for k, v in effective.items() if k not in locked}, allow_val_change=True)
     for k in locked & set(effective):
         shown = run.config.get(k)
@@ -334,7 +344,11 @@ def _train(cfg, hw, effective, run, result, stop, phase) -> TrialResult:
     result.num_parameters = model.num_parameters()
     args = training_arguments(cfg, effective["output_dir"], hw, run_name=getattr(run, "name", None))
     check_applied(args, cfg, hw)
-    guard = _callbacks(cfg, stop)
+    # HF's WandbCallback writes TrainingArguments' own spelling of some keys over ours at
+    # train begin (warmup_steps as a ratio, tf32=None on CPU); put the effective values back.
+    republish = None if run is None else (lambda: run.config.update(
+        {k: v for k, v in effective.items() if k not in _locked(run)}, allow_val_change=True))
+    guard = _callbacks(cfg, stop, republish)
     trainer = Trainer(model=model, args=args, train_dataset=task.train, eval_dataset=task.eval,
                       processing_class=tokenizer, compute_metrics=_metrics_fn(task.task, task.is_regression),
                       data_collator=make_collator(tokenizer, 8 if cuda and not cfg.pad_to_max_length else None),
