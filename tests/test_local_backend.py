@@ -12,7 +12,7 @@ import pytest
 from agent.backends import get_backend
 from agent.backends.base import CRASHED, FAILED, FINISHED, KILLED, PRUNED
 from agent.backends.hyperband import WandbHyperbandPruner
-from agent.backends.local import LocalBackend, outcome, reached
+from agent.backends.local import LocalBackend, impute, outcome, reached
 from agent.sweep_config import out_of_range
 from tests.agentutil import FOREIGN, RECORDER, env_for, make_sweep, records, sk, sk_popen, status
 
@@ -62,6 +62,38 @@ def test_reached_respects_goal():
     assert not reached({"target": 0.9, "goal": "maximize"}, 0.5)
     assert reached({"target": 0.1}, 0.05) and not reached({"target": 0.1}, 0.2)
     assert not reached({}, 1.0)
+
+
+def test_impute_follows_wandb_metric_impute():
+    assert impute({"goal": "minimize"}, None, [1.0, 3.0]) == 3.0                 # default: worst
+    assert impute({"goal": "maximize"}, None, [1.0, 3.0]) == 1.0
+    assert impute({"goal": "maximize", "impute": "best"}, None, [1.0, 3.0]) == 3.0
+    assert impute({"impute": "latest"}, 2.5, [1.0]) == 2.5
+    assert impute({"impute": "latest"}, None, [1.0, 4.0]) == 4.0                # nothing logged: worst
+    assert impute({}, None, []) is None
+
+
+def test_failed_bayes_runs_teach_the_sampler_the_imputed_value(home):
+    b = LocalBackend()
+    sid = b.create_sweep({"method": "bayes", "metric": {"name": "acc", "goal": "maximize"},
+                          "parameters": {"x": {"min": 0.0, "max": 1.0}}})
+
+    def trial(spec):
+        if spec.params["x"] > 0.2:
+            raise RuntimeError("diverged")
+        return {"acc": spec.params["x"]}
+
+    assert b.run_agent(sid, count=8, function=trial, progress=_Quiet()) == 0
+    study = optuna.load_study(study_name=sid, storage=b._load(sid)[0]._storage)
+    runs = b.runs(sid)
+    ok = [r.summary["acc"] for r in runs if r.state == FINISHED]
+    assert any(r.state == FAILED for r in runs)
+    for r, t in zip(runs, study.trials):
+        if r.state == FAILED:
+            imputed = t.user_attrs["sk_result"]["imputed"]
+            assert imputed is None or imputed <= min(ok)                      # worst so far
+            assert t.state == (optuna.trial.TrialState.COMPLETE if imputed is not None
+                               else optuna.trial.TrialState.FAIL)
 
 
 def test_wandb_hyperband_rule_matches_wandb_docstring_example():

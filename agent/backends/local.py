@@ -78,6 +78,26 @@ def outcome(*, metric: Optional[str], exit_code: Optional[int], stopped: Optiona
     return FAILED, value, reason or f"exit code {exit_code}"
 
 
+def impute(metric: dict, own: Optional[float], finished: list[float]) -> Optional[float]:
+    """W&B's `metric.impute` (worst | best | latest, default worst) for a failed bayes run:
+    the value the sampler learns from it. None when there is nothing to impute from yet."""
+    how = metric.get("impute", "worst")
+    if how == "latest" and own is not None:
+        return own
+    if not finished:
+        return None
+    maximize = metric.get("goal") == "maximize"
+    worst, best = (min(finished), max(finished)) if maximize else (max(finished), min(finished))
+    return best if how == "best" else worst
+
+
+def _told_values(study: optuna.Study) -> list[float]:
+    """Real (not imputed) metric values of the sweep's finished trials."""
+    return [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.value is not None and (t.user_attrs.get("sk_result") or {}).get("imputed") is None
+            and (t.user_attrs.get("sk_result") or {}).get("value") is not None]
+
+
 def _jsonable(obj: Any, cap: int = _SUMMARY_CAP) -> Any:
     text = json.dumps(obj, default=str)
     return json.loads(text) if len(text) <= cap else None
@@ -266,10 +286,16 @@ class LocalBackend(Backend):
         requeue = state == KILLED and config.get("method") == "grid"
         if requeue:
             attrs["sk_requeued"] = True
+        imputed = None
+        if state in (FAILED, CRASHED) and metric and config.get("method") == "bayes":
+            imputed = impute(config["metric"], value, _told_values(study))
+            attrs["sk_result"]["imputed"] = imputed
         try:
             for key, v in attrs.items():
                 trial.set_user_attr(key, v)
-            if state == FINISHED and (value is not None or not metric):
+            if imputed is not None:
+                study.tell(trial, imputed)   # W&B's bayes imputes failed runs; the run stays "failed"
+            elif state == FINISHED and (value is not None or not metric):
                 study.tell(trial, 0.0 if value is None else value)   # no metric: samplers ignore it
             elif state == FINISHED:
                 study.tell(trial, state=TrialState.FAIL)   # ran fine, but nothing for the sampler to learn
