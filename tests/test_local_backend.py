@@ -83,7 +83,7 @@ def test_failed_bayes_runs_teach_the_sampler_the_imputed_value(home):
             raise RuntimeError("diverged")
         return {"acc": spec.params["x"]}
 
-    assert b.run_agent(sid, count=8, function=trial, progress=_Quiet()) == 0
+    assert b.run_agent(sid, count=8, function=trial, progress=_Quiet(), max_consecutive_failures=99) == 0
     study = optuna.load_study(study_name=sid, storage=b._load(sid)[0]._storage)
     runs = b.runs(sid)
     ok = [r.summary["acc"] for r in runs if r.state == FINISHED]
