@@ -86,14 +86,15 @@ def test_failed_bayes_runs_teach_the_sampler_the_imputed_value(home):
     assert b.run_agent(sid, count=8, function=trial, progress=_Quiet(), max_consecutive_failures=99) == 0
     study = optuna.load_study(study_name=sid, storage=b._load(sid)[0]._storage)
     runs = b.runs(sid)
-    ok = [r.summary["acc"] for r in runs if r.state == FINISHED]
     assert any(r.state == FAILED for r in runs)
-    for r, t in zip(runs, study.trials):
-        if r.state == FAILED:
-            imputed = t.user_attrs["sk_result"]["imputed"]
-            assert imputed is None or imputed <= min(ok)                      # worst so far
-            assert t.state == (optuna.trial.TrialState.COMPLETE if imputed is not None
-                               else optuna.trial.TrialState.FAIL)
+    ok_so_far: list[float] = []
+    for r, t in zip(runs, study.trials):                                    # one agent: in order
+        if r.state == FINISHED:
+            ok_so_far.append(r.summary["acc"])
+            continue
+        imputed = t.user_attrs["sk_result"]["imputed"]
+        assert imputed == (min(ok_so_far) if ok_so_far else None)          # the worst so far
+        assert t.state == (optuna.trial.TrialState.COMPLETE if ok_so_far else optuna.trial.TrialState.FAIL)
 
 
 def test_wandb_hyperband_rule_matches_wandb_docstring_example():
