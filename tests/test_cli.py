@@ -5,6 +5,8 @@ import json
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from agent.backends.base import RunRecord
 from agent.sync import CHUNK, offline_run_dirs, sync_commands
 from tests.agentutil import FOREIGN, make_sweep, sk, status
@@ -108,6 +110,7 @@ def test_sync_commands_pure(tmp_path):
     assert offline_run_dirs(recs) == [str(run_dir)]
 
 
+@pytest.mark.slow
 def test_report_command_writes_the_analysis_report(tmp_path):
     (tmp_path / "train.py").write_text(FOREIGN)
     sid = make_sweep(tmp_path, """
