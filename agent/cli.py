@@ -163,15 +163,20 @@ def status(sweep_id: str, as_json: bool, backend: Optional[str], storage: Option
         click.echo(json.dumps({"sweep": info.to_json(), "runs": [r.to_json() for r in runs]}, default=str))
         return
     metric = info.metric or {}
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+    flat = {r.id: _flat(_params(r, info.config)) for r in runs}
+    every = list(dict.fromkeys(k for p in flat.values() for k in p))
+    # constants (and anything equal in every run) go above the table; columns are what varies
+    varying = [k for k in every if len({json.dumps(p.get(k), default=str) for p in flat.values()}) > 1]
+    fixed = {k: v for k, v in (flat[runs[0].id] if runs else {}).items() if k not in varying}
+    if fixed:
+        console.print("same in every run: " + ", ".join(f"{k}={v}" for k, v in fixed.items()))
     table = Table(title=f"sweep {info.id} ({info.backend}, {info.config.get('method')}, {info.state})")
-    keys = list(dict.fromkeys(k for r in runs for k in _flat(_params(r, info.config))))
-    for col in ["run", "state", *keys, metric.get("name") or "metric", "runtime s", "reason"]:
+    for col in ["run", "state", *varying, metric.get("name") or "metric", "runtime s", "reason"]:
         table.add_column(col, overflow="fold")
     for r in runs:
-        p = _flat(_params(r, info.config))
         v = r.summary.get(metric.get("name")) if metric.get("name") else None
-        table.add_row(r.id, r.state, *[str(p.get(k, "")) for k in keys],
+        table.add_row(r.id, r.state, *[str(flat[r.id].get(k, "")) for k in varying],
                       f"{v:.6g}" if isinstance(v, (int, float)) else "",
                       f"{r.runtime_s:.1f}" if r.runtime_s is not None else "", (r.reason or "")[:80])
     console.print(table)
@@ -179,8 +184,9 @@ def status(sweep_id: str, as_json: bool, backend: Optional[str], storage: Option
     counts = {s: sum(r.state == s for r in runs) for s in sorted({r.state for r in runs})}
     console.print(", ".join(f"{n} {s}" for s, n in counts.items()) or "no runs yet")
     if best:
+        shown = {k: v for k, v in flat[best.id].items() if k in varying}
         console.print(f"best: run {best.id} {metric['name']}={best.summary[metric['name']]:.6g} "
-                      f"{_flat(_params(best, info.config))}  dir: {best.run_dir or best.url}")
+                      f"{shown}  dir: {best.run_dir or best.url}")
 
 
 def _params(run, config: dict) -> dict:
