@@ -112,6 +112,7 @@ def training_arguments(cfg: TrialConfig, output_dir: str, hw: dict[str, Any], ru
         eval_steps=cfg.eval_steps,
         logging_strategy="steps",
         logging_steps=cfg.logging_steps,
+        logging_nan_inf_filter=False,  # HF's default hides a NaN loss from the logs (and from us)
         save_strategy=cfg.save_strategy,
         save_total_limit=1 if cfg.save_strategy != "no" else None,
         load_best_model_at_end=cfg.save_strategy == "best",
