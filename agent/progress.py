@@ -18,8 +18,10 @@ from agent.backends.base import FAILED, CRASHED, FINISHED, PRUNED, KILLED, Trial
 
 class AgentProgress:
     def __init__(self, sweep_id: str, metric: Optional[str], goal: str = "minimize",
-                 console: Optional[Console] = None, live: Optional[bool] = None):
+                 console: Optional[Console] = None, live: Optional[bool] = None,
+                 constants: frozenset = frozenset()):
         self.sweep_id, self.metric, self.goal = sweep_id, metric, goal
+        self.constants = constants      # `value:` parameters: the same in every line, so left out
         self.console = console or Console(file=sys.stdout)
         self.live_mode = self.console.is_terminal if live is None else live
         self.done = self.failed = self.pruned = 0
@@ -71,7 +73,7 @@ class AgentProgress:
     # -- rendering -------------------------------------------------------------------------
     def trial_line(self, spec: TrialSpec, state: str, value: Optional[float], reason: Optional[str],
                    seconds: float) -> str:
-        params = " ".join(f"{k}={v}" for k, v in _flat(spec.params).items())
+        params = " ".join(f"{k}={v}" for k, v in _flat(spec.params).items() if k not in self.constants)
         metric = f" {self.metric}={value:.6g}" if value is not None and self.metric else ""
         why = f" ({reason})" if reason else ""
         return f"[{self.sweep_id}] run {spec.run_id} #{spec.number} {state} in {seconds:.1f}s{metric}{why} | {params}"

@@ -319,7 +319,10 @@ class LocalBackend(Backend):
         link = options.get("link_sweep", True)
         metric = config.get("metric") or {}
         goal = metric.get("goal", "minimize")
-        progress = options.get("progress") or AgentProgress(sweep_id, metric.get("name"), goal)
+        constants = frozenset(k for k, v in (config.get("parameters") or {}).items()
+                              if isinstance(v, dict) and "value" in v)
+        progress = options.get("progress") or AgentProgress(sweep_id, metric.get("name"), goal,
+                                                            constants=constants)
         self._interrupted.clear()
         self._sigints = 0
         old = None
