@@ -23,6 +23,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,6 +125,10 @@ class Slot:
     restarts: int = 0
     exit_code: Optional[int] = None
     info: dict = field(default_factory=dict)
+    carried: dict = field(default_factory=dict)   # counts of this slot's earlier (restarted) processes
+
+    def count(self, key: str) -> int:
+        return self.info.get(key, 0) + self.carried.get(key, 0)
 
 
 def log_dir_for(sweep_id: str) -> Path:
@@ -145,6 +150,7 @@ class Launcher:
         self.slots: list[Slot] = []
         self.notes: list[str] = []
         self.stopping = 0
+        self._stop_at = 0.0
         self.auto_pending = gpus is not None and per_gpu is None
         self._printed: dict[int, int] = {}
         first = per_gpu or 1
@@ -208,9 +214,17 @@ class Launcher:
     def _on_sigint(self, *_: Any) -> None:
         self.stopping += 1
         if self.stopping == 1:
+            self._stop_at = time.monotonic()
             self._signal_all(signal.SIGTERM)
         else:
             self._signal_all(signal.SIGKILL)
+
+    def _escalate(self) -> None:
+        """A worker still alive long after SIGTERM (a trial stuck outside Python) gets SIGKILL."""
+        grace = float(os.environ.get("WANDB_AGENT_KILL_DELAY") or 30) + 15
+        if self.stopping == 1 and time.monotonic() - self._stop_at > grace:
+            self.note(f"workers still running {grace:.0f}s after SIGTERM: SIGKILL")
+            self._on_sigint()
 
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> int:
@@ -231,6 +245,7 @@ class Launcher:
                 live.__enter__()
             while True:
                 self._poll()
+                self._escalate()
                 if live is not None:
                     live.update(self.render())
                 else:
@@ -273,6 +288,14 @@ class Launcher:
             s.restarts += 1
             why = s.info.get("restart_reason") or f"exit code {s.exit_code}"
             self.note(f"worker {s.index} restarting ({why})")
+            if not self.live:
+                self._print_new_lines()
+            for key in ("trials", "finished", "failed"):  # the new process starts its status file afresh
+                s.carried[key] = s.count(key)
+            if s.info.get("best"):
+                s.carried["best"] = s.info["best"]
+            s.info, self._printed[s.index] = {}, 0
+            s.status.unlink(missing_ok=True)
             self._start(s)
         if self.auto_pending and not self.stopping:
             self._maybe_scale()
@@ -320,10 +343,10 @@ class Launcher:
             self._printed[s.index] = total
 
     def summary(self) -> str:
-        done = sum(s.info.get("finished", 0) for s in self.slots)
-        failed = sum(s.info.get("failed", 0) for s in self.slots)
+        done = sum(s.count("finished") for s in self.slots)
+        failed = sum(s.count("failed") for s in self.slots)
         restarts = sum(s.restarts for s in self.slots)
-        best = [s.info["best"] for s in self.slots if s.info.get("best")]
+        best = [b for s in self.slots for b in (s.info.get("best"), s.carried.get("best")) if b]
         goal = next((s.info.get("goal") for s in self.slots if s.info.get("goal")), "minimize")
         top = (max if goal == "maximize" else min)(best, key=lambda b: b[0]) if best else None
         metric = next((s.info.get("metric") for s in self.slots if s.info.get("metric")), None)
@@ -345,7 +368,7 @@ class Launcher:
                 state = f"exited {s.proc.returncode}"
             t.add_row(str(s.index), s.gpu if s.gpu is not None else "-", state, i.get("run_id") or "-",
                       f"{now - i['since']:.0f}s" if i.get("since") and i.get("state") == "running" else "",
-                      str(i.get("finished", 0)), str(i.get("failed", 0)), i.get("last") or "", str(s.restarts))
+                      str(s.count("finished")), str(s.count("failed")), i.get("last") or "", str(s.restarts))
         notes = Text("\n".join(self.notes[-3:]))
         return Group(Text(self.summary()), t, notes)
 
@@ -406,10 +429,45 @@ def _peak_from(run_dir: str) -> Optional[float]:
         return None
 
 
+class StopSignal:
+    """SIGTERM in a worker, stopping it at a safe point.
+
+    Cold: becomes SIGINT, which the engine's agent loop turns into a clean stop of its child.
+    Warm, between trials: KeyboardInterrupt at once (the agent loop is only claiming or waiting).
+    Warm, inside a trial: never an exception mid-import; instead SIGTERM is re-sent every second
+    until run_trial's own handler (installed once the trial is set up) stops the training loop.
+    """
+
+    def __init__(self):
+        self.requested = self.in_trial = self.cold = False
+        self._repeating = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._handler)
+
+    def _handler(self, *_: Any) -> None:
+        self.requested = True
+        if self.cold:
+            os.kill(os.getpid(), signal.SIGINT)
+        elif not self.in_trial:
+            raise KeyboardInterrupt
+        elif not self._repeating:
+            self._repeating = True
+            threading.Thread(target=self._repeat, daemon=True).start()
+
+    def _repeat(self) -> None:
+        while self.in_trial:
+            time.sleep(1.0)
+            if self.in_trial:
+                os.kill(os.getpid(), signal.SIGTERM)
+        self._repeating = False
+
+
 def run_worker(backend, sweep_id: str, *, warm: bool, count: Optional[int], status: WorkerStatus,
-               max_failures: int, **options: Any) -> int:
+               max_failures: int, stop: Optional[StopSignal] = None, **options: Any) -> int:
     """One worker's life: warm (trial after trial in-process) or cold (a child per trial)."""
-    from agent.warm import WarmTrials, WarmUnsupported
+    from agent.warm import WarmTrials, WarmUnsupported, preload
+    stop = stop or StopSignal()
     config = backend.sweep(sweep_id).config
     fn = None
     if warm:
@@ -419,23 +477,35 @@ def run_worker(backend, sweep_id: str, *, warm: bool, count: Optional[int], stat
             print(f"[worker] {exc}; running cold", flush=True)
             status.note(str(exc))
     if fn is None:
+        stop.cold = True
         return backend.run_agent(sweep_id, count=count, progress=status, **options)
 
     metric = (config.get("metric") or {}).get("name")
+    status.write(state="importing")
+    print(f"[worker] imports took {preload():.1f}s", flush=True)
 
     def traced(spec):
+        stop.in_trial = True
         status.started(spec)
         try:
+            if stop.requested:
+                raise KeyboardInterrupt
             metrics = fn(spec)
         except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                stop.requested = True  # run_trial's own handler consumed the SIGTERM: stop after this
             status.finished(spec, "killed" if isinstance(exc, KeyboardInterrupt) else "failed", None,
                             None if isinstance(exc, KeyboardInterrupt) else str(exc)[:200])
             raise
+        finally:
+            stop.in_trial = False
         status.finished(spec, "finished", (metrics or {}).get(metric), None)
         return metrics
 
     ran = fails = 0
     while count is None or ran < count:
+        if stop.requested:
+            return 130
         before = fn.calls
         code = backend.run_agent(sweep_id, count=1, function=traced, **options)
         if code != 0 or fn.calls == before:
@@ -446,7 +516,7 @@ def run_worker(backend, sweep_id: str, *, warm: bool, count: Optional[int], stat
             print(f"[worker] stopping: {fails} runs failed in a row; fix the trial (see the runs' agent.log)",
                   flush=True)
             return 1
-        if fn.restart_reason:
+        if fn.restart_reason and not stop.requested:
             status.write(state="restarting", restart_reason=fn.restart_reason)
             print(f"[worker] restarting: {fn.restart_reason}", flush=True)
             return RESTART_EXIT
@@ -456,13 +526,9 @@ def run_worker(backend, sweep_id: str, *, warm: bool, count: Optional[int], stat
 def worker_main(args: argparse.Namespace) -> int:
     from agent.backends import BackendError, get_backend
     warm = args.warm
-
-    def on_term(*_: Any) -> None:
-        if warm:
-            raise KeyboardInterrupt  # between trials; during one, run_trial's own handler stops it cleanly
-        os.kill(os.getpid(), signal.SIGINT)  # the cold agent loop stops its child on SIGINT
-
-    signal.signal(signal.SIGTERM, on_term)
+    stop = StopSignal()
+    stop.cold = not warm
+    stop.install()
     try:
         backend = get_backend(args.backend or args.sweep_id, storage=args.storage, project=args.project,
                               entity=args.entity)
@@ -473,7 +539,7 @@ def worker_main(args: argparse.Namespace) -> int:
                                      ("kill_delay", args.kill_delay), ("verbose", args.verbose)) if v is not None}
         max_failures = args.max_consecutive_failures or int(os.environ.get("WANDB_AGENT_MAX_INITIAL_FAILURES") or 5)
         code = run_worker(backend, args.sweep_id, warm=warm, count=args.count, status=status,
-                          max_failures=max_failures, max_consecutive_failures=args.max_consecutive_failures,
+                          max_failures=max_failures, stop=stop, max_consecutive_failures=args.max_consecutive_failures,
                           **options)
     except BackendError as exc:
         print(f"sweepkit worker: error: {exc}", file=sys.stderr)

@@ -97,6 +97,25 @@ def output_to(path: Path):
                 os.close(fd)
 
 
+def preload() -> float:
+    """Import everything a trial imports, once per worker, before the first trial; returns seconds.
+
+    Besides saving each trial the imports, this keeps them out of the window where a SIGTERM is
+    turned into an exception by run_trial's handler: an import interrupted half-way leaves torch
+    unusable for the rest of the process ("duplicate registrations"), which a warm worker must avoid.
+    """
+    t0 = time.monotonic()
+    import importlib
+    for name in ("torch", "transformers", "agent.trial", "agent.data", "agent.models", "wandb", "datasets",
+                 "evaluate", "sklearn.metrics", "scipy.stats"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # the trial reports a missing package itself, with its fix
+    from transformers import Trainer, TrainingArguments  # noqa: F401  (lazy submodules)
+    return time.monotonic() - t0
+
+
 def rss_mb() -> float:
     import psutil
     return psutil.Process().memory_info().rss / 2**20
@@ -128,6 +147,7 @@ class WarmTrials:
     def __call__(self, spec: TrialSpec) -> dict:
         from agent.worker import prepare
         self.calls += 1
+        self.last_status = "failed"  # until run_trial says otherwise
         t0 = time.monotonic()
         argv, env = prepare(spec, self.config, env_base=dict(os.environ))  # writes the param file, as for a child
         env = {k: v for k, v in env.items() if os.environ.get(k) != v}
@@ -138,7 +158,16 @@ class WarmTrials:
         with patched_env(env), (output_to(log) if self.capture_output else contextlib.nullcontext()):
             if self.capture_output:
                 print(f"[sweepkit warm worker pid {os.getpid()}] trial {spec.run_id}: {' '.join(args)}", flush=True)
-            result = self._run(cfg)
+            try:
+                result = self._run(cfg)
+            except Exception as exc:
+                if type(exc).__name__ == "ConfigError":
+                    raise  # a bad value in this trial's config; the process is fine
+                # run_trial reports trial failures in its result; an exception escaping it means this
+                # process's state is suspect (e.g. a library import broken half-way): start afresh.
+                self.last_status = "failed"
+                self.restart_reason = f"run_trial raised {type(exc).__name__}; replacing the process to be safe"
+                raise TrialFailed(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}") from None
         self.last_result, self.last_status = result, result.status
         self.overhead_s.append(time.monotonic() - t0 - (result.train_runtime_s or 0.0))
         self._check_health(result)
