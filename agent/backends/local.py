@@ -11,8 +11,6 @@
 """
 from __future__ import annotations
 
-import json
-import math
 import os
 import signal
 import socket
@@ -31,64 +29,17 @@ from optuna.trial import TrialState
 from agent.backends.base import (CRASHED, FAILED, FINISHED, KILLED, PRUNED, RUNNING, Backend,
                                  BackendError, RunRecord, SweepInfo, TrialFunction, TrialSpec)
 from agent.backends.hyperband import WandbHyperbandPruner
+from agent.backends.results import impute, jsonable, outcome, reached
 from agent.backends.local_store import (Heartbeat, claim_lock, heartbeat_timeout, home, is_stale,
                                         mask_url, new_id, open_storage, reap_stale, sweep_dir)
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 _OPTUNA_STATE = {FINISHED: TrialState.COMPLETE, PRUNED: TrialState.PRUNED}
-_SUMMARY_CAP = 200_000  # bytes of JSON kept in the store per run; the run dir keeps everything
 
 
 def max_failures_default() -> int:
     return int(os.environ.get("WANDB_AGENT_MAX_INITIAL_FAILURES") or 5)
-
-
-def better(goal: str, a: float, b: float) -> bool:
-    return a > b if goal == "maximize" else a < b
-
-
-def reached(metric: dict, value: Optional[float]) -> bool:
-    target = metric.get("target")
-    if target is None or value is None:
-        return False
-    return value >= target if metric.get("goal") == "maximize" else value <= target
-
-
-def outcome(*, metric: Optional[str], exit_code: Optional[int], stopped: Optional[str],
-            run_info: dict, log_reason: Optional[str]) -> tuple[str, Optional[float], Optional[str]]:
-    """(W&B state, metric value, reason) of a trial that ended. Pure: tested directly."""
-    summary = run_info.get("summary") or {}
-    value = summary.get(metric) if metric else None
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        value = None
-    reason = summary.get("failure_reason") or log_reason
-    if stopped == "interrupted":
-        return KILLED, value, "interrupted"
-    if stopped:
-        return PRUNED, value, stopped
-    if exit_code == 0:
-        if metric and value is None:
-            return FINISHED, None, f"finished without logging a finite {metric!r} (check metric.name)"
-        return FINISHED, value, None
-    if exit_code is None:
-        return CRASHED, value, reason or "could not start"
-    if exit_code < 0:
-        return CRASHED, value, f"killed by signal {-exit_code}" + (f": {reason}" if reason else "")
-    return FAILED, value, reason or f"exit code {exit_code}"
-
-
-def impute(metric: dict, own: Optional[float], finished: list[float]) -> Optional[float]:
-    """W&B's `metric.impute` (worst | best | latest, default worst) for a failed bayes run:
-    the value the sampler learns from it. None when there is nothing to impute from yet."""
-    how = metric.get("impute", "worst")
-    if how == "latest" and own is not None:
-        return own
-    if not finished:
-        return None
-    maximize = metric.get("goal") == "maximize"
-    worst, best = (min(finished), max(finished)) if maximize else (max(finished), min(finished))
-    return best if how == "best" else worst
 
 
 def _told_values(study: optuna.Study) -> list[float]:
@@ -96,11 +47,6 @@ def _told_values(study: optuna.Study) -> list[float]:
     return [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
             if t.value is not None and (t.user_attrs.get("sk_result") or {}).get("imputed") is None
             and (t.user_attrs.get("sk_result") or {}).get("value") is not None]
-
-
-def _jsonable(obj: Any, cap: int = _SUMMARY_CAP) -> Any:
-    text = json.dumps(obj, default=str)
-    return json.loads(text) if len(text) <= cap else None
 
 
 class LocalBackend(Backend):
@@ -281,8 +227,8 @@ class LocalBackend(Backend):
         run_config = {k: v for k, v in (info.get("config") or {}).items() if k != "_wandb"}
         attrs = {"sk_result": {"state": state, "reason": reason, "runtime": round(runtime, 3),
                                "value": value, "exit_code": exit_code,
-                               "summary": _jsonable(info.get("summary") or {}) or {metric: value},
-                               "config": _jsonable(run_config) or spec.params}}
+                               "summary": jsonable(info.get("summary") or {}) or {metric: value},
+                               "config": jsonable(run_config) or spec.params}}
         requeue = state == KILLED and config.get("method") == "grid"
         if requeue:
             attrs["sk_requeued"] = True
