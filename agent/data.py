@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -195,8 +196,8 @@ def load_task_data(cfg, tokenizer, tok_fp: str) -> TaskData:
             try:
                 os.replace(tmp, path)   # atomic: a concurrent trial may have written it first
             except OSError:
-                pass
-            _MEMORY[key], where = datasets.load_from_disk(str(path if path.exists() else tmp)), "miss"
+                shutil.rmtree(tmp, ignore_errors=True)
+            _MEMORY[key], where = datasets.load_from_disk(str(path)), "miss"
     tok = _MEMORY[key]
     train, ev = tok["train"], tok["validation"]
     if cfg.max_train_samples:

@@ -97,6 +97,8 @@ def test_tokenized_cache_memory_then_disk_keyed_by_tokenizer(cache):
     assert data.load_task_data(cfg, tok, fp).cache == "memory"
     data._MEMORY.clear()
     assert data.load_task_data(cfg, tok, fp).cache == "disk"
+    longer = build_config({"model_name_or_path": "tiny-bert", "task_name": "mrpc-mini", "max_seq_length": 32})
+    assert data.load_task_data(longer, tok, fp).cache == "miss"     # another max_seq_length, another key
     other = models.load_tokenizer("tiny-distilbert")
     assert models.tokenizer_fingerprint("tiny-distilbert", other) != fp
     assert data.load_task_data(cfg, other, models.tokenizer_fingerprint("tiny-distilbert", other)).cache == "miss"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.runreader import read_summary
+from agent.runreader import history_rows, read_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,35 +49,57 @@ QUICK = ["--model_name_or_path=tiny-bert", "--task_name=mrpc-mini", "--max_train
          "--max_eval_samples=128", "--logging_steps=2"]
 
 
+def _write_sentiment(path: Path, n: int, seed: int):
+    """An sst2-shaped csv: filler words around one opinion word that decides the label."""
+    import random
+
+    rng = random.Random(seed)
+    filler = "the film plot cast music scene ending story was and a it with of its".split()
+    good, bad = ["wonderful", "moving", "brilliant", "charming"], ["dull", "awful", "tedious", "clumsy"]
+    with path.open("w") as fh:
+        fh.write("sentence,label\n")
+        for _ in range(n):
+            y = rng.randrange(2)
+            words = rng.sample(filler, 6)
+            words.insert(rng.randrange(7), rng.choice(good if y else bad))
+            fh.write(f"{' '.join(words)},{y}\n")
+
+
 @pytest.mark.slow
 def test_sweep_protocol_learns_and_applies_swept_values(tmp_path, cache):
-    params = {"model_name_or_path": "tiny-bert", "task_name": "mrpc-mini", "learning_rate": 2e-3,
-              "per_device_train_batch_size": 48, "num_train_epochs": 3, "warmup_ratio": 0.1, "seed": 3,
-              "max_seq_length": 64, "logging_steps": 25}
+    _write_sentiment(tmp_path / "train.csv", 400, seed=0)
+    _write_sentiment(tmp_path / "dev.csv", 100, seed=1)
+    params = {"model_name_or_path": "tiny-bert", "task_name": "sst2", "learning_rate": 2e-3,
+              "per_device_train_batch_size": 24, "num_train_epochs": 3, "warmup_ratio": 0.1, "seed": 3,
+              "train_file": str(tmp_path / "train.csv"), "validation_file": str(tmp_path / "dev.csv"),
+              "logging_steps": 5, "precision": "auto"}
     param_file = tmp_path / "params.yaml"
     param_file.write_text(yaml.safe_dump({k: {"value": v} for k, v in params.items()}))
     run_dir = tmp_path / "run"
     # No argv at all: every value must come from wandb.config, as the sweep put it there.
-    proc, result = run_agent([], run_dir, cache, timeout=600, WANDB_SWEEP_ID="swp123", WANDB_RUN_ID="trial001",
+    proc, result = run_agent([], run_dir, cache, WANDB_SWEEP_ID="swp123", WANDB_RUN_ID="trial001",
                              WANDB_SWEEP_PARAM_PATH=str(param_file))
     assert proc.returncode == 0, last_line(proc.stderr)
     assert result["status"] == "finished" and result["run_id"] == "trial001"
-    n_train = 4000  # mrpc-mini's train split
-    assert result["global_step"] == math.ceil(n_train / 48) * 3
-    assert result["config"]["learning_rate"] == 2e-3 and result["config"]["per_device_train_batch_size"] == 48
-    assert result["metrics"]["eval/accuracy"] >= 0.68, result["metrics"]  # majority class is 0.55
-    assert result["data_cache"] in ("miss", "disk")
+    assert result["global_step"] == math.ceil(400 / 24) * 3     # swept batch size and epochs applied
+    assert result["config"]["learning_rate"] == 2e-3 and result["config"]["per_device_train_batch_size"] == 24
+    assert result["metrics"]["eval/accuracy"] >= 0.9, result["metrics"]  # chance is 0.5
 
     run = read_summary(run_dir)
     assert run["state"] == "finished" and run["exit_code"] == 0 and run["run_id"] == "trial001"
     cfg, summary = run["config"], run["summary"]
-    assert cfg["learning_rate"] == 2e-3 and cfg["per_device_train_batch_size"] == 48
+    assert cfg["learning_rate"] == 2e-3 and cfg["per_device_train_batch_size"] == 24
     assert cfg["num_train_epochs"] == 3 and cfg["seed"] == 3 and cfg["model_name_or_path"] == "tiny-bert"
-    assert cfg["warmup_ratio"] == 0.1 and cfg["precision"] == "fp32" and cfg["optim"] == "adamw_torch"
+    # A swept "auto" stays as W&B locked it; what it resolved to on this machine is logged beside it.
+    assert cfg["warmup_ratio"] == 0.1 and cfg["precision"] == "auto" and cfg["precision_effective"] == "fp32"
+    assert cfg["optim"] == "adamw_torch" and cfg["tf32"] is False and cfg["warmup_steps"] == 0
     assert summary["eval/accuracy"] == pytest.approx(result["metrics"]["eval/accuracy"])
-    for key in ("eval/f1", "train/train_runtime", "train/train_samples_per_second", "num_parameters"):
+    for key in ("train/train_runtime", "train/train_samples_per_second", "num_parameters"):
         assert key in summary, key
     assert summary["num_parameters"] == result["num_parameters"] > 100_000
+    # The learning-rate schedule really used the swept peak (warmup then linear decay).
+    lrs = [r["train/learning_rate"] for r in history_rows(run_dir) if "train/learning_rate" in r]
+    assert max(lrs) <= 2e-3 and max(lrs) > 1.5e-3
 
 
 @pytest.mark.slow
@@ -88,9 +110,6 @@ def test_second_trial_skips_tokenization(tmp_path):
     _, second = run_agent([*args, "--seed=9"], tmp_path / "b", cache)
     assert (first["status"], second["status"]) == ("finished", "finished")
     assert (first["data_cache"], second["data_cache"]) == ("miss", "disk")
-    # Another max_seq_length is another tokenization.
-    _, third = run_agent([*args, "--max_seq_length=32"], tmp_path / "c", cache)
-    assert third["data_cache"] == "miss"
 
 
 @pytest.mark.slow
@@ -108,8 +127,7 @@ def test_bad_swept_key_exit_2_and_failed_run(tmp_path, cache):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind, needle", [("nan", "loss became nan"),
-                                          ("exception", "RuntimeError: injected failure"),
-                                          ("oom", "CUDA out of memory; fix: lower per_device_train_batch_size")])
+                                          ("exception", "RuntimeError: injected failure")])
 def test_injected_failure_gives_failed_run_with_reason(tmp_path, cache, kind, needle):
     run_dir = tmp_path / "run"
     proc, result = run_agent([*QUICK, "--max_steps=20", f"--inject_failure={kind}"], run_dir, cache)
@@ -121,6 +139,15 @@ def test_injected_failure_gives_failed_run_with_reason(tmp_path, cache, kind, ne
     assert needle in run["summary"]["failure_reason"]
     if kind == "nan":
         assert result["global_step"] < 20   # the guard stopped training early
+
+
+def test_oom_reason_is_one_actionable_line():
+    import torch
+
+    from agent.trial import _one_line
+
+    line = _one_line(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore text"))
+    assert line.startswith("CUDA out of memory; fix: lower per_device_train_batch_size") and "\n" not in line
 
 
 @pytest.mark.slow
