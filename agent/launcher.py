@@ -109,8 +109,12 @@ def cuda_device_count() -> int:
             return pynvml.nvmlDeviceGetCount()
         finally:
             pynvml.nvmlShutdown()
-    except Exception:  # no driver / no pynvml: no GPUs for us
-        return 0
+    except Exception:  # no NVML here: ask CUDA itself (slower: imports torch)
+        try:
+            import torch
+            return torch.cuda.device_count()
+        except Exception:
+            return 0
 
 
 # ---- the launcher ------------------------------------------------------------------------

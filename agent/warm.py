@@ -181,7 +181,11 @@ class WarmTrials:
     def _run(cfg):
         try:
             import wandb
-            wandb.teardown()  # re-read WANDB_RUN_ID / WANDB_SWEEP_PARAM_PATH, as wandb.agent does
+            # Re-read WANDB_RUN_ID / WANDB_SWEEP_PARAM_PATH, as wandb.agent does before each job. Under
+            # wandb.agent itself (a run is already open for this job) it has done so, and a teardown
+            # here would also close the API its heartbeats use.
+            if wandb.run is None:
+                wandb.teardown()
         except ImportError:
             pass
         from agent.trial import run_trial

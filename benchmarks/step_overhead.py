@@ -147,13 +147,17 @@ def run_variant(model_dir: str, encodings, labels, tokenizer, *, steps: int, dev
     else:
         ds = PairDataset(encodings, labels)
         coll = TensorCollator(tokenizer.pad_token_id, multiple, max_length)
-    args = TrainingArguments(
+    kw = dict(
         output_dir=os.path.join("/tmp", "sweepkit-step-overhead"), report_to="none", save_strategy="no",
         max_steps=steps, per_device_train_batch_size=batch, learning_rate=2e-5, logging_steps=logging_steps,
-        train_sampling_strategy="group_by_length", dataloader_num_workers=workers,
+        dataloader_num_workers=workers,
         dataloader_pin_memory=pin_memory and cuda, optim=optim or ("adamw_torch_fused" if cuda else "adamw_torch"),
         bf16=cuda and precision == "bf16", tf32=(tf32 if cuda else None), torch_compile=compile,
         use_cpu=not cuda, disable_tqdm=True, seed=seed)
+    try:
+        args = TrainingArguments(train_sampling_strategy="group_by_length", **kw)
+    except TypeError:  # transformers minors before the sampler rename
+        args = TrainingArguments(group_by_length=True, **kw)
     clock = _StepClock()
     trainer = Trainer(model=model, args=args, train_dataset=ds, data_collator=coll, callbacks=[clock.callback()])
     trainer.remove_callback(PrinterCallback)  # its per-log prints would be part of what we time

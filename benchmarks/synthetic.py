@@ -91,13 +91,19 @@ def _tokenizer(arch: str, vocab: list[str]):
     cls = DistilBertTokenizer if arch.startswith("distilbert") else BertTokenizer
     table = {w: i for i, w in enumerate(SPECIALS + vocab)}
     try:
-        return cls(vocab=table)           # transformers 5.x (tokenizers-backed)
-    except TypeError:
-        import tempfile
-        path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
-        with open(path, "w") as fh:
-            fh.write("\n".join(SPECIALS + vocab) + "\n")
-        return cls(vocab_file=path)       # older signature
+        tok = cls(vocab=table)            # transformers 5.x (tokenizers-backed)
+        if tok.convert_tokens_to_ids(vocab[0]) == table[vocab[0]]:
+            return tok
+    except Exception:  # other 5.x minors take a file: fall through
+        pass
+    import tempfile
+    path = os.path.join(tempfile.mkdtemp(), "vocab.txt")
+    with open(path, "w") as fh:
+        fh.write("\n".join(SPECIALS + vocab) + "\n")
+    tok = cls(vocab_file=path)
+    if tok.convert_tokens_to_ids(vocab[0]) != table[vocab[0]]:
+        raise RuntimeError(f"cannot build a {cls.__name__} from a word list with this transformers version")
+    return tok
 
 
 def _model_config(arch: str, vocab_size: int, small: bool):

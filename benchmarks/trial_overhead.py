@@ -56,6 +56,27 @@ def _stats(xs: list) -> str:
     return f"{statistics.mean(xs):6.2f}" + (f" (n={len(xs)}, max {max(xs):.2f})" if len(xs) > 1 else " (n=1)")
 
 
+def rss_run(backend, n: int, fixed: list[str], out: str | None) -> int:
+    """Host memory over n consecutive warm trials (issue 5: no growth over 50)."""
+    from agent.warm import WarmTrials
+    sid = backend.create_sweep(grid(n, fixed))
+    fn = WarmTrials(backend.sweep(sid).config)
+    t0 = time.monotonic()
+    backend.run_agent(sid, function=fn)
+    rss = fn.rss_history
+    states = [r.state for r in backend.runs(sid)]
+    if out:
+        Path(out).write_text(json.dumps({"rss_mb": rss, "states": states, "restart": fn.restart_reason}, indent=1))
+    print(f"\n{len(rss)} warm trials in {time.monotonic() - t0:.0f} s ({states.count('finished')} finished); "
+          f"host RSS after each (MB): {' '.join(f'{x:.0f}' for x in rss)}")
+    if len(rss) > 3:
+        tail = rss[3:]
+        print(f"after trial 3: {rss[2]:.1f} MB; after trial {len(rss)}: {rss[-1]:.1f} MB; max {max(tail):.1f} MB "
+              f"-> growth {max(tail) - rss[2]:+.1f} MB over {len(rss) - 3} trials "
+              f"({(rss[-1] - rss[2]) / (len(rss) - 3) * 1024:+.0f} KB per trial, end to end)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--trials", type=int, default=4)
@@ -63,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--arch", default="distilbert-base")
     ap.add_argument("--small", action="store_true", help="tiny synthetic models")
     ap.add_argument("--max-steps", type=int, default=30)
+    ap.add_argument("--rss-trials", type=int, default=0,
+                    help="instead: run N short warm trials in this process and report host RSS after each")
     ap.add_argument("--out")
     args = ap.parse_args(argv)
 
@@ -83,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     from agent.backends import get_backend
     from agent.warm import WarmTrials
     backend = get_backend("local")
+    if args.rss_trials:
+        return rss_run(backend, args.rss_trials, fixed + ["--max_steps=2"], args.out)
     results: dict = {"trial_args": fixed, "import_s": import_cost()}
 
     cold_id = backend.create_sweep(grid(args.trials, fixed))
