@@ -527,12 +527,20 @@ def run_worker(backend, sweep_id: str, *, warm: bool, count: Optional[int], stat
     return 0
 
 
+def _watch_parent(ppid: int) -> None:
+    """A worker whose launcher died (SIGKILL, OOM killer) stops itself as if Ctrl-C'd."""
+    while os.getppid() == ppid:
+        time.sleep(2.0)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def worker_main(args: argparse.Namespace) -> int:
     from agent.backends import BackendError, get_backend
     warm = args.warm
     stop = StopSignal()
     stop.cold = not warm
     stop.install()
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     try:
         backend = get_backend(args.backend or args.sweep_id, storage=args.storage, project=args.project,
                               entity=args.entity)

@@ -22,6 +22,7 @@ import argparse
 import itertools
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -134,10 +135,20 @@ def run_way(name: str, config: dict, env: dict, workdir: Path, agent_opts: dict,
     sid = create_sweep(config, env, workdir)
     argv = agent_argv(sid, **agent_opts)
     t0 = time.monotonic()
-    try:
-        rc = _run(argv, env, timeout=timeout, log=log).returncode
-    except subprocess.TimeoutExpired:
-        rc = "timeout"   # the runs that finished still count; the view below says so
+    with open(log, "a") as out:
+        proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # Ctrl-C, as a user would: the agent stops its workers cleanly (they run in their own
+            # sessions, so killing the agent alone would leave them training on the device).
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            rc = "timeout"   # the runs that finished still count
     wall = time.monotonic() - t0
     runs = sweep_runs(sid, env)
     return summarize(name, sid, runs, wall, rc, " ".join(argv[2:]))
@@ -210,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--classic-per-model", type=int, default=1)
     ap.add_argument("--budget-s", type=float, default=None, help="stop each way after this many seconds")
+    ap.add_argument("--fast-args", default="", help="extra trial args for sweepkit's way only, e.g. "
+                    "'--group_by_length=false' (printed with the results)")
     ap.add_argument("--out", help="write the JSON results here")
     args = ap.parse_args(argv)
 
@@ -230,11 +243,12 @@ def main(argv: list[str] | None = None) -> int:
         grid = cpu_grid()
         env.setdefault("OMP_NUM_THREADS", "1")
         print(f"grid: {grid_size(grid)} trials; classic = one cold process per trial, sequential, "
-              f"{' '.join(CLASSIC_CPU)}; sweepkit = {args.workers} warm workers", flush=True)
+              f"{' '.join(CLASSIC_CPU)}; sweepkit = {args.workers} warm workers {args.fast_args}", flush=True)
         results["classic"] = run_way("classic (cold, padded, fp32, seq.)", with_args(grid, CLASSIC_CPU), env,
                                      workdir, {"warm": False}, timeout=args.budget_s, log=log)
         save()
-        results["sweepkit"] = run_way(f"sweepkit (warm, {args.workers} workers)", grid, env, workdir,
+        fast_grid = with_args(grid, args.fast_args.split()) if args.fast_args else grid
+        results["sweepkit"] = run_way(f"sweepkit (warm, {args.workers} workers)", fast_grid, env, workdir,
                                       {"warm": True, "workers": args.workers}, timeout=args.budget_s, log=log)
         save()
         print(report(results["classic"], results["sweepkit"]))
@@ -256,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     packed = args.gpus == "none" and args.workers or args.per_gpu
     opts = ({"warm": True, "workers": args.workers} if args.gpus == "none"
             else {"warm": True, "gpus": args.gpus, "per_gpu": args.per_gpu})
-    results["sweepkit"] = run_way(f"sweepkit (warm, packed {packed})", grid, env, workdir, opts,
+    fast_grid = with_args(grid, args.fast_args.split()) if args.fast_args else grid
+    results["sweepkit"] = run_way(f"sweepkit (warm, packed {packed})", fast_grid, env, workdir, opts,
                                   timeout=args.budget_s, log=log)
     fast = results["sweepkit"]
     classic_tph = 3600 * n / results["classic_grid_s"] if results["classic_grid_s"] else None
