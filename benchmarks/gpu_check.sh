@@ -24,12 +24,14 @@ SYN=${SYN:-/tmp/sweepkit-gpu-check/synthetic}
 
 if [ -n "${SWEEPKIT_SMOKE:-}" ]; then
   export OMP_NUM_THREADS=1
-  SMALL=(--small); AB=(--device cpu --steps 8 --variants all); AB_CORE=0,1,8,10; AB_COMPILE=12
+  SMALL=(--small); AB=(--device cpu --steps 8 --variants all); AB_ONLY=0,1,8,10,3,12
   OVH=(--trials 2 --max-steps 5); THR=(--n-train 256 --epochs 1 --seeds 1 --gpus none --workers 2 --budget-s 240)
   SYN_ARGS=(--small --n-train 256 --n-dev 64)
 else
-  SMALL=(); AB=(--device cuda --steps 50 --variants all); AB_CORE=0,1,2,3,5,6,7,8,10,11; AB_COMPILE=12
-  OVH=(--trials 3 --max-steps 30); THR=(--per-gpu "${PER_GPU:-8}" --budget-s 170)
+  # step A/B order: baseline (trial defaults), tensor collator, logging 1 / 100, fp32 without tf32,
+  # for-each AdamW, pin_memory off, then multiple-of-16 buckets without and with torch.compile (slowest, last)
+  SMALL=(); AB=(--device cuda --steps 40 --variants all); AB_ONLY=0,1,5,6,8,10,11,3,12
+  OVH=(--trials 3 --max-steps 30); THR=(--per-gpu "${PER_GPU:-8}" --budget-s 150)
   SYN_ARGS=()
 fi
 
@@ -65,14 +67,13 @@ print(\"cuda\", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torc
 '"
 phase 01_synthetic 120 20 "$PY" -m benchmarks.synthetic "$SYN" "${SYN_ARGS[@]}"
 cp "$SYN/manifest.json" "$OUT/01_synthetic.json" 2>/dev/null
-phase 02_step_ab 90 30 "$PY" -m benchmarks.step_overhead "${AB[@]}" --model-dir "$SYN/bert-base" \
-  --train-file "$SYN/data/train.csv" --only "$AB_CORE" --out "$OUT/02_step_ab.jsonl"
-phase 03_trial_overhead 100 40 "$PY" -m benchmarks.trial_overhead --synthetic "$SYN" "${SMALL[@]}" \
-  --arch distilbert-base "${OVH[@]}" --out "$OUT/03_trial_overhead.json"
-phase 04_throughput 330 120 "$PY" -m benchmarks.sweep_throughput --mode gpu --synthetic "$SYN" "${SMALL[@]}" \
-  "${THR[@]}" --out "$OUT/04_throughput.json"
-phase 05_step_compile 90 45 "$PY" -m benchmarks.step_overhead "${AB[@]}" --model-dir "$SYN/bert-base" \
-  --train-file "$SYN/data/train.csv" --only "3,$AB_COMPILE" --out "$OUT/05_step_compile.jsonl"
+# The throughput grid is the headline: it runs before the per-step A/B, which fills whatever time is left.
+phase 02_trial_overhead 100 40 "$PY" -m benchmarks.trial_overhead --synthetic "$SYN" "${SMALL[@]}" \
+  --arch distilbert-base "${OVH[@]}" --out "$OUT/02_trial_overhead.json"
+phase 03_throughput 300 120 "$PY" -m benchmarks.sweep_throughput --mode gpu --synthetic "$SYN" "${SMALL[@]}" \
+  "${THR[@]}" --out "$OUT/03_throughput.json"
+phase 04_step_ab 200 30 "$PY" -m benchmarks.step_overhead "${AB[@]}" --model-dir "$SYN/bert-base" \
+  --train-file "$SYN/data/train.csv" --only "$AB_ONLY" --out "$OUT/04_step_ab.jsonl"
 
 echo
 echo "================ gpu_check summary ($(( SECONDS - T0 ))s; files in $OUT) ================"
@@ -94,7 +95,7 @@ def lines(name):
 print(open(os.path.join(out, "phases.txt")).read().strip())
 env = open(os.path.join(out, "00_env.txt")).read().strip().splitlines() if os.path.exists(os.path.join(out, "00_env.txt")) else []
 print("device:", next((l for l in env if l.startswith("cuda ")), "?"))
-t = load("04_throughput.json")
+t = load("03_throughput.json")
 if t and t.get("classic") and t.get("sweepkit"):
     c, f = t["classic"], t["sweepkit"]
     print(f"\n{'way':38s} {'trials':>6s} {'wall s':>8s} {'s/trial':>8s} {'trials/h':>9s} {'mean acc':>9s}")
@@ -109,15 +110,15 @@ if t and t.get("classic") and t.get("sweepkit"):
 elif t and t.get("classic"):
     print("throughput: only the classic subset finished:", t["classic"])
 else:
-    print("throughput: no result (see 04_throughput.txt)")
-o = load("03_trial_overhead.json")
+    print("throughput: no result (see 03_throughput.txt)")
+o = load("02_trial_overhead.json")
 if o:
     cold = [r["overhead_s"] for r in o["cold"] if r.get("overhead_s") is not None]
     warm = [r["overhead_s"] for r in o["warm"][1:] if r.get("overhead_s") is not None]
     if cold and warm:
         print(f"\ntrial overhead outside the train loop: cold {sum(cold)/len(cold):.2f} s, warm (after the first) "
               f"{sum(warm)/len(warm):.2f} s (target <= 2 s); fresh-process import {o.get('import_s', 0):.1f} s")
-ab = [r for r in lines("02_step_ab.jsonl") + lines("05_step_compile.jsonl") if r.get("what") == "variant"]
+ab = [r for r in lines("04_step_ab.jsonl") if r.get("what") == "variant"]
 if ab:
     base = next((r for r in ab if "error" not in r), None)
     print(f"\n{'per-step A/B (bert-base, batch 32)':52s} {'ms/step':>8s} {'vs first':>9s}")
@@ -126,7 +127,7 @@ if ab:
             print(f"{r['name']:52s} error: {r['error'][:70]}")
         else:
             print(f"{r['name']:52s} {r['step_ms_median']:8.1f} {base['step_ms_median'] / r['step_ms_median']:8.2f}x")
-cm = next((r for r in lines("02_step_ab.jsonl") if r.get("what") == "collate_micro"), None)
+cm = next((r for r in lines("04_step_ab.jsonl") if r.get("what") == "collate_micro"), None)
 if cm:
     print(f"collation per batch: hf pad lists {cm['hf_pad_lists_ms']:.2f} ms, tensor collator {cm['tensor_collator_ms']:.2f} ms")
 EOF

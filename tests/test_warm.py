@@ -33,7 +33,7 @@ def env(tmp: Path, cache: str, **extra) -> dict:
 def worker(tmp: Path, sweep_id: str, e: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """One warm worker process, exactly as the launcher starts it."""
     status_file = tmp / f"status-{sweep_id}.json"
-    return subprocess.run([sys.executable, "-m", "agent.launcher", "--worker", sweep_id, "--warm",
+    return subprocess.run([sys.executable, "-m", "agent.pool_worker", sweep_id, "--warm",
                            "--status", str(status_file), *args], cwd=tmp, env=e, capture_output=True,
                           text=True, timeout=timeout)
 
@@ -131,15 +131,16 @@ def test_host_memory_does_not_grow_over_consecutive_warm_trials(tmp_path, cache)
 @pytest.mark.slow
 def test_a_crashed_trial_does_not_poison_the_worker(tmp_path, cache):
     e = env(tmp_path, cache)
-    params = "  inject_failure: {values: [exception, oom, none]}\n"
+    params = "  inject_failure: {values: [exception, oom, nan, none]}\n"
     sid = make_sweep(tmp_path, sweep_yaml(params, ["--max_steps=6", "--seed=3", "--logging_steps=1"]), env=e)
     res = worker(tmp_path, sid, e)
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     runs = {r["config"]["inject_failure"]: r for r in status(tmp_path, sid, env=e)["runs"]}
-    assert {k: runs[k]["state"] for k in runs} == {"exception": "failed", "oom": "failed", "none": "finished"}
+    assert {k: runs[k]["state"] for k in runs} == {"exception": "failed", "oom": "failed", "nan": "failed",
+                                                   "none": "finished"}
     assert "injected failure" in runs["exception"]["reason"]
     assert "out of memory" in runs["oom"]["reason"].lower()
-    # the clean trial after two failures gives what the same trial gives alone in a fresh worker
+    # the clean trial after three failures gives what the same trial gives alone in a fresh worker
     alone = make_sweep(tmp_path, sweep_yaml("  inject_failure: {values: [none]}\n", ["--max_steps=6", "--seed=3", "--logging_steps=1"]),
                        env=e)
     assert worker(tmp_path, alone, e).returncode == 0
