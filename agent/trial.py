@@ -306,6 +306,8 @@ def run_trial(cfg: TrialConfig) -> TrialResult:
     except ConfigError as exc:
         result.reason = str(exc)
         _finish(run, result, exit_code=2)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         raise
     except TrialKilled:
         result.status, result.reason = "killed", "stopped by SIGTERM"
