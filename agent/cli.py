@@ -110,9 +110,24 @@ def sweep(file: str, backend: str, project: Optional[str], entity: Optional[str]
                    "(W&B rejects runs naming a sweep it does not have); params still arrive via "
                    "WANDB_SWEEP_PARAM_PATH.")
 @click.option("-v", "--verbose", is_flag=True, help="Echo each run's output too (always in its agent.log).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Run N agents at once on this machine, in one progress view (CPU boxes; GPUs: --gpus).")
+@click.option("--gpus", default=None, metavar="all|0,1,...",
+              help="Start --per-gpu agents on each listed GPU, each pinned with CUDA_VISIBLE_DEVICES.")
+@click.option("--per-gpu", default="1", show_default=True, metavar="N|auto",
+              help="Agents per GPU with --gpus; auto fills free GPU memory from the first trial's measured peak.")
+@click.option("--warm/--cold", default=None,
+              help="--warm (the default with --workers/--gpus): each agent runs trial after trial in its own "
+                   "process, imports and caches kept. --cold: a fresh process per trial (wandb agent's way).")
 def agent(sweep_id: str, count: Optional[int], backend: Optional[str], project, entity, storage,
-          heartbeat_timeout, max_consecutive_failures, kill_delay, no_sweep_id, verbose) -> None:
-    """Pull trials of SWEEP_ID and run them until the sweep is done (or --count trials ran)."""
+          heartbeat_timeout, max_consecutive_failures, kill_delay, no_sweep_id, verbose,
+          workers, gpus, per_gpu, warm) -> None:
+    """Pull trials of SWEEP_ID and run them until the sweep is done (or --count trials ran, per agent)."""
+    if workers or gpus or warm or per_gpu != "1":
+        _launch(sweep_id, workers=workers, gpus=gpus, per_gpu=per_gpu, warm=warm is not False, count=count,
+                backend=backend, storage=storage, project=project, entity=entity,
+                heartbeat_timeout=heartbeat_timeout, max_consecutive_failures=max_consecutive_failures,
+                kill_delay=kill_delay, verbose=verbose, no_sweep_id=no_sweep_id)
     try:
         b = get_backend(backend or sweep_id, storage=storage, project=project, entity=entity)
         code = b.run_agent(sweep_id, count=count, heartbeat_timeout=heartbeat_timeout,
@@ -122,6 +137,18 @@ def agent(sweep_id: str, count: Optional[int], backend: Optional[str], project, 
         fail(str(exc))
     if code == 130:
         err.print("interrupted: the running trial was stopped and marked failed (grid points are requeued)")
+    sys.exit(code)
+
+
+def _launch(sweep_id: str, *, per_gpu: str, gpus: Optional[str], **kw) -> None:
+    """Several agents at once (agent/launcher.py); exits with the launcher's code."""
+    from agent.launcher import LaunchError, launch
+    if per_gpu != "1" and not gpus:
+        fail("--per-gpu applies to --gpus; on a CPU box use --workers N")
+    try:
+        code = launch(sweep_id, gpus=gpus, per_gpu=per_gpu, **kw)
+    except (LaunchError, BackendError) as exc:
+        fail(str(exc))
     sys.exit(code)
 
 

@@ -390,7 +390,7 @@ def launch(sweep_id: str, *, workers: Optional[int] = None, gpus: Optional[str] 
            warm: bool = True, count: Optional[int] = None, backend: Optional[str] = None,
            storage: Optional[str] = None, project: Optional[str] = None, entity: Optional[str] = None,
            heartbeat_timeout: Optional[float] = None, max_consecutive_failures: Optional[int] = None,
-           kill_delay: Optional[float] = None, verbose: bool = False, console=None,
+           kill_delay: Optional[float] = None, verbose: bool = False, no_sweep_id: bool = False, console=None,
            live: Optional[bool] = None) -> int:
     """Run the sweep with several agents at once; returns the exit code (130 after Ctrl-C)."""
     if gpus is not None and workers is not None:
@@ -410,6 +410,8 @@ def launch(sweep_id: str, *, workers: Optional[int] = None, gpus: Optional[str] 
             extra += [flag, str(value)]
     if verbose:
         extra.append("--verbose")
+    if no_sweep_id:
+        extra.append("--no-sweep-id")
     return Launcher(sweep_id, gpus=gpu_ids, per_gpu=n_per, workers=workers or 1, warm=warm,
                     worker_args=extra, console=console, live=live).run()
 
@@ -431,13 +433,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--max-consecutive-failures", type=int)
     ap.add_argument("--kill-delay", type=float)
     ap.add_argument("--verbose", action="store_true", default=None)
+    ap.add_argument("--no-sweep-id", action="store_true")
     args = ap.parse_args(argv)
     try:
         return launch(args.sweep_id, workers=args.workers, gpus=args.gpus, per_gpu=args.per_gpu, warm=args.warm,
                       count=args.count, backend=args.backend, storage=args.storage, project=args.project,
                       entity=args.entity, heartbeat_timeout=args.heartbeat_timeout,
                       max_consecutive_failures=args.max_consecutive_failures, kill_delay=args.kill_delay,
-                      verbose=bool(args.verbose))
+                      verbose=bool(args.verbose), no_sweep_id=args.no_sweep_id)
     except (LaunchError, BackendError) as exc:
         print(f"sweepkit: error: {exc}", file=sys.stderr)
         return 2

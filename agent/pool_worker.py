@@ -120,7 +120,7 @@ def run_worker(backend, sweep_id: str, *, warm: bool, count: Optional[int], stat
     fn = None
     if warm:
         try:
-            fn = WarmTrials(config)
+            fn = WarmTrials(config, link_sweep=options.get("link_sweep", True))
         except WarmUnsupported as exc:
             print(f"[worker] {exc}; running cold", flush=True)
             status.note(str(exc))
@@ -193,6 +193,8 @@ def worker_main(args: argparse.Namespace) -> int:
         status = WorkerStatus(args.status, metric.get("name"), metric.get("goal", "minimize"))
         options = {k: v for k, v in (("heartbeat_timeout", args.heartbeat_timeout),
                                      ("kill_delay", args.kill_delay), ("verbose", args.verbose)) if v is not None}
+        if args.no_sweep_id:
+            options["link_sweep"] = False
         max_failures = args.max_consecutive_failures or int(os.environ.get("WANDB_AGENT_MAX_INITIAL_FAILURES") or 5)
         code = run_worker(backend, args.sweep_id, warm=warm, count=args.count, status=status,
                           max_failures=max_failures, stop=stop, max_consecutive_failures=args.max_consecutive_failures,
@@ -221,6 +223,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--max-consecutive-failures", type=int)
     ap.add_argument("--kill-delay", type=float)
     ap.add_argument("--verbose", action="store_true", default=None)
+    ap.add_argument("--no-sweep-id", action="store_true")
     return worker_main(ap.parse_args(argv))
 
 

@@ -125,7 +125,7 @@ class WarmTrials:
     """A `TrialFunction`: `backend.run_agent(sweep_id, function=WarmTrials(sweep_config))`."""
 
     def __init__(self, sweep_config: dict, *, rss_growth_mb: Optional[float] = None,
-                 capture_output: bool = True):
+                 capture_output: bool = True, link_sweep: bool = True):
         if (sweep_config.get("early_terminate") or {}).get("type") == "hyperband":
             raise WarmUnsupported("this sweep uses hyperband early termination, which stops trials from "
                                   "outside; warm workers do not prune, so run it with --cold")
@@ -133,6 +133,7 @@ class WarmTrials:
         self.rss_growth_mb = float(rss_growth_mb if rss_growth_mb is not None
                                    else os.environ.get(RSS_GROWTH_ENV) or DEFAULT_RSS_GROWTH_MB)
         self.capture_output = capture_output
+        self.link_sweep = link_sweep   # False: no WANDB_SWEEP_ID, as `sweepkit agent --no-sweep-id` does
         self.calls = 0
         self.last_status: Optional[str] = None
         self.last_result: Any = None
@@ -149,7 +150,8 @@ class WarmTrials:
         self.calls += 1
         self.last_status = "failed"  # until run_trial says otherwise
         t0 = time.monotonic()
-        argv, env = prepare(spec, self.config, env_base=dict(os.environ))  # writes the param file, as for a child
+        # writes the param file, as for a child
+        argv, env = prepare(spec, self.config, env_base=dict(os.environ), link_sweep=self.link_sweep)
         env = {k: v for k, v in env.items() if os.environ.get(k) != v}
         args = trial_args(argv)
         from agent.config import build_config, parse_argv

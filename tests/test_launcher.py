@@ -78,9 +78,10 @@ def cache(tmp_path_factory) -> str:
     return str(tmp_path_factory.mktemp("sweepkit-cache"))
 
 
-def run_launcher(tmp: Path, e: dict, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "agent.launcher", *args], cwd=tmp, env=e, capture_output=True,
-                          text=True, timeout=timeout)
+def run_launcher(tmp: Path, e: dict, sweep_id: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """`sweepkit agent SWEEP_ID --workers N ...`, the way users start the launcher."""
+    return subprocess.run([sys.executable, "-m", "agent.cli", "agent", sweep_id, *args], cwd=tmp, env=e,
+                          capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.slow
@@ -108,8 +109,9 @@ def test_two_workers_run_a_grid_to_completion_each_point_once(tmp_path, cache):
 
 @pytest.mark.slow
 def test_a_worker_that_cannot_clean_up_is_restarted(tmp_path, cache):
-    # A growth limit below zero makes every repeat trial "unclean": the worker exits 75 and is replaced.
-    e = env_for(tmp_path, SWEEPKIT_CACHE=cache, OMP_NUM_THREADS="1", SWEEPKIT_WARM_RSS_GROWTH_MB="-1")
+    # A growth limit far below zero makes every repeat trial "unclean" (RSS may also shrink a
+    # little between trials): the worker exits 75 and is replaced.
+    e = env_for(tmp_path, SWEEPKIT_CACHE=cache, OMP_NUM_THREADS="1", SWEEPKIT_WARM_RSS_GROWTH_MB="-100000")
     sid = make_sweep(tmp_path, sweep_yaml("  seed: {values: [1, 2, 3]}\n", ["--max_steps=2"]), env=e)
     res = run_launcher(tmp_path, e, sid, "--workers", "1")
     assert res.returncode == 0, res.stdout[-3000:]
@@ -122,7 +124,7 @@ def test_a_worker_that_cannot_clean_up_is_restarted(tmp_path, cache):
 def test_one_ctrl_c_stops_every_worker_cleanly(tmp_path, cache):
     e = env_for(tmp_path, SWEEPKIT_CACHE=cache, OMP_NUM_THREADS="1")
     sid = make_sweep(tmp_path, sweep_yaml("  seed: {values: [1, 2, 3, 4, 5, 6]}\n", ["--max_steps=400"]), env=e)
-    proc = subprocess.Popen([sys.executable, "-m", "agent.launcher", sid, "--workers", "2"], cwd=tmp_path, env=e,
+    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "agent", sid, "--workers", "2"], cwd=tmp_path, env=e,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     status_dir = tmp_path / ".sweepkit" / "agents" / sid
     deadline = time.monotonic() + 240
