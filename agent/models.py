@@ -19,13 +19,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-TINY_VERSION = "2"
+TINY_VERSION = "3"
 TINY_SPECS = {
     # No dropout: a 2-layer model trained from scratch for a minute underfits, it does not overfit.
-    "tiny-bert": dict(model_type="bert", hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
+    "tiny-bert": dict(model_type="bert", hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
                       intermediate_size=512, max_position_embeddings=512, hidden_dropout_prob=0.0,
                       attention_probs_dropout_prob=0.0),
-    "tiny-distilbert": dict(model_type="distilbert", dim=128, n_layers=2, n_heads=2, hidden_dim=512,
+    "tiny-distilbert": dict(model_type="distilbert", dim=128, n_layers=2, n_heads=4, hidden_dim=512,
                             max_position_embeddings=512, dropout=0.0, attention_dropout=0.0,
                             seq_classif_dropout=0.0),
 }

@@ -25,14 +25,37 @@ def test_mrpc_mini_is_deterministic_mrpc_shaped_and_not_trivial():
     assert rows == mrpc_mini.generate_split("train")  # same bytes every time, every machine
     assert set(rows[0]) == {"sentence1", "sentence2", "label", "idx"}
     assert len(rows) >= 3000 and len(mrpc_mini.generate_split("validation")) >= 500
-    share = sum(r["label"] for r in rows) / len(rows)
-    assert 0.5 < share < 0.6
+    assert sum(r["label"] for r in rows) * 2 == len(rows)  # labels exactly balanced
     # Not copy-paste: positives are rewritten, not the same string twice.
     pos = [r for r in rows if r["label"] == 1]
     assert sum(r["sentence1"] == r["sentence2"] for r in pos) / len(pos) < 0.05
     train = {(r["sentence1"], r["sentence2"]) for r in rows}
     val = {(r["sentence1"], r["sentence2"]) for r in mrpc_mini.generate_split("validation")}
     assert len(train & val) == 0
+
+
+def test_mrpc_mini_lengths_are_balanced_across_labels(cache):
+    """Length-grouped batches must stay label-balanced: every pair length holds as many
+    positives as negatives, in both splits, measured in tiny-bert tokens."""
+    from collections import Counter
+
+    tok = models.load_tokenizer("tiny-bert")
+    for split in ("train", "validation"):
+        rows = mrpc_mini.generate_split(split)
+        by_words = Counter((r["label"], mrpc_mini.pair_length(r["sentence1"], r["sentence2"])) for r in rows)
+        assert all(by_words[(0, n)] == by_words[(1, n)] for _, n in by_words), split
+        enc = tok([r["sentence1"] for r in rows], [r["sentence2"] for r in rows])
+        by_tokens = Counter((r["label"], len(ids)) for r, ids in zip(rows, enc["input_ids"]))
+        assert all(by_tokens[(0, n)] == by_tokens[(1, n)] for _, n in by_tokens), split
+        assert len({n for _, n in by_tokens}) >= 8  # lengths vary, so grouping by length means something
+
+
+def test_mrpc_mini_generation_is_fast():
+    import time
+
+    start = time.perf_counter()
+    mrpc_mini.generate_split("train"), mrpc_mini.generate_split("validation")
+    assert time.perf_counter() - start < 2.0  # built on every fresh process; measured ~0.3 s
 
 
 def test_mrpc_mini_positives_keep_the_actor_and_negatives_sometimes_change_it():
