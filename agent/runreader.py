@@ -69,6 +69,33 @@ def read_summary(path: str | os.PathLike, timeout: float = 60) -> dict:
     return json.loads(proc.stdout)
 
 
+def has_exit(info: dict) -> bool:
+    """Whether `read_summary`'s answer comes from a log that holds its exit record."""
+    return info.get("exit_code") is not None or info.get("state") in ("finished", "failed", "crashed")
+
+
+def read_final_summary(path: str | os.PathLike, *, wait_s: float = 30.0, read=None) -> tuple[dict, bool]:
+    """`read_summary` once the log holds its exit record: (info, complete).
+
+    wandb-core writes the log asynchronously: `run.finish()` (in-process) or the trial's exit
+    (child) can return before the final summary and exit record are on disk, and a single read
+    then misses metrics the run did log. Polls cheaply (one ~30 ms wandb-core read, backing off
+    to 0.5 s) for up to `wait_s`; `complete` is False if the exit record never came.
+    """
+    read = read or read_summary
+    deadline = time.monotonic() + wait_s
+    pause = 0.05
+    while True:
+        info = read(path)
+        if has_exit(info):
+            return info, True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return info, False
+        time.sleep(min(pause, left))
+        pause = min(pause * 2, 0.5)
+
+
 def iter_records(path: str | os.PathLike, timeout: float = 120) -> Iterator[dict]:
     """Every record of a finished (or crashed) run: history, stats, summary, exit..."""
     f = _require(path)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import warnings
@@ -36,6 +37,7 @@ from agent.backends.local_store import (Heartbeat, claim_lock, heartbeat_timeout
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 _OPTUNA_STATE = {FINISHED: TrialState.COMPLETE, PRUNED: TrialState.PRUNED}
+EXIT_WAIT_S = 30.0   # how long a run's log may take to get its exit record after the trial ended
 
 
 def max_failures_default() -> int:
@@ -47,6 +49,12 @@ def _told_values(study: optuna.Study) -> list[float]:
     return [t.value for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
             if t.value is not None and (t.user_attrs.get("sk_result") or {}).get("imputed") is None
             and (t.user_attrs.get("sk_result") or {}).get("value") is not None]
+
+
+def _wandb_run_open() -> bool:
+    """An in-process trial that left its wandb run open: its log gets no exit record to wait for."""
+    wandb = sys.modules.get("wandb")
+    return getattr(wandb, "run", None) is not None
 
 
 class LocalBackend(Backend):
@@ -212,18 +220,28 @@ class LocalBackend(Backend):
     # -- finishing --------------------------------------------------------------------------
     def _finish(self, study: optuna.Study, config: dict, trial: optuna.Trial, spec: TrialSpec, *,
                 exit_code: Optional[int], stopped: Optional[str], runtime: float,
-                log_reason: Optional[str], summary: Optional[dict] = None) -> tuple[str, Optional[float], Optional[str]]:
-        from agent.runreader import RunReadError, find_run_file, read_summary
+                log_reason: Optional[str], summary: Optional[dict] = None,
+                expect_exit: bool = True) -> tuple[str, Optional[float], Optional[str]]:
+        """Record the ended trial. `expect_exit`: the run ended by itself, so its log will get an
+        exit record (wait for it); False after a signal killed the writer (read what is there)."""
+        from agent.runreader import RunReadError, find_run_file, read_final_summary
         info: dict = {"summary": dict(summary or {})}
-        if find_run_file(spec.run_dir) is not None:
+        incomplete = None
+        run_file = find_run_file(spec.run_dir)
+        if run_file is not None:
             try:
-                read = read_summary(spec.run_dir)
+                read, complete = read_final_summary(spec.run_dir, wait_s=EXIT_WAIT_S if expect_exit else 0)
                 info = {**read, "summary": {**(read.get("summary") or {}), **info["summary"]}}
+                if expect_exit and not complete:
+                    incomplete = (f"wandb had not finished writing {run_file.name} {EXIT_WAIT_S:g} s after "
+                                  "the trial ended (no exit record): its summary may be incomplete")
             except (RunReadError, OSError, ValueError) as exc:
                 log_reason = log_reason or f"unreadable run log: {exc}"
         metric = (config.get("metric") or {}).get("name")
         state, value, reason = outcome(metric=metric, exit_code=exit_code, stopped=stopped,
                                        run_info=info, log_reason=log_reason)
+        if incomplete:
+            reason = f"{reason}; {incomplete}" if reason else incomplete
         run_config = {k: v for k, v in (info.get("config") or {}).items() if k != "_wandb"}
         attrs = {"sk_result": {"state": state, "reason": reason, "runtime": round(runtime, 3),
                                "value": value, "exit_code": exit_code,
@@ -335,7 +353,8 @@ class LocalBackend(Backend):
                 exit_code, why = 1, f"{type(exc).__name__}: {exc}"
             took = time.monotonic() - t0
             return (*self._finish(study, config, trial, spec, exit_code=exit_code, stopped=stopped,
-                                  runtime=took, log_reason=why, summary=metrics), took)
+                                  runtime=took, log_reason=why, summary=metrics,
+                                  expect_exit=not _wandb_run_open()), took)
         from agent.worker import run_child
         prune: dict[str, str] = {}
         lock = threading.Lock()
@@ -358,5 +377,7 @@ class LocalBackend(Backend):
         res = run_child(spec, config, on_value=on_value if hyperband else None, should_stop=should_stop,
                         kill_delay=kill_delay, echo=echo, link_sweep=link,
                         kill_now=lambda: self._sigints > 1)
+        # a child killed by a signal never wrote its exit record: do not wait for one
+        ended = res.exit_code is not None and res.exit_code >= 0
         return (*self._finish(study, config, trial, spec, exit_code=res.exit_code, stopped=res.stopped,
-                              runtime=res.runtime_s, log_reason=res.reason), res.runtime_s)
+                              runtime=res.runtime_s, log_reason=res.reason, expect_exit=ended), res.runtime_s)
