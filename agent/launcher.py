@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from agent.backends.base import BackendError
+from agent.pool_worker import add_agent_options
 from agent.warm import RESTART_EXIT
 
 MAX_RESTARTS = 20
@@ -422,18 +423,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--workers", type=int)
     ap.add_argument("--gpus")
     ap.add_argument("--per-gpu", default="1")
-    ap.add_argument("--warm", dest="warm", action="store_true", default=True)
-    ap.add_argument("--cold", dest="warm", action="store_false")
-    ap.add_argument("--count", type=int)
-    ap.add_argument("--backend", choices=("local", "wandb"))
-    ap.add_argument("--storage")
-    ap.add_argument("--project")
-    ap.add_argument("--entity")
-    ap.add_argument("--heartbeat-timeout", type=float)
-    ap.add_argument("--max-consecutive-failures", type=int)
-    ap.add_argument("--kill-delay", type=float)
-    ap.add_argument("--verbose", action="store_true", default=None)
-    ap.add_argument("--no-sweep-id", action="store_true")
+    add_agent_options(ap)
     args = ap.parse_args(argv)
     try:
         return launch(args.sweep_id, workers=args.workers, gpus=args.gpus, per_gpu=args.per_gpu, warm=args.warm,

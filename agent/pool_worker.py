@@ -208,10 +208,8 @@ def worker_main(args: argparse.Namespace) -> int:
     return code
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m agent.pool_worker", description=__doc__.split("\n\n")[0])
-    ap.add_argument("sweep_id")
-    ap.add_argument("--status")
+def add_agent_options(ap: argparse.ArgumentParser) -> None:
+    """The agent options a worker takes; the launcher takes the same ones and passes them on."""
     ap.add_argument("--warm", dest="warm", action="store_true", default=True)
     ap.add_argument("--cold", dest="warm", action="store_false")
     ap.add_argument("--count", type=int)
@@ -224,6 +222,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--kill-delay", type=float)
     ap.add_argument("--verbose", action="store_true", default=None)
     ap.add_argument("--no-sweep-id", action="store_true")
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m agent.pool_worker", description=__doc__.split("\n\n")[0])
+    ap.add_argument("sweep_id")
+    ap.add_argument("--status")
+    add_agent_options(ap)
     return worker_main(ap.parse_args(argv))
 
 

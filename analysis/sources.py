@@ -45,11 +45,20 @@ class RunSource(abc.ABC):
     @abc.abstractmethod
     def sweep_info(self) -> SweepInfo: ...
 
-    @abc.abstractmethod
-    def runs_table(self) -> pd.DataFrame: ...
+    _runs: pd.DataFrame | None = None
+    _history: pd.DataFrame | None = None
 
     @abc.abstractmethod
-    def history_table(self) -> pd.DataFrame: ...
+    def _load(self) -> None:
+        """Fill `_runs` (one row per run) and `_history` (run, step, metric, value), once."""
+
+    def runs_table(self) -> pd.DataFrame:
+        self._load()
+        return self._runs
+
+    def history_table(self) -> pd.DataFrame:
+        self._load()
+        return self._history
 
 
 # --------------------------------------------------------------------------- retry
@@ -222,14 +231,6 @@ class WandbSource(RunSource):
         assert self._info is not None
         return self._info
 
-    def runs_table(self) -> pd.DataFrame:
-        self._load()
-        return self._runs
-
-    def history_table(self) -> pd.DataFrame:
-        self._load()
-        return self._history
-
 
 # --------------------------------------------------------------------------- local store
 def read_run_dir(run_dir: str) -> tuple[list[dict], list[dict], dict]:
@@ -333,14 +334,6 @@ class LocalSource(RunSource):
             rows.append(d)
         self._runs = tidy.runs_frame(rows)
         self._history = hist
-
-    def runs_table(self) -> pd.DataFrame:
-        self._load()
-        return self._runs
-
-    def history_table(self) -> pd.DataFrame:
-        self._load()
-        return self._history
 
 
 # --------------------------------------------------------------------------- choice
