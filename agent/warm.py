@@ -184,9 +184,9 @@ class WarmTrials:
         try:
             import wandb
             # Re-read WANDB_RUN_ID / WANDB_SWEEP_PARAM_PATH, as wandb.agent does before each job. Under
-            # wandb.agent itself (a run is already open for this job) it has done so, and a teardown
-            # here would also close the API its heartbeats use.
-            if wandb.run is None:
+            # wandb.agent(function=...) it has already done so for this very run, and a teardown here
+            # would also close the API its heartbeats use.
+            if wandb.run is None and not _setup_is_for_this_run():
                 wandb.teardown()
         except ImportError:
             pass
@@ -217,6 +217,18 @@ class WarmTrials:
         if not torch.cuda.is_available() or not torch.cuda.is_initialized():
             return None
         return torch.cuda.memory_allocated() / 2**20
+
+
+def _setup_is_for_this_run() -> bool:
+    """wandb's process-wide setup was made with this job's WANDB_RUN_ID (wandb.agent sets the env,
+    tears down and sets up again before calling the function): its settings are current."""
+    from wandb.sdk import wandb_setup
+    current = getattr(wandb_setup, "_singleton", None)
+    run_id = os.environ.get("WANDB_RUN_ID")
+    try:
+        return bool(run_id) and current is not None and current.settings.run_id == run_id
+    except Exception:  # wandb internals moved: tearing down is the safe default
+        return False
 
 
 def cuda_problem(state: WarmTrials) -> Optional[str]:

@@ -4,11 +4,14 @@ Named `wandb_backend` so that `import wandb` inside this package still means the
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 from typing import Any, Optional
+
+import yaml
 
 from agent.backends.base import Backend, BackendError, RunRecord, SweepInfo, TrialFunction, TrialSpec
 
@@ -36,6 +39,32 @@ def run_to_record(run: Any) -> RunRecord:
         runtime_s=float(runtime) if isinstance(runtime, (int, float)) else None,
         reason=summary.get("failure_reason"), url=getattr(run, "url", None),
         created_at=getattr(run, "created_at", None))
+
+
+def spec_from_agent_env(sweep_id: str, number: int = 0) -> TrialSpec:
+    """The TrialSpec of the job `wandb.agent(function=...)` is running, from what it set before
+    calling the function: WANDB_RUN_ID and the param file at WANDB_SWEEP_PARAM_PATH
+    (`{key: {value: v}}`, nested params as dict values)."""
+    run_id, path = os.environ.get("WANDB_RUN_ID"), os.environ.get("WANDB_SWEEP_PARAM_PATH")
+    if not run_id or not path:
+        raise BackendError("not inside a wandb.agent job: WANDB_RUN_ID / WANDB_SWEEP_PARAM_PATH are not set")
+    with open(path) as fh:
+        raw = yaml.safe_load(fh) or {}
+    params = {k: v.get("value") if isinstance(v, dict) else v for k, v in raw.items() if k != "wandb_version"}
+    base = os.environ.get("WANDB_DIR") or os.getcwd()
+    run_dir = os.path.join(os.path.abspath(base), "wandb", f"sweep-{sweep_id}", run_id)
+    return TrialSpec(sweep_id=sweep_id, run_id=run_id, params=params, run_dir=run_dir, number=number)
+
+
+@contextlib.contextmanager
+def _env_default(key: str, value: str):
+    had = key in os.environ
+    os.environ.setdefault(key, value)
+    try:
+        yield
+    finally:
+        if not had:
+            os.environ.pop(key, None)
 
 
 class WandbBackend(Backend):
@@ -122,14 +151,19 @@ class WandbBackend(Backend):
                 return 130
         import wandb
         entity, project, sid = split_path(self._path(sweep_id))
+        calls = [0]
 
         def one() -> None:
-            run = wandb.init()
-            spec = TrialSpec(sweep_id=sid, run_id=run.id, params=dict(run.config), run_dir=run.dir)
-            metrics = function(spec) or {}
-            if metrics:
+            # wandb.agent has set WANDB_RUN_ID / WANDB_SWEEP_PARAM_PATH / WANDB_SWEEP_ID and torn down
+            # wandb's setup for this job; the trial function opens the run itself, exactly once.
+            spec = spec_from_agent_env(sid, calls[0])
+            calls[0] += 1
+            # wandb.agent runs online unless told otherwise; the trial's env must not say "offline"
+            with _env_default("WANDB_MODE", "online"):
+                metrics = function(spec) or {}
+            run = wandb.run
+            if metrics and run is not None and run.id == spec.run_id:   # a function that left its run open
                 run.summary.update(metrics)
-            run.finish()
 
         try:
             wandb.agent(sid, function=one, entity=entity, project=project, count=count)
