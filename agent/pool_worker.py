@@ -120,7 +120,9 @@ def run_worker(backend, sweep_id: str, *, warm: bool, count: Optional[int], stat
     fn = None
     if warm:
         try:
-            fn = WarmTrials(config, link_sweep=options.get("link_sweep", True))
+            # only the local engine prunes an in-process trial cooperatively (W&B's agent raises into it)
+            fn = WarmTrials(config, link_sweep=options.get("link_sweep", True),
+                            prunes_in_process=getattr(backend, "name", "") == "local")
         except WarmUnsupported as exc:
             print(f"[worker] {exc}; running cold", flush=True)
             status.note(str(exc))
@@ -132,13 +134,13 @@ def run_worker(backend, sweep_id: str, *, warm: bool, count: Optional[int], stat
     status.write(state="importing")
     print(f"[worker] imports took {preload():.1f}s", flush=True)
 
-    def traced(spec):
+    def traced(spec, **kw):  # kw: `report=` from the local engine under hyperband
         stop.in_trial = True
         status.started(spec)
         try:
             if stop.requested:
                 raise KeyboardInterrupt
-            metrics = fn(spec)
+            metrics = fn(spec, **kw)
         except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 stop.requested = True  # run_trial's own handler consumed the SIGTERM: stop after this
@@ -147,8 +149,10 @@ def run_worker(backend, sweep_id: str, *, warm: bool, count: Optional[int], stat
             raise
         finally:
             stop.in_trial = False
-        status.finished(spec, "finished", (metrics or {}).get(metric), None)
+        status.finished(spec, fn.last_status or "finished", (metrics or {}).get(metric), None)
         return metrics
+
+    traced.reports_metrics = fn.reports_metrics
 
     ran = fails = 0
     while count is None or ran < count:
@@ -159,7 +163,7 @@ def run_worker(backend, sweep_id: str, *, warm: bool, count: Optional[int], stat
         if code != 0 or fn.calls == before:
             return code
         ran += 1
-        fails = fails + 1 if fn.last_status != "finished" else 0
+        fails = fails + 1 if fn.last_status not in ("finished", "pruned") else 0
         if fails >= max_failures:
             print(f"[worker] stopping: {fails} runs failed in a row; fix the trial (see the runs' agent.log)",
                   flush=True)

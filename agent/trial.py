@@ -26,7 +26,7 @@ from .config import ConfigError, TrialConfig, build_config
 
 METRIC_PATH = str(Path(__file__).with_name("metrics") / "glue.py")
 HARDWARE_KEYS = ("precision", "tf32", "optim")  # "auto"-style keys resolved against the machine
-EXIT = {"finished": 0, "failed": 1, "killed": 143}
+EXIT = {"finished": 0, "failed": 1, "killed": 143, "pruned": 0}
 
 
 @dataclass
@@ -156,7 +156,14 @@ def make_collator(tokenizer, pad_to_multiple_of: int | None = None):
     return collate
 
 
-def _callbacks(cfg: TrialConfig, stop: threading.Event, on_begin=None):
+def wandb_row(logs: dict, step: int) -> dict:
+    """A Trainer log row under the names WandbCallback logs it with (eval_loss -> eval/loss)."""
+    row = {(f"eval/{k[5:]}" if k.startswith("eval_") else f"train/{k}"): v for k, v in logs.items()}
+    row["_step"] = step
+    return row
+
+
+def _callbacks(cfg: TrialConfig, stop: threading.Event, on_begin=None, on_log=None):
     import torch
     from transformers import TrainerCallback
 
@@ -165,6 +172,7 @@ def _callbacks(cfg: TrialConfig, stop: threading.Event, on_begin=None):
 
         def __init__(self):
             self.bad_loss: tuple[int, float] | None = None
+            self.stopped_early: str | None = None   # why `on_log` asked to stop (e.g. pruned)
 
         def on_train_begin(self, args, state, control, **kw):
             if on_begin is not None:  # runs after WandbCallback's set-up, which writes its own view
@@ -175,6 +183,12 @@ def _callbacks(cfg: TrialConfig, stop: threading.Event, on_begin=None):
             if loss is not None and not math.isfinite(loss):
                 self.bad_loss = (state.global_step, loss)
                 control.should_training_stop = True
+            if on_log is not None and logs and self.stopped_early is None:
+                why = on_log(wandb_row(logs, state.global_step))
+                if why:  # the same stop as SIGTERM's, decided by whoever watches the metric
+                    self.stopped_early = str(why)
+                    control.should_training_stop = True
+                    control.should_save = False
 
         def on_step_end(self, args, state, control, model=None, **kw):
             if stop.is_set():
@@ -281,9 +295,12 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 
 
-def run_trial(cfg: TrialConfig) -> TrialResult:
+def run_trial(cfg: TrialConfig, on_log=None) -> TrialResult:
     """Run one fine-tune end to end. Never raises for trial failures: the result says why.
-    Raises ConfigError (exit 2) for bad values found after wandb.init under a sweep."""
+    Raises ConfigError (exit 2) for bad values found after wandb.init under a sweep.
+
+    `on_log(row)`, optional, sees every logged row (W&B names: `eval/loss`, `train/loss`, `_step`);
+    returning a reason stops training at that step, and the result is "pruned" with that reason."""
     t0 = time.monotonic()
     sweep = bool(os.environ.get("WANDB_SWEEP_PARAM_PATH"))
     run = None
@@ -302,7 +319,7 @@ def run_trial(cfg: TrialConfig) -> TrialResult:
         result.config, result.output_dir = effective, effective["output_dir"]
         if run is not None:
             _publish_config(run, effective, cfg)
-        result = _train(cfg, hw, effective, run, result, stop, phase)
+        result = _train(cfg, hw, effective, run, result, stop, phase, on_log)
     except ConfigError as exc:
         result.reason = str(exc)
         _finish(run, result, exit_code=2)
@@ -329,7 +346,7 @@ def run_trial(cfg: TrialConfig) -> TrialResult:
     return result
 
 
-def _train(cfg, hw, effective, run, result, stop, phase) -> TrialResult:
+def _train(cfg, hw, effective, run, result, stop, phase, on_log=None) -> TrialResult:
     import torch
     from transformers import Trainer
 
@@ -351,7 +368,7 @@ def _train(cfg, hw, effective, run, result, stop, phase) -> TrialResult:
     # train begin (warmup_steps as a ratio, tf32=None on CPU); put the effective values back.
     republish = None if run is None else (lambda: run.config.update(
         {k: v for k, v in effective.items() if k not in _locked(run)}, allow_val_change=True))
-    guard = _callbacks(cfg, stop, republish)
+    guard = _callbacks(cfg, stop, republish, on_log)
     trainer = Trainer(model=model, args=args, train_dataset=task.train, eval_dataset=task.eval,
                       processing_class=tokenizer, compute_metrics=_metrics_fn(task.task, task.is_regression),
                       data_collator=make_collator(tokenizer, 8 if cuda and not cfg.pad_to_max_length else None),
@@ -367,6 +384,8 @@ def _train(cfg, hw, effective, run, result, stop, phase) -> TrialResult:
     evals = [h for h in state.log_history if any(k.startswith("eval_") for k in h)]
     if stop.is_set():
         result.status, result.reason = "killed", "stopped by SIGTERM"
+    elif guard.stopped_early:
+        result.status, result.reason = "pruned", guard.stopped_early
     elif guard.bad_loss or not math.isfinite(out.training_loss):
         step, loss = guard.bad_loss or (state.global_step, out.training_loss)
         result.status = "failed"
@@ -398,6 +417,8 @@ def _finish(run, result: TrialResult, exit_code: int | None = None) -> None:
         run.summary["stopped_by"] = "sigterm"
     elif result.status == "failed":
         run.summary["failure_reason"] = result.reason
+    elif result.status == "pruned":
+        run.summary["stopped_by"] = result.reason
     run.summary["status"] = result.status
     # A killed run ends cleanly (exit 0): W&B's own early-terminate stops are not failures.
     code = exit_code if exit_code is not None else (1 if result.status == "failed" else 0)

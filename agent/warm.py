@@ -20,7 +20,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from agent.backends.base import TrialSpec
 
@@ -124,11 +124,15 @@ def rss_mb() -> float:
 class WarmTrials:
     """A `TrialFunction`: `backend.run_agent(sweep_id, function=WarmTrials(sweep_config))`."""
 
+    # The local engine passes `report=` to a function that says it reports its metrics: each logged
+    # row goes to the pruner, and a non-None answer (why it was pruned) stops the trial at that step.
+    reports_metrics = True
+
     def __init__(self, sweep_config: dict, *, rss_growth_mb: Optional[float] = None,
-                 capture_output: bool = True, link_sweep: bool = True):
-        if (sweep_config.get("early_terminate") or {}).get("type") == "hyperband":
-            raise WarmUnsupported("this sweep uses hyperband early termination, which stops trials from "
-                                  "outside; warm workers do not prune, so run it with --cold")
+                 capture_output: bool = True, link_sweep: bool = True, prunes_in_process: bool = True):
+        if (sweep_config.get("early_terminate") or {}).get("type") == "hyperband" and not prunes_in_process:
+            raise WarmUnsupported("this sweep uses hyperband early termination, and this backend stops runs "
+                                  "by interrupting them from outside; run it with --cold")
         self.config = sweep_config
         self.rss_growth_mb = float(rss_growth_mb if rss_growth_mb is not None
                                    else os.environ.get(RSS_GROWTH_ENV) or DEFAULT_RSS_GROWTH_MB)
@@ -145,7 +149,7 @@ class WarmTrials:
         self._seen: set[tuple] = set()
 
     # -- one trial ---------------------------------------------------------------------------
-    def __call__(self, spec: TrialSpec) -> dict:
+    def __call__(self, spec: TrialSpec, report: Optional[Callable[[dict], Optional[str]]] = None) -> dict:
         from agent.worker import prepare
         self.calls += 1
         self.last_status = "failed"  # until run_trial says otherwise
@@ -161,7 +165,7 @@ class WarmTrials:
             if self.capture_output:
                 print(f"[sweepkit warm worker pid {os.getpid()}] trial {spec.run_id}: {' '.join(args)}", flush=True)
             try:
-                result = self._run(cfg)
+                result = self._run(cfg, report)
             except Exception as exc:
                 if type(exc).__name__ == "ConfigError":
                     raise  # a bad value in this trial's config; the process is fine
@@ -175,12 +179,12 @@ class WarmTrials:
         self._check_health(result)
         if result.status == "killed":
             raise KeyboardInterrupt  # the backend records it as interrupted and stops pulling trials
-        if result.status != "finished":
+        if result.status not in ("finished", "pruned"):   # pruned: the backend knows why, it asked
             raise TrialFailed(result.reason or f"trial {result.status}")
         return dict(result.metrics)
 
     @staticmethod
-    def _run(cfg):
+    def _run(cfg, report=None):
         try:
             import wandb
             # Re-read WANDB_RUN_ID / WANDB_SWEEP_PARAM_PATH, as wandb.agent does before each job. Under
@@ -191,7 +195,7 @@ class WarmTrials:
         except ImportError:
             pass
         from agent.trial import run_trial
-        return run_trial(cfg)
+        return run_trial(cfg, on_log=report) if report is not None else run_trial(cfg)
 
     # -- staying clean -----------------------------------------------------------------------
     def _check_health(self, result) -> None:

@@ -59,9 +59,10 @@ def test_foreign_program_is_refused_with_the_fix():
         trial_args(["python", "-m", "agentx", "--lr=1"])
 
 
-def test_hyperband_sweeps_are_refused_up_front():
+def test_hyperband_sweeps_are_refused_up_front_where_the_backend_cannot_prune_in_process():
     with pytest.raises(WarmUnsupported, match="hyperband"):
-        WarmTrials({"method": "random", "early_terminate": {"type": "hyperband", "min_iter": 1}})
+        WarmTrials({"method": "random", "early_terminate": {"type": "hyperband", "min_iter": 1}},
+                   prunes_in_process=False)
 
 
 def test_patched_env_restores_set_and_unset_keys(monkeypatch):

@@ -342,20 +342,6 @@ class LocalBackend(Backend):
     def _run_one(self, study, config, trial, spec: TrialSpec, function, kill_delay, echo, link=True):
         """Run the trial and record it: (state, value, reason, seconds spent in the trial itself)."""
         t0 = time.monotonic()
-        if function is not None:
-            metrics, stopped, exit_code, why = None, None, 0, None
-            try:
-                metrics = function(spec) or {}
-            except KeyboardInterrupt:
-                self._interrupted.set()
-                stopped, exit_code = "interrupted", None
-            except Exception as exc:  # a warm trial's crash is that trial's failure, not the agent's
-                exit_code, why = 1, f"{type(exc).__name__}: {exc}"
-            took = time.monotonic() - t0
-            return (*self._finish(study, config, trial, spec, exit_code=exit_code, stopped=stopped,
-                                  runtime=took, log_reason=why, summary=metrics,
-                                  expect_exit=not _wandb_run_open()), took)
-        from agent.worker import run_child
         prune: dict[str, str] = {}
         lock = threading.Lock()
         hyperband = isinstance(study.pruner, WandbHyperbandPruner)
@@ -368,6 +354,33 @@ class LocalBackend(Backend):
                 if trial.should_prune():
                     prune["why"] = (f"hyperband: {config['metric']['name']}={value:g} at iteration {step} "
                                     "is worse than the band's cut")
+
+        if function is not None:
+            metrics, stopped, exit_code, why = None, None, 0, None
+            kwargs = {}
+            if hyperband and getattr(function, "reports_metrics", False) and (config.get("metric") or {}).get("name"):
+                from agent.worker import MetricFeed
+                feed = MetricFeed(config["metric"]["name"], on_value)
+
+                def report(row: dict) -> Optional[str]:
+                    """Each logged row of an in-process trial; a reason back means: stop now, pruned."""
+                    feed.row("trial", row)
+                    return prune.get("why")
+
+                kwargs["report"] = report
+            try:
+                metrics = function(spec, **kwargs) or {}
+            except KeyboardInterrupt:
+                self._interrupted.set()
+                stopped, exit_code = "interrupted", None
+            except Exception as exc:  # a warm trial's crash is that trial's failure, not the agent's
+                exit_code, why = 1, f"{type(exc).__name__}: {exc}"
+            stopped = stopped or prune.get("why")
+            took = time.monotonic() - t0
+            return (*self._finish(study, config, trial, spec, exit_code=exit_code, stopped=stopped,
+                                  runtime=took, log_reason=why, summary=metrics,
+                                  expect_exit=not _wandb_run_open()), took)
+        from agent.worker import run_child
 
         def should_stop() -> Optional[str]:
             if self._interrupted.is_set():
