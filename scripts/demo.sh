@@ -14,7 +14,8 @@ start=$(date +%s)
 sk validate "$SWEEP"
 id=$(sk sweep "$SWEEP" | tail -1)
 echo "demo: sweep $id"
-sk agent "$id" ${COUNT:+--count "$COUNT"}
+# Two warm workers on a 2-core box: ~3x the throughput of one cold agent (benchmarks/README.md).
+sk agent "$id" --workers "${WORKERS:-2}" ${COUNT:+--count "$COUNT"}
 sk status "$id"
 report_line=$(sk report "$id" --out "out/report-$id" | tail -1) || report_line="(report failed; see above)"
 echo
