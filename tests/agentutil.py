@@ -74,3 +74,22 @@ def records(path: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+class QuietProgress:
+    """An agent progress view that shows nothing (in-process run_agent calls in tests)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def started(self, spec):
+        pass
+
+    def finished(self, *args):
+        pass
+
+    def note(self, text):
+        pass

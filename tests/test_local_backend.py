@@ -14,7 +14,7 @@ from agent.backends.base import CRASHED, FAILED, FINISHED, KILLED, PRUNED
 from agent.backends.hyperband import WandbHyperbandPruner
 from agent.backends.local import LocalBackend, impute, outcome, reached
 from agent.sweep_config import out_of_range
-from tests.agentutil import FOREIGN, RECORDER, env_for, make_sweep, records, sk, sk_popen, status
+from tests.agentutil import FOREIGN, RECORDER, env_for, make_sweep, records, sk, sk_popen, status, QuietProgress
 
 ALL_DISTRIBUTIONS = {
     "c": {"value": 7},
@@ -34,13 +34,6 @@ ALL_DISTRIBUTIONS = {
     "cwp": {"distribution": "categorical_w_probabilities", "values": [1, 2], "probabilities": [0.3, 0.7]},
     "nested": {"parameters": {"lr": {"min": 0.01, "max": 0.1}, "opt": {"values": ["adam", "sgd"]}}},
 }
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("SWEEPKIT_HOME", str(tmp_path / ".sweepkit"))
-    monkeypatch.delenv("SWEEPKIT_STORAGE", raising=False)
-    return tmp_path
 
 
 # --- pure pieces --------------------------------------------------------------------------------
@@ -83,7 +76,7 @@ def test_failed_bayes_runs_teach_the_sampler_the_imputed_value(home):
             raise RuntimeError("diverged")
         return {"acc": spec.params["x"]}
 
-    assert b.run_agent(sid, count=8, function=trial, progress=_Quiet(), max_consecutive_failures=99) == 0
+    assert b.run_agent(sid, count=8, function=trial, progress=QuietProgress(), max_consecutive_failures=99) == 0
     study = optuna.load_study(study_name=sid, storage=b._load(sid)[0]._storage)
     runs = b.runs(sid)
     assert any(r.state == FAILED for r in runs)
@@ -131,7 +124,7 @@ def test_random_and_bayes_stay_in_range_for_every_distribution(home, method):
         seen.append(spec.params)
         return {"score": float(spec.params["u"]) + spec.params["nested"]["lr"]}
 
-    assert b.run_agent(sid, count=12, function=trial, progress=_Quiet()) == 0
+    assert b.run_agent(sid, count=12, function=trial, progress=QuietProgress()) == 0
     assert len(seen) == 12
     for p in seen:
         assert out_of_range(ALL_DISTRIBUTIONS, p) == {}
@@ -144,8 +137,8 @@ def test_random_and_bayes_stay_in_range_for_every_distribution(home, method):
 def test_run_cap_counts_every_trial_of_the_sweep(home):
     b = LocalBackend()
     sid = b.create_sweep({"method": "random", "run_cap": 5, "parameters": {"x": {"min": 0.0, "max": 1.0}}})
-    assert b.run_agent(sid, count=3, function=lambda s: {}, progress=_Quiet()) == 0
-    assert b.run_agent(sid, count=10, function=lambda s: {}, progress=_Quiet()) == 0
+    assert b.run_agent(sid, count=3, function=lambda s: {}, progress=QuietProgress()) == 0
+    assert b.run_agent(sid, count=10, function=lambda s: {}, progress=QuietProgress()) == 0
     assert len(b.runs(sid)) == 5
     assert b.sweep(sid).state == "finished"
 
@@ -154,7 +147,7 @@ def test_metric_target_ends_the_sweep(home):
     b = LocalBackend()
     sid = b.create_sweep({"method": "grid", "metric": {"name": "acc", "goal": "maximize", "target": 0.8},
                           "parameters": {"x": {"values": [0.1, 0.9, 0.5, 0.3]}}})
-    assert b.run_agent(sid, function=lambda s: {"acc": s.params["x"]}, progress=_Quiet()) == 0
+    assert b.run_agent(sid, function=lambda s: {"acc": s.params["x"]}, progress=QuietProgress()) == 0
     assert [r.summary["acc"] for r in b.runs(sid)] == [0.1, 0.9]   # nothing handed out after 0.9
 
 
@@ -167,7 +160,7 @@ def test_failing_in_process_trial_does_not_stop_the_sweep(home):
             raise ValueError("boom")
         return {"m": spec.params["x"]}
 
-    assert b.run_agent(sid, function=trial, progress=_Quiet()) == 0
+    assert b.run_agent(sid, function=trial, progress=QuietProgress()) == 0
     runs = b.runs(sid)
     assert [r.state for r in runs] == [FINISHED, FAILED, FINISHED]
     assert runs[1].reason == "ValueError: boom"
@@ -176,26 +169,11 @@ def test_failing_in_process_trial_does_not_stop_the_sweep(home):
 def test_run_without_the_metric_is_finished_with_a_reason(home):
     b = LocalBackend()
     sid = b.create_sweep({"method": "grid", "metric": {"name": "m"}, "parameters": {"x": {"values": [1]}}})
-    assert b.run_agent(sid, function=lambda s: {"other": 1.0}, progress=_Quiet()) == 0
+    assert b.run_agent(sid, function=lambda s: {"other": 1.0}, progress=QuietProgress()) == 0
     (run,) = b.runs(sid)
     assert run.state == FINISHED and "'m'" in run.reason
 
 
-class _Quiet:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        pass
-
-    def started(self, spec):
-        pass
-
-    def finished(self, *a):
-        pass
-
-    def note(self, text):
-        pass
 
 
 # --- real child processes through the CLI -------------------------------------------------------

@@ -11,6 +11,7 @@ import agent.runreader as runreader
 from agent.backends.base import FINISHED
 from agent.backends.local import LocalBackend
 from agent.runreader import has_exit, read_final_summary
+from tests.agentutil import QuietProgress
 
 LIVE = {"state": "unknown", "exit_code": None, "summary": {}}
 DONE = {"state": "finished", "exit_code": 0, "summary": {"acc": 0.7}}
@@ -53,16 +54,6 @@ def late_log(tmp_path, monkeypatch):
     return monkeypatch
 
 
-class _Quiet:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        pass
-
-    def started(self, spec): pass
-    def finished(self, spec, state, value, reason): pass
-    def note(self, text): pass
 
 
 def _one_run():
@@ -70,7 +61,7 @@ def _one_run():
     sid = b.create_sweep({"method": "random", "metric": {"name": "acc", "goal": "maximize"},
                           "parameters": {"x": {"values": [1]}}})
     # the trial logs its metric only to W&B (as a foreign function does): the log is the only source
-    assert b.run_agent(sid, count=1, function=lambda spec: {}, progress=_Quiet()) == 0
+    assert b.run_agent(sid, count=1, function=lambda spec: {}, progress=QuietProgress()) == 0
     (run,) = b.runs(sid)
     return run
 

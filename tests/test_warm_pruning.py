@@ -13,7 +13,7 @@ from agent.backends.base import FINISHED, PRUNED
 from agent.backends.local import LocalBackend
 from agent.trial import wandb_row
 from agent.warm import WarmTrials, WarmUnsupported
-from tests.agentutil import env_for, make_sweep, status
+from tests.agentutil import env_for, make_sweep, status, QuietProgress
 
 HYPERBAND = {"method": "grid", "metric": {"name": "loss", "goal": "minimize"},
              "early_terminate": {"type": "hyperband", "min_iter": 2, "eta": 3},
@@ -39,23 +39,6 @@ class Curve:
         return {"loss": loss}
 
 
-class _Quiet:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        pass
-
-    def started(self, spec): pass
-    def finished(self, spec, state, value, reason): pass
-    def note(self, text): pass
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("SWEEPKIT_HOME", str(tmp_path / ".sweepkit"))
-    monkeypatch.delenv("SWEEPKIT_STORAGE", raising=False)
-    return tmp_path
 
 
 def test_wandb_row_uses_wandb_callback_names():
@@ -67,7 +50,7 @@ def test_in_process_trial_is_pruned_and_the_next_one_runs_whole(home):
     b = LocalBackend()
     sid = b.create_sweep(HYPERBAND)
     fn = Curve()
-    assert b.run_agent(sid, function=fn, progress=_Quiet()) == 0
+    assert b.run_agent(sid, function=fn, progress=QuietProgress()) == 0
     runs = {r.config["x"]: r for r in b.runs(sid)}
     assert {x: r.state for x, r in runs.items()} == {2: FINISHED, 100: PRUNED, 1: FINISHED}
     assert "hyperband" in runs[100].reason and "iteration 2" in runs[100].reason
@@ -79,7 +62,7 @@ def test_in_process_trial_is_pruned_and_the_next_one_runs_whole(home):
 def test_a_function_that_does_not_report_is_never_pruned(home):
     b = LocalBackend()
     sid = b.create_sweep(HYPERBAND)
-    assert b.run_agent(sid, function=lambda spec: {"loss": float(spec.params["x"])}, progress=_Quiet()) == 0
+    assert b.run_agent(sid, function=lambda spec: {"loss": float(spec.params["x"])}, progress=QuietProgress()) == 0
     assert {r.state for r in b.runs(sid)} == {FINISHED}
 
 
