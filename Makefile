@@ -1,31 +1,37 @@
-# `make test` and `make demo` do all set-up themselves on a fresh machine.
+# `make test` and `make demo` do all set-up themselves on a fresh machine: venv, installs, services.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.sweepkit-installed
-# CPU wheel on dev/CI boxes; a plain `torch` would pull a multi-GB CUDA build.
+# The CPU wheel on dev/CI boxes; a plain `torch` would pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
+# Two workers on the 2-core box: most tests wait on processes, not on the CPU.
+PYTEST_WORKERS ?= 2
+FAST   := not slow and not postgres and not chromium
 
-.PHONY: venv test test-fast demo bench clean system-deps
+.PHONY: venv lint test test-fast demo retest-demo bench clean clean-state system-deps
 
 venv: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e '.[dev]'
-	touch $@
+$(STAMP): pyproject.toml scripts/setup_venv.sh
+	@PYTHON=$(PYTHON) VENV=$(VENV) TORCH=$(TORCH) bash scripts/setup_venv.sh
 
 # chromium (report rendering test) and postgresql (shared-store test); no-ops when present or not root.
 system-deps:
 	@bash scripts/system_deps.sh
 
-test: venv system-deps
-	@. scripts/test_env.sh && $(PY) -m pytest -q -ra
+# ruff (lint + format), the import contracts that keep the seams, and mypy on the typed core.
+lint: venv
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports
+	@$(VENV)/bin/mypy
+
+test: venv system-deps lint
+	@. scripts/test_env.sh && $(PY) -m pytest -q -ra -n $(PYTEST_WORKERS)
 
 test-fast: venv
-	$(PY) -m pytest -q -ra -m "not slow and not postgres and not chromium"
+	@$(PY) -m pytest -q -ra -n $(PYTEST_WORKERS) -m "$(FAST)"
 
 demo: venv
 	@bash scripts/demo.sh
@@ -35,5 +41,10 @@ bench: venv
 	$(PY) -m benchmarks.trial_overhead
 	$(PY) -m benchmarks.report_scale
 
+# What a run leaves outside the checkout: the test PostgreSQL and the caches.
+clean-state:
+	@bash scripts/stop_postgres.sh
+	rm -rf $${SWEEPKIT_CACHE:-$$HOME/.cache/sweepkit}
+
 clean:
-	rm -rf $(VENV) .sweepkit out *.egg-info
+	rm -rf $(VENV) $(VENV).*.log .sweepkit out *.egg-info

@@ -1,10 +1,13 @@
 """`python -m agent [--key=value ...]`: run one trial (see `python -m agent --help`)."""
+
 from __future__ import annotations
 
 import os
 import sys
 
-from .config import ConfigError, build_config, help_text, parse_argv
+from agent.trial.argv import parse_argv
+from agent.trial.config import ConfigError, build_config
+from agent.trial.reference import help_text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         cfg = build_config(parse_argv(argv))
-        from .trial import run_trial  # after validation: a bad key costs no torch import
+        from agent.trial.train import run_trial  # after validation: a bad key costs no torch import
 
         result = run_trial(cfg)
     except ConfigError as exc:
@@ -31,7 +34,7 @@ def _record_bad_config(reason: str) -> None:
     """Under our local agent the run dir is known even when the config is not: leave the reason there."""
     run_dir = os.environ.get("SWEEPKIT_RUN_DIR")
     if run_dir:
-        from .trial import TrialResult
+        from agent.trial.result import TrialResult
 
         TrialResult(status="failed", reason=f"bad config: {reason}").write(run_dir)
 

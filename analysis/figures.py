@@ -3,10 +3,10 @@
 Run-derived strings (model names, config values) end up in plotly JSON; `figure_json`
 escapes it so that it cannot close the <script> element it is embedded in.
 """
+
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -14,9 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analysis import tidy
-
-if TYPE_CHECKING:
-    from analysis.model import ReportData
+from analysis.data import ReportData
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
 MAX_POINTS = 400
@@ -35,30 +33,41 @@ def color(i: int) -> str:
 def figure_json(fig: go.Figure) -> str:
     """JSON safe inside <script>: no '<', '>', '&' or JS line separators survive literally."""
     s = fig.to_json()
-    for a, b in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                 ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for a, b in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         s = s.replace(a, b)
     return s
 
 
-def comparison(d: "ReportData") -> go.Figure:
+def comparison(d: ReportData) -> go.Figure:
     fig = go.Figure()
     for i, pm in enumerate(d.per_model):
         bc = pm["best_config"] or {}
-        fig.add_bar(x=[pm["model"]], y=[bc.get("mean", pm["best_run"]["value"]) * d.scale.factor],
-                    error_y=dict(type="data", array=[(bc.get("std") or 0) * d.scale.factor]),
-                    marker_color=color(i), name=pm["model"])
-    lo = [((pm["best_config"] or {}).get("mean", np.nan) - ((pm["best_config"] or {}).get("std") or 0))
-          * d.scale.factor for pm in d.per_model]
-    hi = [((pm["best_config"] or {}).get("mean", np.nan) + ((pm["best_config"] or {}).get("std") or 0))
-          * d.scale.factor for pm in d.per_model]
+        fig.add_bar(
+            x=[pm["model"]],
+            y=[bc.get("mean", pm["best_run"]["value"]) * d.scale.factor],
+            error_y=dict(type="data", array=[(bc.get("std") or 0) * d.scale.factor]),
+            marker_color=color(i),
+            name=pm["model"],
+        )
+    lo = [
+        ((pm["best_config"] or {}).get("mean", np.nan) - ((pm["best_config"] or {}).get("std") or 0)) * d.scale.factor
+        for pm in d.per_model
+    ]
+    hi = [
+        ((pm["best_config"] or {}).get("mean", np.nan) + ((pm["best_config"] or {}).get("std") or 0)) * d.scale.factor
+        for pm in d.per_model
+    ]
     pad = 0.25 * max(np.nanmax(hi) - np.nanmin(lo), 1e-9)
-    fig.update_layout(**LAYOUT, showlegend=False, yaxis_title=f"{d.metric} (best config, mean ± std)",
-                      yaxis_range=[np.nanmin(lo) - pad, np.nanmax(hi) + pad])
+    fig.update_layout(
+        **LAYOUT,
+        showlegend=False,
+        yaxis_title=f"{d.metric} (best config, mean ± std)",
+        yaxis_range=[np.nanmin(lo) - pad, np.nanmax(hi) + pad],
+    )
     return fig
 
 
-def heatmaps(d: "ReportData") -> go.Figure | None:
+def heatmaps(d: ReportData) -> go.Figure | None:
     if not d.heatmaps or not d.heatmap_axes:
         return None
     lr, bs = d.heatmap_axes
@@ -67,37 +76,54 @@ def heatmaps(d: "ReportData") -> go.Figure | None:
     allv = pd.concat([h.stack() for h in d.heatmaps.values()]) * d.scale.factor
     for j, (m, hm) in enumerate(d.heatmaps.items(), start=1):
         z = hm.to_numpy(dtype=float) * d.scale.factor
-        fig.add_trace(go.Heatmap(
-            z=z, x=[str(c) for c in hm.columns], y=[str(r) for r in hm.index],
-            zmin=float(allv.min()), zmax=float(allv.max()), coloraxis="coloraxis",
-            text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.1f}")(z),
-            texttemplate="%{text}", name=m), row=1, col=j)
+        fig.add_trace(
+            go.Heatmap(
+                z=z,
+                x=[str(c) for c in hm.columns],
+                y=[str(r) for r in hm.index],
+                zmin=float(allv.min()),
+                zmax=float(allv.max()),
+                coloraxis="coloraxis",
+                text=np.vectorize(lambda v: "" if np.isnan(v) else f"{v:.1f}")(z),
+                texttemplate="%{text}",
+                name=m,
+            ),
+            row=1,
+            col=j,
+        )
         fig.update_xaxes(title_text=lr, type="category", row=1, col=j)
         fig.update_yaxes(title_text=bs if j == 1 else None, type="category", row=1, col=j)
     fig.update_layout(**LAYOUT, coloraxis=dict(colorscale="Viridis", colorbar_title=d.scale.unit))
     return fig
 
 
-def curves(d: "ReportData") -> go.Figure | None:
+def curves(d: ReportData) -> go.Figure | None:
     items = [(m, c) for m, c in d.curves.items() if not c.empty]
     if not items:
         return None
     fig = go.Figure()
     for i, (m, c) in enumerate(items):
-        if len(c) > MAX_POINTS:        # more points than pixels: thin evenly, keep the last
+        if len(c) > MAX_POINTS:  # more points than pixels: thin evenly, keep the last
             c = c.iloc[np.unique(np.linspace(0, len(c) - 1, MAX_POINTS).astype(int))]
         x = c["step"].to_numpy()
         mu = c["mean"].to_numpy() * d.scale.factor
         sd = np.nan_to_num(c["std"].to_numpy()) * d.scale.factor
-        fig.add_scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([mu + sd, (mu - sd)[::-1]]),
-                        fill="toself", fillcolor=_rgba(color(i), 0.2), line=dict(width=0),
-                        hoverinfo="skip", showlegend=False, legendgroup=m)
+        fig.add_scatter(
+            x=np.concatenate([x, x[::-1]]),
+            y=np.concatenate([mu + sd, (mu - sd)[::-1]]),
+            fill="toself",
+            fillcolor=_rgba(color(i), 0.2),
+            line=dict(width=0),
+            hoverinfo="skip",
+            showlegend=False,
+            legendgroup=m,
+        )
         fig.add_scatter(x=x, y=mu, mode="lines", name=m, line=dict(color=color(i)), legendgroup=m)
     fig.update_layout(**LAYOUT, xaxis_title="step", yaxis_title=f"{d.metric} (mean ± std over seeds)")
     return fig
 
 
-def evp(d: "ReportData") -> go.Figure | None:
+def evp(d: ReportData) -> go.Figure | None:
     items = [(m, e) for m, e in d.evp.items() if len(e)]
     if not items:
         return None
@@ -105,62 +131,77 @@ def evp(d: "ReportData") -> go.Figure | None:
     for i, (m, e) in enumerate(items):
         x = e["n"].to_numpy()
         mu, sd = e["mean"].to_numpy() * d.scale.factor, e["std"].to_numpy() * d.scale.factor
-        fig.add_scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([mu + sd, (mu - sd)[::-1]]),
-                        fill="toself", fillcolor=_rgba(color(i), 0.2), line=dict(width=0),
-                        hoverinfo="skip", showlegend=False, legendgroup=m)
+        fig.add_scatter(
+            x=np.concatenate([x, x[::-1]]),
+            y=np.concatenate([mu + sd, (mu - sd)[::-1]]),
+            fill="toself",
+            fillcolor=_rgba(color(i), 0.2),
+            line=dict(width=0),
+            hoverinfo="skip",
+            showlegend=False,
+            legendgroup=m,
+        )
         fig.add_scatter(x=x, y=mu, mode="lines", name=m, line=dict(color=color(i)), legendgroup=m)
-    fig.update_layout(**LAYOUT, xaxis_title="number of trials", xaxis_type="log",
-                      yaxis_title=f"expected best {d.metric}")
+    fig.update_layout(
+        **LAYOUT, xaxis_title="number of trials", xaxis_type="log", yaxis_title=f"expected best {d.metric}"
+    )
     return fig
 
 
-def importance(d: "ReportData") -> go.Figure | None:
+def importance(d: ReportData) -> go.Figure | None:
     imp = d.importance
     if imp.empty:
         return None
     imp = imp.head(15).iloc[::-1]
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True,
-                        subplot_titles=["random-forest importance", "correlation with metric"])
-    fig.add_bar(y=imp["feature"], x=imp["importance"], orientation="h", marker_color=color(0),
-                name="importance", row=1, col=1)
+    fig = make_subplots(
+        rows=1, cols=2, shared_yaxes=True, subplot_titles=["random-forest importance", "correlation with metric"]
+    )
+    fig.add_bar(
+        y=imp["feature"], x=imp["importance"], orientation="h", marker_color=color(0), name="importance", row=1, col=1
+    )
     corr = imp["pearson"].fillna(0)
-    fig.add_bar(y=imp["feature"], x=corr, orientation="h", name="Pearson r",
-                marker_color=[color(2) if v > 0 else color(3) for v in corr], row=1, col=2)
+    fig.add_bar(
+        y=imp["feature"],
+        x=corr,
+        orientation="h",
+        name="Pearson r",
+        marker_color=[color(2) if v > 0 else color(3) for v in corr],
+        row=1,
+        col=2,
+    )
     fig.update_xaxes(range=[-1, 1], row=1, col=2)
     left = min(360, 20 + 7 * int(imp["feature"].str.len().max()))
-    fig.update_layout(**{**LAYOUT, "height": max(300, 40 + 28 * len(imp)),
-                         "margin": dict(l=left, r=20, t=40, b=40)}, showlegend=False)
+    fig.update_layout(
+        **{**LAYOUT, "height": max(300, 40 + 28 * len(imp)), "margin": dict(l=left, r=20, t=40, b=40)}, showlegend=False
+    )
     return fig
 
 
-def parallel(d: "ReportData", max_lines: int = 2000) -> go.Figure | None:
+def parallel(d: ReportData, max_lines: int = 2000) -> go.Figure | None:
     u = d.usable
     if u.empty or not d.params:
         return None
-    if len(u) > max_lines:   # a parcoords with more lines than pixels shows nothing more
+    if len(u) > max_lines:  # a parcoords with more lines than pixels shows nothing more
         u = u.sample(max_lines, random_state=0)
     dims = []
     for p in d.params:
         s = u[p]
         num = pd.to_numeric(s, errors="coerce")
         if num.notna().all() and s.map(lambda v: not isinstance(v, str)).all():
-            vals = np.log10(num) if p.split(".")[-1] in ("learning_rate", "lr") and (num > 0).all() \
-                else num
+            vals = np.log10(num) if p.split(".")[-1] in ("learning_rate", "lr") and (num > 0).all() else num
             dims.append(dict(label=p if vals is num else f"log10 {p}", values=vals))
         else:
             cats = sorted(tidy.text(s).unique())
             code = {c: i for i, c in enumerate(cats)}
-            dims.append(dict(label=p, values=tidy.text(s).map(code), tickvals=list(range(len(cats))),
-                             ticktext=cats))
+            dims.append(dict(label=p, values=tidy.text(s).map(code), tickvals=list(range(len(cats))), ticktext=cats))
     mv = u[d.metric] * d.scale.factor
     dims.append(dict(label=d.metric, values=mv))
-    fig = go.Figure(go.Parcoords(line=dict(color=mv, colorscale="Viridis", showscale=True),
-                                 dimensions=dims))
+    fig = go.Figure(go.Parcoords(line=dict(color=mv, colorscale="Viridis", showscale=True), dimensions=dims))
     fig.update_layout(**{**LAYOUT, "margin": dict(l=80, r=60, t=60, b=30)})
     return fig
 
 
-def system(d: "ReportData") -> go.Figure | None:
+def system(d: ReportData) -> go.Figure | None:
     s = d.system
     if s.empty:
         return None
@@ -174,16 +215,18 @@ def system(d: "ReportData") -> go.Figure | None:
     return fig
 
 
-FIGURES = [("comparison", "Models compared", comparison),
-           ("heatmap", "Learning rate × batch size", heatmaps),
-           ("curves", "Learning curves (best config per model)", curves),
-           ("evp", "Expected validation performance vs trials", evp),
-           ("importance", "Parameter importance and correlation", importance),
-           ("parallel", "Parallel coordinates", parallel),
-           ("system", "System", system)]
+FIGURES = [
+    ("comparison", "Models compared", comparison),
+    ("heatmap", "Learning rate × batch size", heatmaps),
+    ("curves", "Learning curves (best config per model)", curves),
+    ("evp", "Expected validation performance vs trials", evp),
+    ("importance", "Parameter importance and correlation", importance),
+    ("parallel", "Parallel coordinates", parallel),
+    ("system", "System", system),
+]
 
 
-def build_figures(d: "ReportData") -> list[tuple[str, str, go.Figure]]:
+def build_figures(d: ReportData) -> list[tuple[str, str, go.Figure]]:
     out = []
     for key, title, fn in FIGURES:
         fig = fn(d)

@@ -1,20 +1,18 @@
 """Matplotlib PNGs for report.md (GitHub renders no JavaScript)."""
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import FuncFormatter
 
-from analysis.figures import PALETTE  # noqa: E402
-
-if TYPE_CHECKING:
-    from analysis.model import ReportData
+from analysis.data import ReportData
+from analysis.figures import PALETTE
 
 # Run names may hold '$' or '_': never let matplotlib parse them as mathtext.
 RC = {"text.parse_math": False, "figure.dpi": 100, "savefig.dpi": 100, "font.size": 9}
@@ -31,12 +29,17 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def comparison(d: "ReportData", path: Path) -> Path:
+def comparison(d: ReportData, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 3.2))
     for i, pm in enumerate(d.per_model):
         bc = pm["best_config"] or {}
-        ax.bar(i, bc.get("mean", pm["best_run"]["value"]) * d.scale.factor,
-               yerr=(bc.get("std") or 0) * d.scale.factor, color=_c(i), capsize=4)
+        ax.bar(
+            i,
+            bc.get("mean", pm["best_run"]["value"]) * d.scale.factor,
+            yerr=(bc.get("std") or 0) * d.scale.factor,
+            color=_c(i),
+            capsize=4,
+        )
     ax.set_xticks(range(len(d.per_model)), [pm["model"] for pm in d.per_model])
     ax.set_ylabel(f"{d.metric}\n(best config, mean ± std)")
     lo = min((pm["best_config"] or {}).get("mean", 0) for pm in d.per_model) * d.scale.factor
@@ -44,7 +47,7 @@ def comparison(d: "ReportData", path: Path) -> Path:
     return _save(fig, path)
 
 
-def heatmaps(d: "ReportData", path: Path) -> Path | None:
+def heatmaps(d: ReportData, path: Path) -> Path | None:
     if not d.heatmaps or not d.heatmap_axes:
         return None
     lr, bs = d.heatmap_axes
@@ -53,11 +56,12 @@ def heatmaps(d: "ReportData", path: Path) -> Path | None:
     vals = np.concatenate([h.to_numpy(dtype=float).ravel() for h in d.heatmaps.values()])
     vmin, vmax = np.nanmin(vals) * d.scale.factor, np.nanmax(vals) * d.scale.factor
     im = None
-    for ax, (m, hm) in zip(axes[0], d.heatmaps.items()):
+    for ax, (m, hm) in zip(axes[0], d.heatmaps.items(), strict=False):
         z = hm.to_numpy(dtype=float) * d.scale.factor
         im = ax.imshow(z, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto", origin="lower")
-        ax.set_xticks(range(len(hm.columns)), [f"{c:g}" if isinstance(c, float) else str(c)
-                                               for c in hm.columns], rotation=30)
+        ax.set_xticks(
+            range(len(hm.columns)), [f"{c:g}" if isinstance(c, float) else str(c) for c in hm.columns], rotation=30
+        )
         ax.set_yticks(range(len(hm.index)), [str(r) for r in hm.index])
         ax.set_xlabel(lr)
         if ax is axes[0][0]:
@@ -81,9 +85,10 @@ def _bands(ax, items, scale):
     ax.legend()
 
 
-def curves(d: "ReportData", path: Path) -> Path | None:
-    items = [(m, c["step"].to_numpy(), c["mean"].to_numpy(), c["std"].to_numpy())
-             for m, c in d.curves.items() if not c.empty]
+def curves(d: ReportData, path: Path) -> Path | None:
+    items = [
+        (m, c["step"].to_numpy(), c["mean"].to_numpy(), c["std"].to_numpy()) for m, c in d.curves.items() if not c.empty
+    ]
     if not items:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.2))
@@ -93,9 +98,8 @@ def curves(d: "ReportData", path: Path) -> Path | None:
     return _save(fig, path)
 
 
-def evp(d: "ReportData", path: Path) -> Path | None:
-    items = [(m, e["n"].to_numpy(), e["mean"].to_numpy(), e["std"].to_numpy())
-             for m, e in d.evp.items() if len(e)]
+def evp(d: ReportData, path: Path) -> Path | None:
+    items = [(m, e["n"].to_numpy(), e["mean"].to_numpy(), e["std"].to_numpy()) for m, e in d.evp.items() if len(e)]
     if not items:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.2))
@@ -109,7 +113,7 @@ def evp(d: "ReportData", path: Path) -> Path | None:
     return _save(fig, path)
 
 
-def importance(d: "ReportData", path: Path) -> Path | None:
+def importance(d: ReportData, path: Path) -> Path | None:
     imp = d.importance.head(15).iloc[::-1]
     if imp.empty:
         return None
@@ -125,26 +129,31 @@ def importance(d: "ReportData", path: Path) -> Path | None:
     return _save(fig, path)
 
 
-def system(d: "ReportData", path: Path) -> Path | None:
+def system(d: ReportData, path: Path) -> Path | None:
     s = d.system
     cols = [c for c in ("peak_gpu_memory_mb", "gpu_util") if len(s) and s[c].notna().any()]
     if not cols:
         return None
     fig, axes = plt.subplots(1, len(cols), figsize=(4 * len(cols), 3), squeeze=False)
-    for ax, c in zip(axes[0], cols):
+    for ax, c in zip(axes[0], cols, strict=False):
         groups = [(str(m), g[c].dropna().to_numpy()) for m, g in s.groupby("model")]
         ax.boxplot([g for _, g in groups])
         ax.set_xticks(range(1, len(groups) + 1), [m for m, _ in groups])
-        ax.set_title({"peak_gpu_memory_mb": "peak GPU memory (MB)",
-                      "gpu_util": "mean GPU utilisation (%)"}[c])
+        ax.set_title({"peak_gpu_memory_mb": "peak GPU memory (MB)", "gpu_util": "mean GPU utilisation (%)"}[c])
     return _save(fig, path)
 
 
-PNGS = {"comparison": comparison, "heatmap": heatmaps, "curves": curves, "evp": evp,
-        "importance": importance, "system": system}
+PNGS = {
+    "comparison": comparison,
+    "heatmap": heatmaps,
+    "curves": curves,
+    "evp": evp,
+    "importance": importance,
+    "system": system,
+}
 
 
-def write_pngs(d: "ReportData", out_dir: Path) -> dict[str, str]:
+def write_pngs(d: ReportData, out_dir: Path) -> dict[str, str]:
     """{figure key: file name relative to out_dir}."""
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)

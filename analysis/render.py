@@ -1,4 +1,5 @@
 """ReportData -> files: report.json, runs.csv, history.csv, report.html (self-contained), report.md."""
+
 from __future__ import annotations
 
 import html
@@ -15,7 +16,7 @@ import pandas as pd
 
 from analysis import figures as figs
 from analysis import pngs
-from analysis.model import ReportData
+from analysis.data import ReportData
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_TABLE_ROWS = 200
@@ -43,21 +44,48 @@ def jsonable(x: Any) -> Any:
 
 
 def report_json(d: ReportData) -> dict:
-    return jsonable({
-        "sweep_id": d.sweep_id, "metric": d.metric, "goal": "maximize" if d.maximize else "minimize",
-        "method": d.method, "compare": d.compare, "seed_key": d.seed_key, "params": d.params,
-        "models": d.models, "counts": d.counts, "messages": d.messages, "caveats": d.caveats,
-        "scale": {"factor": d.scale.factor, "unit": d.scale.unit,
-                  "note": "values here are raw; the report shows value x factor"},
-        "takeaways": d.takeaways, "leaderboard": d.leaderboard, "per_model": d.per_model,
-        "cells": d.cells, "comparisons": d.comparisons,
-        "heatmaps": {m: {"rows_key": d.heatmap_axes[1], "cols_key": d.heatmap_axes[0],
-                         "rows": list(h.index), "cols": list(h.columns),
-                         "values": h.to_numpy(dtype=float).tolist()}
-                     for m, h in d.heatmaps.items()} if d.heatmap_axes else {},
-        "curves": d.curves, "evp": d.evp, "importance": d.importance, "failures": d.failures,
-        "system": d.system,
-    })
+    return jsonable(
+        {
+            "sweep_id": d.sweep_id,
+            "metric": d.metric,
+            "goal": "maximize" if d.maximize else "minimize",
+            "method": d.method,
+            "compare": d.compare,
+            "seed_key": d.seed_key,
+            "params": d.params,
+            "models": d.models,
+            "counts": d.counts,
+            "messages": d.messages,
+            "caveats": d.caveats,
+            "scale": {
+                "factor": d.scale.factor,
+                "unit": d.scale.unit,
+                "note": "values here are raw; the report shows value x factor",
+            },
+            "takeaways": d.takeaways,
+            "leaderboard": d.leaderboard,
+            "per_model": d.per_model,
+            "cells": d.cells,
+            "comparisons": d.comparisons,
+            "heatmaps": {
+                m: {
+                    "rows_key": d.heatmap_axes[1],
+                    "cols_key": d.heatmap_axes[0],
+                    "rows": list(h.index),
+                    "cols": list(h.columns),
+                    "values": h.to_numpy(dtype=float).tolist(),
+                }
+                for m, h in d.heatmaps.items()
+            }
+            if d.heatmap_axes
+            else {},
+            "curves": d.curves,
+            "evp": d.evp,
+            "importance": d.importance,
+            "failures": d.failures,
+            "system": d.system,
+        }
+    )
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
@@ -92,10 +120,13 @@ def fmt_num(v: Any, scale_factor: float | None = None) -> str:
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                             autoescape=jinja2.select_autoescape(["html", "html.j2"],
-                                                                 default_for_string=True),
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=jinja2.select_autoescape(["html", "html.j2"], default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["md"] = md_escape
     env.filters["num"] = fmt_num
     env.filters["safe_url"] = safe_url
@@ -104,58 +135,85 @@ def _env() -> jinja2.Environment:
 
 def _table(df: pd.DataFrame, limit: int = MAX_TABLE_ROWS) -> dict:
     shown = df.head(limit)
-    return {"columns": list(shown.columns), "rows": shown.to_dict(orient="records"),
-            "more": max(0, len(df) - limit)}
+    return {"columns": list(shown.columns), "rows": shown.to_dict(orient="records"), "more": max(0, len(df) - limit)}
 
 
 def _context(d: ReportData) -> dict:
     per_model_rows = []
     for pm in d.per_model:
         bc = pm["best_config"] or {}
-        per_model_rows.append({
-            "model": pm["model"], "runs": pm["runs"],
-            "best run": pm["best_run"]["name"], "best value": pm["best_run"]["value"] * d.scale.factor,
-            "best config": ", ".join(f"{k}={v}" for k, v in bc.items()
-                                     if k not in ("mean", "std", "seeds") and k != d.compare),
-            "best config mean": bc.get("mean", np.nan) * d.scale.factor,
-            "± std": (bc.get("std") or np.nan) * d.scale.factor, "seeds": bc.get("seeds"),
-            "train runtime s": pm["runtime_s"], "samples/s": pm["throughput"],
-            "parameters": int(pm["num_parameters"]) if pm["num_parameters"] else None,
-            f"{d.metric}/GPU-h": pm["metric_per_gpu_hour"] * d.scale.factor
-            if pm["metric_per_gpu_hour"] is not None else None,
-        })
-    comps = [{"a": c.a, "b": c.b, "mean": c.mean * d.scale.factor,
-              "low": None if c.low is None else c.low * d.scale.factor,
-              "high": None if c.high is None else c.high * d.scale.factor,
-              "pairs": c.n_pairs, "significant": c.significant, "note": c.note}
-             for c in d.comparisons]
+        per_model_rows.append(
+            {
+                "model": pm["model"],
+                "runs": pm["runs"],
+                "best run": pm["best_run"]["name"],
+                "best value": pm["best_run"]["value"] * d.scale.factor,
+                "best config": ", ".join(
+                    f"{k}={v}" for k, v in bc.items() if k not in ("mean", "std", "seeds") and k != d.compare
+                ),
+                "best config mean": bc.get("mean", np.nan) * d.scale.factor,
+                "± std": (bc.get("std") or np.nan) * d.scale.factor,
+                "seeds": bc.get("seeds"),
+                "train runtime s": pm["runtime_s"],
+                "samples/s": pm["throughput"],
+                "parameters": int(pm["num_parameters"]) if pm["num_parameters"] else None,
+                f"{d.metric}/GPU-h": pm["metric_per_gpu_hour"] * d.scale.factor
+                if pm["metric_per_gpu_hour"] is not None
+                else None,
+            }
+        )
+    comps = [
+        {
+            "a": c.a,
+            "b": c.b,
+            "mean": c.mean * d.scale.factor,
+            "low": None if c.low is None else c.low * d.scale.factor,
+            "high": None if c.high is None else c.high * d.scale.factor,
+            "pairs": c.n_pairs,
+            "significant": c.significant,
+            "note": c.note,
+        }
+        for c in d.comparisons
+    ]
     cells = d.cells.copy()
     for c in ("mean", "std"):
         if c in cells:
             cells[c] = cells[c] * d.scale.factor
     lb = d.leaderboard.copy()
     lb[d.metric] = lb[d.metric] * d.scale.factor
-    return {"d": d, "per_model": _table(pd.DataFrame(per_model_rows)), "comparisons": comps,
-            "cells": _table(cells), "leaderboard": lb.to_dict(orient="records"),
-            "lb_columns": [c for c in lb.columns if c not in ("run_id", "url", "name")],
-            "failures": _table(d.failures), "goal": "maximize" if d.maximize else "minimize"}
+    return {
+        "d": d,
+        "per_model": _table(pd.DataFrame(per_model_rows)),
+        "comparisons": comps,
+        "cells": _table(cells),
+        "leaderboard": lb.to_dict(orient="records"),
+        "lb_columns": [c for c in lb.columns if c not in ("run_id", "url", "name")],
+        "failures": _table(d.failures),
+        "goal": "maximize" if d.maximize else "minimize",
+    }
 
 
 def write_html(d: ReportData, path: Path) -> list[str]:
     from plotly.offline import get_plotlyjs
 
     built = figs.build_figures(d)
-    html_text = _env().get_template("report.html.j2").render(
-        **_context(d), figures=[(k, t) for k, t, _ in built],
-        payload=figs.figure_payload(built), plotlyjs=get_plotlyjs())
+    html_text = (
+        _env()
+        .get_template("report.html.j2")
+        .render(
+            **_context(d),
+            figures=[(k, t) for k, t, _ in built],
+            payload=figs.figure_payload(built),
+            plotlyjs=get_plotlyjs(),
+        )
+    )
     path.write_text(html_text, encoding="utf-8")
     return [k for k, _, _ in built]
 
 
 def write_md(d: ReportData, path: Path) -> dict[str, str]:
     images = pngs.write_pngs(d, path.parent)
-    path.write_text(_env().get_template("report.md.j2").render(**_context(d), images=images),
-                    encoding="utf-8")
+    path.write_text(_env().get_template("report.md.j2").render(**_context(d), images=images), encoding="utf-8")
     return images
 
 
@@ -169,5 +227,4 @@ def write_tables(runs: pd.DataFrame, history: pd.DataFrame, out: Path) -> tuple[
 
 
 def write_json(d: ReportData, path: Path) -> None:
-    path.write_text(json.dumps(report_json(d), indent=1, allow_nan=False, default=str),
-                    encoding="utf-8")
+    path.write_text(json.dumps(report_json(d), indent=1, allow_nan=False, default=str), encoding="utf-8")

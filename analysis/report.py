@@ -3,21 +3,22 @@
 Errors a user can act on (bad sweep id, no finished runs, network down) come out as one
 `ReportError` line; nothing here prints a traceback for them.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from agent.backends.base import Backend, BackendError
 from analysis import render
-from analysis.model import ReportData, ReportError, build_report
-from analysis.sources import RunSource, SourceError, source_for
+from analysis.build import build_report
+from analysis.data import ReportData, ReportError
+from analysis.sources import RunSource
 
-__all__ = ["ReportData", "ReportError", "ReportResult", "build_report", "write_report",
-           "write_outputs"]
+__all__ = ["ReportData", "ReportError", "ReportResult", "build_report", "write_report", "write_outputs"]
 
 
 @dataclass
@@ -27,7 +28,7 @@ class ReportResult:
     json: Path
     runs_csv: Path
     history_csv: Path
-    summary: str                    # one line for the CLI
+    summary: str  # one line for the CLI
     data: ReportData
     published_url: str | None = None
     seconds: float = 0.0
@@ -40,8 +41,14 @@ def _progress(console) -> Iterator:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
     console = console or Console(stderr=True)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), console=console, transient=True) as p:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+    ) as p:
         yield p
 
 
@@ -53,8 +60,7 @@ def _step(progress, text: str) -> Iterator:
         progress.update(task, completed=1)
 
 
-def write_outputs(data: ReportData, runs, history, out_dir: str | Path,
-                  progress=None) -> dict[str, Path]:
+def write_outputs(data: ReportData, runs, history, out_dir: str | Path, progress=None) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"html": out / "report.html", "md": out / "report.md", "json": out / "report.json"}
@@ -71,60 +77,85 @@ def write_outputs(data: ReportData, runs, history, out_dir: str | Path,
 
 def summary_line(data: ReportData, html: Path) -> str:
     best = data.per_model[0]
-    head = (f"{data.counts['usable']}/{data.counts['total']} runs; best {data.metric} "
-            f"{data.scale.fmt(best['best_run']['value'])} ({best['model']})")
+    head = (
+        f"{data.counts['usable']}/{data.counts['total']} runs; best {data.metric} "
+        f"{data.scale.fmt(best['best_run']['value'])} ({best['model']})"
+    )
     comp = data.takeaways.get("comparison", "")
-    return " ".join(f"{head}. {comp} Report: {html}".split())   # one line, whatever runs are called
+    return " ".join(f"{head}. {comp} Report: {html}".split())  # one line, whatever runs are called
 
 
-def report_from_source(source: RunSource, sweep_id: str, *, out_dir: str | Path,
-                       compare: str | None = None, seed_key: str = "seed",
-                       publish: bool = False, console=None, backend_name: str = "") -> ReportResult:
+def report_from_source(
+    source: RunSource,
+    sweep_id: str,
+    *,
+    out_dir: str | Path,
+    compare: str | None = None,
+    seed_key: str = "seed",
+    publish: bool = False,
+    console=None,
+) -> ReportResult:
     from analysis import tidy
 
     t0 = time.perf_counter()
     with _progress(console) as progress:
         try:
             with _step(progress, f"reading runs of {sweep_id}"):
-                if hasattr(source, "progress") and source.progress is None:
+                if source.progress is None:
                     source.progress = progress
                 info = source.sweep_info()
                 runs = tidy.sanitize_runs(source.runs_table())
                 history = source.history_table()
-        except (SourceError, BackendError) as exc:
+        except BackendError as exc:
             raise ReportError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
-        except Exception as exc:  # noqa: BLE001 - unreadable store: one line, cause chained
-            from agent.runreader import RunReadError
-            if isinstance(exc, (RunReadError, OSError)):
+        except Exception as exc:
+            if isinstance(exc, OSError):
                 raise ReportError(f"could not read the runs of {sweep_id}: {exc}") from exc
             raise
         with _step(progress, "computing statistics"):
             data = build_report(runs, history, info.config, compare, seed_key, sweep_id=sweep_id)
         url = None
-        if publish:     # first, so that the local report says whether and where it was published
+        if publish:  # first, so that the local report says whether and where it was published
             from analysis.publish import publish_report
+
             with _step(progress, "publishing a W&B Report"):
-                url, note = publish_report(data, info, backend_name=backend_name)
+                url, note = publish_report(data, info, source.backend)
             data.messages.append(note)
         paths = write_outputs(data, runs, history, out_dir, progress)
-    res = ReportResult(html=paths["html"], md=paths["md"], json=paths["json"],
-                       runs_csv=paths["runs_csv"], history_csv=paths["history_csv"],
-                       summary=summary_line(data, paths["html"]), data=data,
-                       published_url=url, seconds=time.perf_counter() - t0)
+    res = ReportResult(
+        html=paths["html"],
+        md=paths["md"],
+        json=paths["json"],
+        runs_csv=paths["runs_csv"],
+        history_csv=paths["history_csv"],
+        summary=summary_line(data, paths["html"]),
+        data=data,
+        published_url=url,
+        seconds=time.perf_counter() - t0,
+    )
     return res
 
 
-def write_report(sweep_id: str, *, backend: Backend, out_dir: str | Path,
-                 compare: str | None = None, seed_key: str = "seed", publish: bool = False,
-                 console=None) -> ReportResult:
+def write_report(
+    sweep_id: str,
+    *,
+    backend: Backend,
+    out_dir: str | Path,
+    compare: str | None = None,
+    seed_key: str = "seed",
+    publish: bool = False,
+    console=None,
+) -> ReportResult:
     """Write report.html/.md/.json, runs.csv and history.csv for one sweep into out_dir.
 
     Raises ReportError (one line) when there is nothing to report or the runs cannot be read.
     """
-    try:
-        source = source_for(backend, sweep_id)
-    except SourceError as exc:
-        raise ReportError(str(exc)) from exc
-    return report_from_source(source, sweep_id, out_dir=out_dir, compare=compare,
-                              seed_key=seed_key, publish=publish, console=console,
-                              backend_name=getattr(backend, "name", ""))
+    return report_from_source(
+        RunSource(backend, sweep_id),
+        sweep_id,
+        out_dir=out_dir,
+        compare=compare,
+        seed_key=seed_key,
+        publish=publish,
+        console=console,
+    )

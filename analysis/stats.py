@@ -3,23 +3,19 @@
 Everything here takes a `maximize` flag rather than assuming "higher is better": the
 direction comes from the sweep's `metric.goal` and is decided once, by the caller.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 from scipy.special import gammaln
 
+from agent.sweep_config.metric import best
 from analysis import tidy
-
-
-def maximize_from_goal(sweep_config: dict) -> bool:
-    """W&B's default goal is minimize; only an explicit `maximize` flips it."""
-    goal = str((sweep_config.get("metric") or {}).get("goal", "minimize")).lower()
-    return goal == "maximize"
 
 
 # ---------------------------------------------------------------- expected validation performance
@@ -32,8 +28,9 @@ def _log_comb(n: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
-def expected_max_curve(scores: Sequence[float], *, maximize: bool = True,
-                       with_replacement: bool = False) -> pd.DataFrame:
+def expected_max_curve(
+    scores: Sequence[float], *, maximize: bool = True, with_replacement: bool = False
+) -> pd.DataFrame:
     """Expected best score after n of the N observed trials, for n = 1..N.
 
     Dodge et al. 2019 ("Show Your Work") with replacement: P(max_n = v(i)) = (i/N)^n - ((i-1)/N)^n.
@@ -46,7 +43,7 @@ def expected_max_curve(scores: Sequence[float], *, maximize: bool = True,
     if v.size == 0:
         return pd.DataFrame({"n": [], "mean": [], "std": []})
     sign = 1.0 if maximize else -1.0
-    v = np.sort(sign * v)                      # ascending in "goodness"
+    v = np.sort(sign * v)  # ascending in "goodness"
     N = v.size
     i = np.arange(1, N + 1)
     rows = []
@@ -86,8 +83,7 @@ class PairedDifference:
         return asdict(self)
 
 
-def matched_pairs(runs: pd.DataFrame, *, compare: str, a, b, metric: str,
-                  match_keys: Sequence[str]) -> pd.DataFrame:
+def matched_pairs(runs: pd.DataFrame, *, compare: str, a, b, metric: str, match_keys: Sequence[str]) -> pd.DataFrame:
     """One row per cell (match_keys) where both a and b have a value: columns a, b, diff.
 
     Several runs in one cell (repeats) are averaged first, so a cell counts once.
@@ -102,8 +98,9 @@ def matched_pairs(runs: pd.DataFrame, *, compare: str, a, b, metric: str,
         if a in means and b in means:
             return pd.DataFrame({"a": [means[a]], "b": [means[b]], "diff": [means[a] - means[b]]})
         return pd.DataFrame(columns=["a", "b", "diff"])
-    cells = (df.assign(**{k: tidy.text(df[k]) for k in keys})
-               .pivot_table(index=keys, columns=compare, values=metric, aggfunc="mean"))
+    cells = df.assign(**{k: tidy.text(df[k]) for k in keys}).pivot_table(
+        index=keys, columns=compare, values=metric, aggfunc="mean"
+    )
     if a not in cells.columns or b not in cells.columns:
         return pd.DataFrame(columns=[*keys, "a", "b", "diff"])
     cells = cells[[a, b]].dropna()
@@ -112,9 +109,16 @@ def matched_pairs(runs: pd.DataFrame, *, compare: str, a, b, metric: str,
     return out
 
 
-def paired_bootstrap(diffs: Sequence[float], *, a: str, b: str, maximize: bool,
-                     confidence: float = 0.95, n_resamples: int = 9999,
-                     seed: int = 0) -> PairedDifference:
+def paired_bootstrap(
+    diffs: Sequence[float],
+    *,
+    a: str,
+    b: str,
+    maximize: bool,
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    seed: int = 0,
+) -> PairedDifference:
     """Bootstrap CI (scipy, BCa) of the mean paired difference a - b.
 
     Significant only when the CI excludes 0; then `better` is whichever is better in the
@@ -124,22 +128,31 @@ def paired_bootstrap(diffs: Sequence[float], *, a: str, b: str, maximize: bool,
     d = d[np.isfinite(d)]
     n = int(d.size)
     if n == 0:
-        return PairedDifference(a, b, float("nan"), None, None, 0, confidence, False, None,
-                                "no matched cells")
+        return PairedDifference(a, b, float("nan"), None, None, 0, confidence, False, None, "no matched cells")
     mean = float(d.mean())
     if n < 2:
-        return PairedDifference(a, b, mean, None, None, n, confidence, False, None,
-                                "only one matched cell")
+        return PairedDifference(a, b, mean, None, None, n, confidence, False, None, "only one matched cell")
     if np.ptp(d) == 0:
-        low = high = mean      # every resample has the same mean; BCa would divide by zero
+        low = high = mean  # every resample has the same mean; BCa would divide by zero
     else:
-        res = sps.bootstrap((d,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
-                            method="BCa", rng=np.random.default_rng(seed))
+        res = sps.bootstrap(
+            (d,),
+            np.mean,
+            confidence_level=confidence,
+            n_resamples=n_resamples,
+            method="BCa",
+            rng=np.random.default_rng(seed),
+        )
         low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
         if not (np.isfinite(low) and np.isfinite(high)):
-            res = sps.bootstrap((d,), np.mean, confidence_level=confidence,
-                                n_resamples=n_resamples, method="percentile",
-                                rng=np.random.default_rng(seed))
+            res = sps.bootstrap(
+                (d,),
+                np.mean,
+                confidence_level=confidence,
+                n_resamples=n_resamples,
+                method="percentile",
+                rng=np.random.default_rng(seed),
+            )
             low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
     significant = bool(low > 0 or high < 0)
     better = None
@@ -159,20 +172,21 @@ def seed_summary(runs: pd.DataFrame, *, config_keys: Sequence[str], metric: str)
     if not keys:
         g = df[metric]
         return pd.DataFrame({"mean": [g.mean()], "std": [g.std()], "count": [g.count()]})
-    out = (df.groupby(keys, dropna=False)[metric].agg(["mean", "std", "count"]).reset_index())
+    out = df.groupby(keys, dropna=False)[metric].agg(["mean", "std", "count"]).reset_index()
     return out
 
 
 def best_row(df: pd.DataFrame, col: str, *, maximize: bool) -> pd.Series | None:
-    d = df.dropna(subset=[col])
-    if d.empty:
-        return None
-    return d.loc[d[col].idxmax() if maximize else d[col].idxmin()]
+    """The row with the best finite `col` (the sweep's one "best" rule), or None."""
+    values = pd.to_numeric(df[col], errors="coerce") if col in df else pd.Series(dtype=float)
+    i = best(df.index, lambda i: values.at[i], {"goal": "maximize" if maximize else "minimize"})
+    return None if i is None else df.loc[i]
 
 
 # ---------------------------------------------------------------- importance / correlation
-def importance_table(runs: pd.DataFrame, *, params: Sequence[str], metric: str,
-                     seed: int = 0, n_estimators: int = 100) -> pd.DataFrame:
+def importance_table(
+    runs: pd.DataFrame, *, params: Sequence[str], metric: str, seed: int = 0, n_estimators: int = 100
+) -> pd.DataFrame:
     """Random-forest importance beside Pearson/Spearman correlation, one row per feature.
 
     Categoricals are one-hot encoded (feature "param=value"), like W&B's importance panel.
@@ -184,7 +198,8 @@ def importance_table(runs: pd.DataFrame, *, params: Sequence[str], metric: str,
     df = runs.dropna(subset=[metric])
     if len(df) < 3 or not cols:
         return pd.DataFrame(columns=["feature", "param", "importance", "pearson", "spearman"])
-    parts, owner = [], {}
+    parts: list[pd.Series | pd.DataFrame] = []
+    owner: dict[str, str] = {}
     for p in cols:
         s = df[p]
         num = pd.to_numeric(s, errors="coerce")
@@ -216,8 +231,7 @@ def importance_table(runs: pd.DataFrame, *, params: Sequence[str], metric: str,
 
 
 # ---------------------------------------------------------------- cost
-def metric_per_gpu_hour(metric: Sequence[float], runtime_s: Sequence[float],
-                        gpus: float = 1.0) -> float:
+def metric_per_gpu_hour(metric: Sequence[float], runtime_s: Sequence[float], gpus: float = 1.0) -> float:
     """Mean metric divided by mean GPU-hours per run: what an hour of accelerator buys."""
     m = pd.Series(metric, dtype=float)
     r = pd.Series(runtime_s, dtype=float)

@@ -4,15 +4,19 @@
 metrics. `history`: long table run_id, step, metric, value. Both sources (W&B API, local
 store) produce exactly this, so nothing downstream knows where runs came from.
 """
+
 from __future__ import annotations
 
 import math
 import os
 import re
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from agent.sweep_config import dotted
 
 META = ["run_id", "name", "state", "reason", "runtime_s", "created_at", "url", "tags"]
 HISTORY_COLUMNS = ["run_id", "step", "metric", "value"]
@@ -20,12 +24,26 @@ REDACTED = "[redacted]"
 
 # A key *segment* (split on non-alphanumerics) that names a credential; "tokenizer_name"
 # and "max_tokens" survive, "hub_token" and "api_key" do not.
-_SECRET_PARTS = {"key", "apikey", "token", "secret", "password", "passwd", "pwd",
-                 "credential", "credentials", "auth", "authorization", "cookie"}
+_SECRET_PARTS = {
+    "key",
+    "apikey",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "pwd",
+    "credential",
+    "credentials",
+    "auth",
+    "authorization",
+    "cookie",
+}
 _SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.I)
 # Shapes of well-known credentials, caught even under an innocent key name.
-_SECRET_VALUE = re.compile(r"^(?:[0-9a-f]{40}|(?:local|wandb)-[0-9a-f]{40,}|hf_[A-Za-z0-9]{30,}"
-                           r"|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{30,})$")
+_SECRET_VALUE = re.compile(
+    r"^(?:[0-9a-f]{40}|(?:local|wandb)-[0-9a-f]{40,}|hf_[A-Za-z0-9]{30,}"
+    r"|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{30,})$"
+)
 
 
 def is_secret_key(key: str) -> bool:
@@ -51,23 +69,19 @@ def redact_value(value: Any, secrets: set[str] | None = None) -> Any:
 
 def scrub(d: Mapping) -> dict:
     """Drop secret-looking keys at every depth (before anything is cached on disk)."""
-    return {k: scrub(v) if isinstance(v, Mapping) else v for k, v in d.items()
-            if not is_secret_key(k)}
+    return {k: scrub(v) if isinstance(v, Mapping) else v for k, v in d.items() if not is_secret_key(k)}
 
 
-def flatten(d: Mapping, prefix: str = "") -> dict[str, Any]:
+def _unwrap(v: Any) -> Any:
+    """W&B's raw config shape {"k": {"value": v}} -> v, at every depth."""
+    if isinstance(v, Mapping):
+        return v["value"] if set(v) == {"value"} else {k: _unwrap(x) for k, x in v.items()}
+    return v
+
+
+def flatten(d: Mapping) -> dict[str, Any]:
     """Nested sweep parameters come back as nested dicts; columns use dotted names."""
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        name = f"{prefix}{k}"
-        if isinstance(v, Mapping):
-            if set(v) == {"value"}:            # W&B's raw config shape {"k": {"value": v}}
-                out[name] = v["value"]
-            else:
-                out.update(flatten(v, name + "."))
-        else:
-            out[name] = v
-    return out
+    return dotted({k: _unwrap(v) for k, v in d.items()})
 
 
 def _scalar(v: Any) -> Any:
@@ -81,7 +95,7 @@ def _scalar(v: Any) -> Any:
         return None
     if isinstance(v, (list, tuple)):
         return str(list(v))
-    return None    # histograms, tables, media: not a column
+    return None  # histograms, tables, media: not a column
 
 
 def record_row(rec: Mapping, secrets: set[str]) -> dict[str, Any]:
@@ -102,17 +116,18 @@ def record_row(rec: Mapping, secrets: set[str]) -> dict[str, Any]:
         col = k if (k not in row and k not in META) else f"summary:{k}"
         row[col] = redact_value(sv, secrets)
     tags = rec.get("tags") or []
-    row.update({
-        "run_id": redact_value(str(rec.get("id", "")), secrets),
-        "name": redact_value(str(rec.get("name") or rec.get("id") or ""), secrets),
-        "state": str(rec.get("state") or "unknown").lower(),
-        "reason": redact_value(rec.get("reason") or (rec.get("summary") or {}).get("failure_reason"),
-                               secrets),
-        "runtime_s": rec.get("runtime_s"),
-        "created_at": rec.get("created_at"),
-        "url": rec.get("url"),
-        "tags": redact_value(", ".join(map(str, tags)), secrets) if tags else None,
-    })
+    row.update(
+        {
+            "run_id": redact_value(str(rec.get("id", "")), secrets),
+            "name": redact_value(str(rec.get("name") or rec.get("id") or ""), secrets),
+            "state": str(rec.get("state") or "unknown").lower(),
+            "reason": redact_value(rec.get("reason") or (rec.get("summary") or {}).get("failure_reason"), secrets),
+            "runtime_s": rec.get("runtime_s"),
+            "created_at": rec.get("created_at"),
+            "url": rec.get("url"),
+            "tags": redact_value(", ".join(map(str, tags)), secrets) if tags else None,
+        }
+    )
     return row
 
 
@@ -140,8 +155,12 @@ def sanitize_runs(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def history_frame(rows_by_run: Mapping[str, list[dict]], *, keep: set[str] | None = None,
-                  step_keys: tuple[str, ...] = ("train/global_step", "_step")) -> pd.DataFrame:
+def history_frame(
+    rows_by_run: Mapping[str, list[dict]],
+    *,
+    keep: set[str] | None = None,
+    step_keys: tuple[str, ...] = ("train/global_step", "_step"),
+) -> pd.DataFrame:
     """{run_id: [logged rows]} -> long table; x is the trainer's global step when logged."""
     frames = []
     for run_id, rows in rows_by_run.items():
@@ -157,8 +176,15 @@ def history_frame(rows_by_run: Mapping[str, list[dict]], *, keep: set[str] | Non
         if step is None:
             step = pd.Series(np.arange(len(wide)), dtype=float)
         wide = wide.assign(__step=step.to_numpy())
-        cols = [c for c in wide.columns if c != "__step" and not c.startswith("_")
-                and c not in step_keys and (keep is None or c in keep) and not is_secret_key(c)]
+        cols = [
+            c
+            for c in wide.columns
+            if c != "__step"
+            and not c.startswith("_")
+            and c not in step_keys
+            and (keep is None or c in keep)
+            and not is_secret_key(c)
+        ]
         if not cols:
             continue
         long = wide.melt(id_vars="__step", value_vars=cols, var_name="metric", value_name="value")
@@ -172,8 +198,14 @@ def history_frame(rows_by_run: Mapping[str, list[dict]], *, keep: set[str] | Non
 
 
 def empty_history() -> pd.DataFrame:
-    return pd.DataFrame({"run_id": pd.Series(dtype=str), "step": pd.Series(dtype=float),
-                         "metric": pd.Series(dtype=str), "value": pd.Series(dtype=float)})
+    return pd.DataFrame(
+        {
+            "run_id": pd.Series(dtype=str),
+            "step": pd.Series(dtype=float),
+            "metric": pd.Series(dtype=str),
+            "value": pd.Series(dtype=float),
+        }
+    )
 
 
 def normalize_history(h: pd.DataFrame) -> pd.DataFrame:
@@ -185,19 +217,6 @@ def normalize_history(h: pd.DataFrame) -> pd.DataFrame:
     return h
 
 
-def system_key(k: str) -> str:
-    """W&B's API prefixes system metrics with "system."; offline stats rows do not."""
-    return k if k.startswith("system.") else f"system.{k}"
-
-
-def finite(x: Any) -> bool:
-    try:
-        return x is not None and math.isfinite(float(x))
-    except (TypeError, ValueError):
-        return False
-
-
 def text(s: pd.Series) -> pd.Series:
     """Values as labels; missing ones become "(none)" (pandas 3 keeps NaN through astype(str))."""
-    return s.map(lambda v: "(none)" if v is None or (isinstance(v, float) and math.isnan(v))
-                 else str(v)).astype(object)
+    return s.map(lambda v: "(none)" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)).astype(object)

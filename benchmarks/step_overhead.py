@@ -1,7 +1,7 @@
 """Per-step overhead of a GLUE-sized Trainer fine-tune: one knob at a time, side by side.
 
 A BERT step on MRPC-shaped batches costs about 70 ms on an H200 whatever the padding: the
-loop is bound by per-step host work and kernel launches, not FLOPs (docs: FACTS.md anchors).
+loop is bound by per-step host work and kernel launches, not FLOPs (measured on an H200).
 This measures what each knob does to the steady-state step time, in one process, with the
 same model, data and sampler, so the ratios are comparable:
 
@@ -17,6 +17,7 @@ Only torch + transformers are needed (the GPU box has no datasets/wandb requirem
 
     python -m benchmarks.step_overhead [--device cpu|cuda] [--steps N] [--model-dir DIR] [--out FILE]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,10 @@ class PairDataset(torch.utils.data.Dataset):
     """Pre-tokenized pairs held as tensors, so collation never walks Python lists."""
 
     def __init__(self, encodings: list[dict], labels: list[int]):
-        self.rows = [{k: torch.tensor(v) for k, v in enc.items()} | {"labels": torch.tensor(y)}
-                     for enc, y in zip(encodings, labels)]
+        self.rows = [
+            {k: torch.tensor(v) for k, v in enc.items()} | {"labels": torch.tensor(y)}
+            for enc, y in zip(encodings, labels, strict=False)
+        ]
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -64,7 +67,7 @@ class TensorCollator:
             t = torch.full((len(batch), n), fill, dtype=batch[0][key].dtype)
             for i, b in enumerate(batch):
                 v = b[key]
-                t[i, :len(v)] = v
+                t[i, : len(v)] = v
             out[key] = t
         return out
 
@@ -72,9 +75,10 @@ class TensorCollator:
 def load_pairs(train_file: str, tokenizer, limit: int | None = None, max_length: int = 128):
     with open(train_file) as fh:
         rows = list(csv.DictReader(fh))[:limit]
-    enc = tokenizer([r["sentence1"] for r in rows], [r["sentence2"] for r in rows], truncation=True,
-                    max_length=max_length)
-    keys = [k for k in enc.keys() if k in tokenizer.model_input_names]
+    enc = tokenizer(
+        [r["sentence1"] for r in rows], [r["sentence2"] for r in rows], truncation=True, max_length=max_length
+    )
+    keys = [k for k in enc if k in tokenizer.model_input_names]
     encodings = [{k: enc[k][i] for k in keys} for i in range(len(rows))]
     return encodings, [int(r["label"]) for r in rows]
 
@@ -82,9 +86,10 @@ def load_pairs(train_file: str, tokenizer, limit: int | None = None, max_length:
 def collate_micro(encodings, labels, tokenizer, batch: int = 32, rounds: int = 200) -> dict:
     """Host time to build one batch, each collator, no model: the pure cost being cut."""
     from transformers import DataCollatorWithPadding
+
     hf = DataCollatorWithPadding(tokenizer)
     ds = PairDataset(encodings, labels)
-    plain = [dict(e, labels=y) for e, y in zip(encodings, labels)]
+    plain = [dict(e, labels=y) for e, y in zip(encodings, labels, strict=False)]
     tc = TensorCollator(tokenizer.pad_token_id, multiple=8)
     out = {}
     for name, fn, src in (("hf_pad_lists", hf, plain), ("tensor_collator", tc, ds)):
@@ -102,6 +107,7 @@ class _StepClock:
 
     def callback(self):
         from transformers import TrainerCallback
+
         clock = self
 
         class Cb(TrainerCallback):
@@ -109,6 +115,7 @@ class _StepClock:
                 if torch.cuda.is_available():
                     torch.cuda.synchronize()  # one sync per step, equal for every variant
                 clock.times.append(time.perf_counter())
+
         return Cb()
 
 
@@ -131,29 +138,64 @@ VARIANTS_CUDA = [
 ]
 
 
-def run_variant(model_dir: str, encodings, labels, tokenizer, *, steps: int, device: str, batch: int = 32,
-                collator: str = "hf", multiple: int | None = None, max_length: int | None = None,
-                logging_steps: int = 10, workers: int = 0, pin_memory: bool = True, optim: str | None = None,
-                precision: str = "bf16", tf32: bool = True, compile: bool = False, seed: int = 0) -> dict:
-    from transformers import (AutoModelForSequenceClassification, DataCollatorWithPadding, PrinterCallback,
-                              Trainer, TrainingArguments)
+def run_variant(
+    model_dir: str,
+    encodings,
+    labels,
+    tokenizer,
+    *,
+    steps: int,
+    device: str,
+    batch: int = 32,
+    collator: str = "hf",
+    multiple: int | None = None,
+    max_length: int | None = None,
+    logging_steps: int = 10,
+    workers: int = 0,
+    pin_memory: bool = True,
+    optim: str | None = None,
+    precision: str = "bf16",
+    tf32: bool = True,
+    compile: bool = False,
+    seed: int = 0,
+) -> dict:
+    from transformers import (
+        AutoModelForSequenceClassification,
+        DataCollatorWithPadding,
+        PrinterCallback,
+        Trainer,
+        TrainingArguments,
+    )
+
     cuda = device == "cuda"
     torch.manual_seed(seed)
     model = AutoModelForSequenceClassification.from_pretrained(model_dir)
     if collator == "hf":
-        ds = [dict(e, labels=y) for e, y in zip(encodings, labels)]
-        coll = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=multiple,
-                                       padding="max_length" if max_length else True, max_length=max_length)
+        ds = [dict(e, labels=y) for e, y in zip(encodings, labels, strict=False)]
+        coll = DataCollatorWithPadding(
+            tokenizer, pad_to_multiple_of=multiple, padding="max_length" if max_length else True, max_length=max_length
+        )
     else:
         ds = PairDataset(encodings, labels)
         coll = TensorCollator(tokenizer.pad_token_id, multiple, max_length)
     kw = dict(
-        output_dir=os.path.join("/tmp", "sweepkit-step-overhead"), report_to="none", save_strategy="no",
-        max_steps=steps, per_device_train_batch_size=batch, learning_rate=2e-5, logging_steps=logging_steps,
+        output_dir=os.path.join("/tmp", "sweepkit-step-overhead"),
+        report_to="none",
+        save_strategy="no",
+        max_steps=steps,
+        per_device_train_batch_size=batch,
+        learning_rate=2e-5,
+        logging_steps=logging_steps,
         dataloader_num_workers=workers,
-        dataloader_pin_memory=pin_memory and cuda, optim=optim or ("adamw_torch_fused" if cuda else "adamw_torch"),
-        bf16=cuda and precision == "bf16", tf32=(tf32 if cuda else None), torch_compile=compile,
-        use_cpu=not cuda, disable_tqdm=True, seed=seed)
+        dataloader_pin_memory=pin_memory and cuda,
+        optim=optim or ("adamw_torch_fused" if cuda else "adamw_torch"),
+        bf16=cuda and precision == "bf16",
+        tf32=(tf32 if cuda else None),
+        torch_compile=compile,
+        use_cpu=not cuda,
+        disable_tqdm=True,
+        seed=seed,
+    )
     try:
         args = TrainingArguments(train_sampling_strategy="group_by_length", **kw)
     except TypeError:  # transformers minors before the sampler rename
@@ -164,13 +206,18 @@ def run_variant(model_dir: str, encodings, labels, tokenizer, *, steps: int, dev
     t0 = time.perf_counter()
     trainer.train()
     total = time.perf_counter() - t0
-    gaps = [b - a for a, b in zip(clock.times[WARMUP_STEPS:], clock.times[WARMUP_STEPS + 1:])]
+    gaps = [b - a for a, b in zip(clock.times[WARMUP_STEPS:], clock.times[WARMUP_STEPS + 1 :], strict=False)]
     del trainer, model
     if cuda:
         torch.cuda.empty_cache()
-    return {"steps": steps, "train_s": total, "step_ms_median": statistics.median(gaps) * 1e3,
-            "step_ms_mean": statistics.mean(gaps) * 1e3, "samples_per_s": batch / statistics.mean(gaps),
-            "first_steps_s": clock.times[WARMUP_STEPS] - t0}
+    return {
+        "steps": steps,
+        "train_s": total,
+        "step_ms_median": statistics.median(gaps) * 1e3,
+        "step_ms_mean": statistics.mean(gaps) * 1e3,
+        "samples_per_s": batch / statistics.mean(gaps),
+        "first_steps_s": clock.times[WARMUP_STEPS] - t0,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,17 +228,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--only", help="comma-separated variant numbers to run (0-based), default all")
-    ap.add_argument("--variants", choices=("auto", "cpu", "cuda", "all"), default="auto",
-                    help="cpu: host-side knobs; cuda: GPU-only knobs; auto: cpu, plus cuda on a GPU")
+    ap.add_argument(
+        "--variants",
+        choices=("auto", "cpu", "cuda", "all"),
+        default="auto",
+        help="cpu: host-side knobs; cuda: GPU-only knobs; auto: cpu, plus cuda on a GPU",
+    )
     ap.add_argument("--out", help="append one JSON line per variant here, as each finishes")
     args = ap.parse_args(argv)
     if args.device == "cpu":
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     if not args.model_dir:
         from benchmarks import synthetic
+
         m = synthetic.build("/tmp/sweepkit-synthetic-small", small=True, archs=("bert-base",))
         args.model_dir, args.train_file = m["models"]["bert-base"], m["train_file"]
     from transformers import AutoTokenizer
+
     tok = AutoTokenizer.from_pretrained(args.model_dir)
     enc, labels = load_pairs(args.train_file, tok)
 
@@ -210,8 +263,9 @@ def main(argv: list[str] | None = None) -> int:
         if i not in pick:
             continue
         try:
-            r = run_variant(args.model_dir, enc, labels, tok, steps=args.steps, device=args.device,
-                            batch=args.batch, **knobs)
+            r = run_variant(
+                args.model_dir, enc, labels, tok, steps=args.steps, device=args.device, batch=args.batch, **knobs
+            )
         except Exception as exc:  # one broken knob (e.g. compile on an old driver) must not hide the rest
             r = {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}
         r = {"what": "variant", "name": name, **knobs, **r}

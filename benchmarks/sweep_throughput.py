@@ -16,9 +16,11 @@ GPU mode: the classic way at ~62 s per BERT trial would need ~20 min for 24 tria
 stated subset (one trial per model at the grid's first lr/batch/seed) and extrapolates each model's
 measured time to that model's share of the grid; the output says so.
 """
+
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -34,11 +36,16 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 CLI = [sys.executable, "-m", "agent.cli"]
-LAUNCHER = [sys.executable, "-m", "agent.launcher"]
 METRIC = "eval/accuracy"
 CLASSIC_CPU = ["--pad_to_max_length=true", "--precision=fp32", "--group_by_length=false"]
-CLASSIC_GPU = ["--pad_to_max_length=true", "--max_seq_length=256", "--precision=fp32", "--tf32=false",
-               "--group_by_length=false", "--optim=adamw_torch"]
+CLASSIC_GPU = [
+    "--pad_to_max_length=true",
+    "--max_seq_length=256",
+    "--precision=fp32",
+    "--tf32=false",
+    "--group_by_length=false",
+    "--optim=adamw_torch",
+]
 
 
 def cpu_grid() -> dict:
@@ -49,28 +56,62 @@ def cpu_grid() -> dict:
         config.pop("early_terminate", None)
         config["method"] = "grid"
         return config
-    return {"name": "throughput-cpu", "method": "grid", "metric": {"name": METRIC, "goal": "maximize"},
-            "command": ["${env}", "${interpreter}", "-m", "agent", "--task_name=mrpc-mini",
-                        "--num_train_epochs=1", "--max_train_samples=2000", "--report_to=wandb", "${args}"],
-            "parameters": {"model_name_or_path": {"values": ["tiny-bert", "tiny-distilbert"]},
-                           "learning_rate": {"values": [5e-4, 1e-3]}, "seed": {"values": [1, 2]},
-                           "group_by_length": {"value": False}}}
+    return {
+        "name": "throughput-cpu",
+        "method": "grid",
+        "metric": {"name": METRIC, "goal": "maximize"},
+        "command": [
+            "${env}",
+            "${interpreter}",
+            "-m",
+            "agent",
+            "--task_name=mrpc-mini",
+            "--num_train_epochs=1",
+            "--max_train_samples=2000",
+            "--report_to=wandb",
+            "${args}",
+        ],
+        "parameters": {
+            "model_name_or_path": {"values": ["tiny-bert", "tiny-distilbert"]},
+            "learning_rate": {"values": [5e-4, 1e-3]},
+            "seed": {"values": [1, 2]},
+            "group_by_length": {"value": False},
+        },
+    }
 
 
-def gpu_grid(manifest: dict, *, epochs: float = 3, lrs=(3e-5, 1e-4), batches=(32, 64), seeds=(1, 2, 3),
-             max_steps: int = -1) -> dict:
+def gpu_grid(
+    manifest: dict, *, epochs: float = 3, lrs=(3e-5, 1e-4), batches=(32, 64), seeds=(1, 2, 3), max_steps: int = -1
+) -> dict:
     """2 models x lr x batch x seed = 24 trials at MRPC size on the synthetic data."""
     models = [manifest["models"][a] for a in ("bert-base", "distilbert-base")]
-    return {"name": "throughput-gpu", "method": "grid", "metric": {"name": METRIC, "goal": "maximize"},
-            "command": ["${env}", "${interpreter}", "-m", "agent", "--task_name=mrpc",
-                        f"--train_file={manifest['train_file']}", f"--validation_file={manifest['validation_file']}",
-                        f"--num_train_epochs={epochs}", f"--max_steps={max_steps}", "--report_to=wandb", "${args}"],
-            "parameters": {"model_name_or_path": {"values": models}, "learning_rate": {"values": list(lrs)},
-                           "per_device_train_batch_size": {"values": list(batches)},
-                           "seed": {"values": list(seeds)},
-                           # Length-sorted batches skew labels on synthetic pairs (measured on mrpc-mini:
-                           # 0.54 vs 0.68 accuracy); a GPU step is overhead-bound, so grouping buys little.
-                           "group_by_length": {"value": False}}}
+    return {
+        "name": "throughput-gpu",
+        "method": "grid",
+        "metric": {"name": METRIC, "goal": "maximize"},
+        "command": [
+            "${env}",
+            "${interpreter}",
+            "-m",
+            "agent",
+            "--task_name=mrpc",
+            f"--train_file={manifest['train_file']}",
+            f"--validation_file={manifest['validation_file']}",
+            f"--num_train_epochs={epochs}",
+            f"--max_steps={max_steps}",
+            "--report_to=wandb",
+            "${args}",
+        ],
+        "parameters": {
+            "model_name_or_path": {"values": models},
+            "learning_rate": {"values": list(lrs)},
+            "per_device_train_batch_size": {"values": list(batches)},
+            "seed": {"values": list(seeds)},
+            # Length-sorted batches skew labels on synthetic pairs (measured on mrpc-mini:
+            # 0.54 vs 0.68 accuracy); a GPU step is overhead-bound, so grouping buys little.
+            "group_by_length": {"value": False},
+        },
+    }
 
 
 def with_args(config: dict, extra: list[str]) -> dict:
@@ -96,14 +137,19 @@ def grid_size(config: dict) -> int:
     return len(list(itertools.product(*[s.get("values", [s.get("value")]) for s in config["parameters"].values()])))
 
 
-def _run(argv: list[str], env: dict, timeout: float | None = None, log: Path | None = None) -> subprocess.CompletedProcess:
-    out = open(log, "a") if log else subprocess.PIPE
-    try:
-        return subprocess.run(argv, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT if log else subprocess.PIPE,
-                              text=True, timeout=timeout)
-    finally:
-        if log:
-            out.close()
+def _run(
+    argv: list[str], env: dict, timeout: float | None = None, log: Path | None = None
+) -> subprocess.CompletedProcess:
+    with open(log, "a") if log else contextlib.nullcontext(subprocess.PIPE) as out:
+        return subprocess.run(
+            argv,
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT if log else subprocess.PIPE,
+            text=True,
+            timeout=timeout,
+        )
 
 
 def create_sweep(config: dict, env: dict, workdir: Path) -> str:
@@ -122,20 +168,23 @@ def sweep_runs(sweep_id: str, env: dict) -> list[dict]:
     return json.loads(p.stdout)["runs"]
 
 
-def agent_argv(sweep_id: str, *, warm: bool, workers: int | None = None, gpus: str | None = None,
-               per_gpu: str | None = None) -> list[str]:
-    """`sweepkit agent` with the launcher options when the CLI has them, else the launcher itself."""
-    opts = (["--warm"] if warm else ["--cold"]) + (["--workers", str(workers)] if workers else []) \
+def agent_argv(
+    sweep_id: str, *, warm: bool, workers: int | None = None, gpus: str | None = None, per_gpu: str | None = None
+) -> list[str]:
+    """`sweepkit agent` with the launcher's options, or the engine's own single cold agent."""
+    opts = (
+        (["--warm"] if warm else ["--cold"])
+        + (["--workers", str(workers)] if workers else [])
         + (["--gpus", gpus, "--per-gpu", str(per_gpu)] if gpus else [])
+    )
     if not warm and not workers and not gpus:
-        return CLI + ["agent", sweep_id]            # the engine's own single cold agent
-    help_text = _run(CLI + ["agent", "--help"], dict(os.environ)).stdout or ""
-    base = CLI + ["agent"] if "--workers" in help_text else LAUNCHER
-    return base + [sweep_id] + opts
+        return CLI + ["agent", sweep_id]  # the engine's own single cold agent
+    return CLI + ["agent", sweep_id] + opts
 
 
-def run_way(name: str, config: dict, env: dict, workdir: Path, agent_opts: dict, *, timeout: float | None,
-            log: Path) -> dict:
+def run_way(
+    name: str, config: dict, env: dict, workdir: Path, agent_opts: dict, *, timeout: float | None, log: Path
+) -> dict:
     sid = create_sweep(config, env, workdir)
     argv = agent_argv(sid, **agent_opts)
     t0 = time.monotonic()
@@ -152,7 +201,7 @@ def run_way(name: str, config: dict, env: dict, workdir: Path, agent_opts: dict,
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            rc = "timeout"   # the runs that finished still count
+            rc = "timeout"  # the runs that finished still count
     wall = time.monotonic() - t0
     runs = sweep_runs(sid, env)
     return summarize(name, sid, runs, wall, rc, " ".join(argv[2:]))
@@ -161,18 +210,28 @@ def run_way(name: str, config: dict, env: dict, workdir: Path, agent_opts: dict,
 def summarize(name: str, sweep_id: str, runs: list[dict], wall: float, rc, command: str) -> dict:
     done = [r for r in runs if r["state"] == "finished"]
     values = [r["summary"].get(METRIC) for r in done if isinstance(r["summary"].get(METRIC), (int, float))]
-    return {"way": name, "sweep_id": sweep_id, "command": command, "exit": rc, "wall_s": round(wall, 2),
-            "trials": len(runs), "finished": len(done), "s_per_trial": round(wall / max(1, len(done)), 2),
-            "trials_per_hour": round(3600 * len(done) / wall, 1) if wall > 0 else None,
-            "metric_mean": statistics.mean(values) if values else None,
-            "metric_sd": statistics.stdev(values) if len(values) > 1 else None,
-            "per_point": {_point_key(r): r["summary"].get(METRIC) for r in done},
-            "runtime_by_model": _runtime_by_model(done)}
+    return {
+        "way": name,
+        "sweep_id": sweep_id,
+        "command": command,
+        "exit": rc,
+        "wall_s": round(wall, 2),
+        "trials": len(runs),
+        "finished": len(done),
+        "s_per_trial": round(wall / max(1, len(done)), 2),
+        "trials_per_hour": round(3600 * len(done) / wall, 1) if wall > 0 else None,
+        "metric_mean": statistics.mean(values) if values else None,
+        "metric_sd": statistics.stdev(values) if len(values) > 1 else None,
+        "per_point": {_point_key(r): r["summary"].get(METRIC) for r in done},
+        "runtime_by_model": _runtime_by_model(done),
+    }
 
 
 def _point_key(run: dict) -> str:
     c = run.get("config") or {}
-    return "|".join(str(c.get(k)) for k in ("model_name_or_path", "learning_rate", "per_device_train_batch_size", "seed"))
+    return "|".join(
+        str(c.get(k)) for k in ("model_name_or_path", "learning_rate", "per_device_train_batch_size", "seed")
+    )
 
 
 def _runtime_by_model(done: list[dict]) -> dict:
@@ -195,20 +254,28 @@ def report(classic: dict, fast: dict, *, classic_grid_s: float | None = None, gr
     lines = [f"{'way':34s} {'trials':>7s} {'wall s':>9s} {'s/trial':>8s} {'trials/h':>9s} {'mean ' + METRIC:>20s}"]
     for r in (classic, fast):
         m = f"{r['metric_mean']:.4f} ± {r['metric_sd'] or 0:.4f}" if r["metric_mean"] is not None else "-"
-        lines.append(f"{r['way']:34s} {r['finished']:>7d} {r['wall_s']:>9.1f} {r['s_per_trial']:>8.2f} "
-                     f"{r['trials_per_hour'] or 0:>9.1f} {m:>20s}")
+        lines.append(
+            f"{r['way']:34s} {r['finished']:>7d} {r['wall_s']:>9.1f} {r['s_per_trial']:>8.2f} "
+            f"{r['trials_per_hour'] or 0:>9.1f} {m:>20s}"
+        )
     if classic_grid_s is not None:
-        lines.append(f"classic way extrapolated to the {grid_n}-trial grid: {classic_grid_s:.0f} s "
-                     f"({classic['finished']} trials measured, each grid point charged its model's measured "
-                     "s/trial; NOT a full measured run)")
-    ratio = (classic["trials_per_hour"] and fast["trials_per_hour"] and fast["trials_per_hour"] / classic["trials_per_hour"])
+        lines.append(
+            f"classic way extrapolated to the {grid_n}-trial grid: {classic_grid_s:.0f} s "
+            f"({classic['finished']} trials measured, each grid point charged its model's measured "
+            "s/trial; NOT a full measured run)"
+        )
+    ratio = (
+        classic["trials_per_hour"] and fast["trials_per_hour"] and fast["trials_per_hour"] / classic["trials_per_hour"]
+    )
     if ratio:
         lines.append(f"throughput ratio sweepkit / classic: {ratio:.2f}x (trials per hour, measured side by side)")
     common = set(classic["per_point"]) & set(fast["per_point"])
     if common:
-        diffs = [abs((classic['per_point'][k] or 0) - (fast['per_point'][k] or 0)) for k in common]
-        lines.append(f"same grid points in both ({len(common)}): max |{METRIC} difference| = {max(diffs):.4f} "
-                     "(classic pads to max length, fp32, no length grouping: the data order differs, so expect seed-level noise)")
+        diffs = [abs((classic["per_point"][k] or 0) - (fast["per_point"][k] or 0)) for k in common]
+        lines.append(
+            f"same grid points in both ({len(common)}): max |{METRIC} difference| = {max(diffs):.4f} "
+            "(classic pads to max length, fp32, no length grouping: the data order differs, so expect seed-level noise)"
+        )
     return "\n".join(lines)
 
 
@@ -225,8 +292,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--classic-per-model", type=int, default=1)
     ap.add_argument("--budget-s", type=float, default=None, help="stop each way after this many seconds")
-    ap.add_argument("--fast-args", default="", help="extra trial args for sweepkit's way only, e.g. "
-                    "'--group_by_length=false' (printed with the results)")
+    ap.add_argument(
+        "--fast-args",
+        default="",
+        help="extra trial args for sweepkit's way only, e.g. '--group_by_length=false' (printed with the results)",
+    )
     ap.add_argument("--out", help="write the JSON results here")
     args = ap.parse_args(argv)
 
@@ -246,45 +316,85 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "cpu":
         grid = cpu_grid()
         env.setdefault("OMP_NUM_THREADS", "1")
-        print(f"grid: {grid_size(grid)} trials; classic = one cold process per trial, sequential, "
-              f"{' '.join(CLASSIC_CPU)}; sweepkit = {args.workers} warm workers {args.fast_args}", flush=True)
-        results["classic"] = run_way("classic (cold, padded, fp32, seq.)", with_args(grid, CLASSIC_CPU), env,
-                                     workdir, {"warm": False}, timeout=args.budget_s, log=log)
+        print(
+            f"grid: {grid_size(grid)} trials; classic = one cold process per trial, sequential, "
+            f"{' '.join(CLASSIC_CPU)}; sweepkit = {args.workers} warm workers {args.fast_args}",
+            flush=True,
+        )
+        results["classic"] = run_way(
+            "classic (cold, padded, fp32, seq.)",
+            with_args(grid, CLASSIC_CPU),
+            env,
+            workdir,
+            {"warm": False},
+            timeout=args.budget_s,
+            log=log,
+        )
         save()
         fast_grid = with_args(grid, args.fast_args.split()) if args.fast_args else grid
-        results["sweepkit"] = run_way(f"sweepkit (warm, {args.workers} workers)", fast_grid, env, workdir,
-                                      {"warm": True, "workers": args.workers}, timeout=args.budget_s, log=log)
+        results["sweepkit"] = run_way(
+            f"sweepkit (warm, {args.workers} workers)",
+            fast_grid,
+            env,
+            workdir,
+            {"warm": True, "workers": args.workers},
+            timeout=args.budget_s,
+            log=log,
+        )
         save()
         print(report(results["classic"], results["sweepkit"]))
         return 0
 
     from benchmarks import synthetic
+
     out_dir = args.synthetic or str(workdir / "synthetic")
-    manifest = synthetic.build(out_dir, small=args.small, n_train=args.n_train or synthetic.MRPC_TRAIN,
-                               n_dev=synthetic.MRPC_DEV if not args.small else 64)
+    manifest = synthetic.build(
+        out_dir,
+        small=args.small,
+        n_train=args.n_train or synthetic.MRPC_TRAIN,
+        n_dev=synthetic.MRPC_DEV if not args.small else 64,
+    )
     grid = gpu_grid(manifest, epochs=args.epochs, seeds=tuple(range(1, args.seeds + 1)))
     n = grid_size(grid)
     classic_cfg = with_args(subset(grid, args.classic_per_model), CLASSIC_GPU)
-    print(f"grid: {n} trials (2 models x lr x batch x seed, {manifest['stats']['tokens_per_pair']:.0f} tokens/pair); "
-          f"classic way measured on {grid_size(classic_cfg)} of them and extrapolated", flush=True)
-    results["classic"] = run_way("classic (cold, pad 256, fp32, seq.)", classic_cfg, env, workdir, {"warm": False},
-                                 timeout=args.budget_s, log=log)
+    print(
+        f"grid: {n} trials (2 models x lr x batch x seed, {manifest['stats']['tokens_per_pair']:.0f} tokens/pair); "
+        f"classic way measured on {grid_size(classic_cfg)} of them and extrapolated",
+        flush=True,
+    )
+    results["classic"] = run_way(
+        "classic (cold, pad 256, fp32, seq.)",
+        classic_cfg,
+        env,
+        workdir,
+        {"warm": False},
+        timeout=args.budget_s,
+        log=log,
+    )
     results["classic_grid_s"] = extrapolate(results["classic"], grid)
     save()
     packed = args.gpus == "none" and args.workers or args.per_gpu
-    opts = ({"warm": True, "workers": args.workers} if args.gpus == "none"
-            else {"warm": True, "gpus": args.gpus, "per_gpu": args.per_gpu})
+    opts = (
+        {"warm": True, "workers": args.workers}
+        if args.gpus == "none"
+        else {"warm": True, "gpus": args.gpus, "per_gpu": args.per_gpu}
+    )
     fast_grid = with_args(grid, args.fast_args.split()) if args.fast_args else grid
-    results["sweepkit"] = run_way(f"sweepkit (warm, packed {packed})", fast_grid, env, workdir, opts,
-                                  timeout=args.budget_s, log=log)
+    results["sweepkit"] = run_way(
+        f"sweepkit (warm, packed {packed})", fast_grid, env, workdir, opts, timeout=args.budget_s, log=log
+    )
     fast = results["sweepkit"]
     classic_tph = 3600 * n / results["classic_grid_s"] if results["classic_grid_s"] else None
-    results["ratio_vs_extrapolated"] = (fast["trials_per_hour"] / classic_tph) if classic_tph and fast["trials_per_hour"] else None
+    results["ratio_vs_extrapolated"] = (
+        (fast["trials_per_hour"] / classic_tph) if classic_tph and fast["trials_per_hour"] else None
+    )
     save()
     print(report(results["classic"], fast, classic_grid_s=results["classic_grid_s"], grid_n=n))
     if results["ratio_vs_extrapolated"]:
-        print(f"grid wall time: sweepkit {fast['wall_s']:.0f} s measured ({fast['finished']}/{n} finished) vs classic "
-              f"{results['classic_grid_s']:.0f} s extrapolated -> {results['ratio_vs_extrapolated']:.1f}x")
+        print(
+            f"grid wall time: sweepkit {fast['wall_s']:.0f} s measured ({fast['finished']}/{n} finished) vs classic "
+            f"{results['classic_grid_s']:.0f} s extrapolated -> {results['ratio_vs_extrapolated']:.1f}x"
+        )
     return 0
 
 

@@ -7,6 +7,7 @@ process. The first warm trial also pays imports and cache fills, so it is shown 
 
     python -m benchmarks.trial_overhead [--trials 4] [--synthetic DIR --arch distilbert-base] [--out FILE]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,9 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def grid(trials: int, fixed: list[str]) -> dict:
-    return {"name": "overhead", "method": "grid", "metric": {"name": "eval/accuracy", "goal": "maximize"},
-            "command": ["${env}", "${interpreter}", "-m", "agent", *fixed, "${args}"],
-            "parameters": {"seed": {"values": list(range(1, trials + 1))}}}
+    return {
+        "name": "overhead",
+        "method": "grid",
+        "metric": {"name": "eval/accuracy", "goal": "maximize"},
+        "command": ["${env}", "${interpreter}", "-m", "agent", *fixed, "${args}"],
+        "parameters": {"seed": {"values": list(range(1, trials + 1))}},
+    }
 
 
 def overheads(backend, sweep_id: str) -> list[dict]:
@@ -36,16 +41,30 @@ def overheads(backend, sweep_id: str) -> list[dict]:
         except (OSError, ValueError, TypeError):
             res = {}
         train = res.get("train_runtime_s")
-        out.append({"run": r.id, "state": r.state, "wall_s": r.runtime_s, "train_s": train,
-                    "overhead_s": (r.runtime_s - train) if r.runtime_s is not None and train is not None else None})
+        out.append(
+            {
+                "run": r.id,
+                "state": r.state,
+                "wall_s": r.runtime_s,
+                "train_s": train,
+                "overhead_s": (r.runtime_s - train) if r.runtime_s is not None and train is not None else None,
+            }
+        )
     return out
 
 
 def import_cost() -> float:
     """What every cold process pays before its first line of trial code."""
     t0 = time.monotonic()
-    subprocess.run([sys.executable, "-c", "import torch, transformers, wandb, datasets, evaluate; "
-                    "from transformers import Trainer"], check=False, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import torch, transformers, wandb, datasets, evaluate; from transformers import Trainer",
+        ],
+        check=False,
+        capture_output=True,
+    )
     return time.monotonic() - t0
 
 
@@ -56,24 +75,37 @@ def _stats(xs: list) -> str:
     return f"{statistics.mean(xs):6.2f}" + (f" (n={len(xs)}, max {max(xs):.2f})" if len(xs) > 1 else " (n=1)")
 
 
+def agent(backend, sweep_id: str, runner) -> int:
+    """One agent of the sweep in this process, with the CLI's progress view."""
+    from agent.runners.progress import AgentProgress
+
+    metric = backend.sweep(sweep_id).config.get("metric") or {}
+    return backend.run_agent(sweep_id, runner=runner, progress=AgentProgress(sweep_id, metric.get("name")))
+
+
 def rss_run(backend, n: int, fixed: list[str], out: str | None) -> int:
     """Host memory over n consecutive warm trials (issue 5: no growth over 50)."""
-    from agent.warm import WarmTrials
+    from agent.runners.warm import WarmRunner
+
     sid = backend.create_sweep(grid(n, fixed))
-    fn = WarmTrials(backend.sweep(sid).config)
+    fn = WarmRunner()
     t0 = time.monotonic()
-    backend.run_agent(sid, function=fn)
+    agent(backend, sid, fn)
     rss = fn.rss_history
     states = [r.state for r in backend.runs(sid)]
     if out:
         Path(out).write_text(json.dumps({"rss_mb": rss, "states": states, "restart": fn.restart_reason}, indent=1))
-    print(f"\n{len(rss)} warm trials in {time.monotonic() - t0:.0f} s ({states.count('finished')} finished); "
-          f"host RSS after each (MB): {' '.join(f'{x:.0f}' for x in rss)}")
+    print(
+        f"\n{len(rss)} warm trials in {time.monotonic() - t0:.0f} s ({states.count('finished')} finished); "
+        f"host RSS after each (MB): {' '.join(f'{x:.0f}' for x in rss)}"
+    )
     if len(rss) > 3:
         tail = rss[3:]
-        print(f"after trial 3: {rss[2]:.1f} MB; after trial {len(rss)}: {rss[-1]:.1f} MB; max {max(tail):.1f} MB "
-              f"-> growth {max(tail) - rss[2]:+.1f} MB over {len(rss) - 3} trials "
-              f"({(rss[-1] - rss[2]) / (len(rss) - 3) * 1024:+.0f} KB per trial, end to end)")
+        print(
+            f"after trial 3: {rss[2]:.1f} MB; after trial {len(rss)}: {rss[-1]:.1f} MB; max {max(tail):.1f} MB "
+            f"-> growth {max(tail) - rss[2]:+.1f} MB over {len(rss) - 3} trials "
+            f"({(rss[-1] - rss[2]) / (len(rss) - 3) * 1024:+.0f} KB per trial, end to end)"
+        )
     return 0
 
 
@@ -84,8 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--arch", default="distilbert-base")
     ap.add_argument("--small", action="store_true", help="tiny synthetic models")
     ap.add_argument("--max-steps", type=int, default=30)
-    ap.add_argument("--rss-trials", type=int, default=0,
-                    help="instead: run N short warm trials in this process and report host RSS after each")
+    ap.add_argument(
+        "--rss-trials",
+        type=int,
+        default=0,
+        help="instead: run N short warm trials in this process and report host RSS after each",
+    )
     ap.add_argument("--out")
     args = ap.parse_args(argv)
 
@@ -93,30 +129,45 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("SWEEPKIT_HOME", home)
     os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
     if args.synthetic:
         from benchmarks import synthetic
+
         m = synthetic.build(args.synthetic, small=args.small)
-        fixed = [f"--model_name_or_path={m['models'][args.arch]}", "--task_name=mrpc",
-                 f"--train_file={m['train_file']}", f"--validation_file={m['validation_file']}",
-                 f"--max_steps={args.max_steps}", "--max_eval_samples=128"]
+        fixed = [
+            f"--model_name_or_path={m['models'][args.arch]}",
+            "--task_name=mrpc",
+            f"--train_file={m['train_file']}",
+            f"--validation_file={m['validation_file']}",
+            f"--max_steps={args.max_steps}",
+            "--max_eval_samples=128",
+        ]
     else:
-        fixed = ["--model_name_or_path=tiny-bert", "--task_name=mrpc-mini", "--max_train_samples=256",
-                 "--max_eval_samples=128", "--num_train_epochs=1"]
+        fixed = [
+            "--model_name_or_path=tiny-bert",
+            "--task_name=mrpc-mini",
+            "--max_train_samples=256",
+            "--max_eval_samples=128",
+            "--num_train_epochs=1",
+        ]
     from agent.backends import get_backend
-    from agent.warm import WarmTrials
+    from agent.runners.child import ChildRunner
+    from agent.runners.warm import WarmRunner
+
     backend = get_backend("local")
     if args.rss_trials:
         return rss_run(backend, args.rss_trials, fixed + ["--max_steps=2"], args.out)
     results: dict = {"trial_args": fixed, "import_s": import_cost()}
 
     cold_id = backend.create_sweep(grid(args.trials, fixed))
-    backend.run_agent(cold_id)
+    agent(backend, cold_id, ChildRunner())
     results["cold"] = overheads(backend, cold_id)
 
     warm_id = backend.create_sweep(grid(args.trials, fixed))
-    fn = WarmTrials(backend.sweep(warm_id).config)
-    backend.run_agent(warm_id, function=fn)
+    fn = WarmRunner()
+    agent(backend, warm_id, fn)
     results["warm"] = overheads(backend, warm_id)
     results["warm_in_function_s"] = fn.overhead_s
     if args.out:
@@ -133,8 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     later = [w for w in warm[1:] if w is not None]
     cold_ok = [c for c in cold if c is not None]
     if later and cold_ok:
-        print(f"warm/cold overhead: {statistics.mean(later):.2f} s vs {statistics.mean(cold_ok):.2f} s "
-              f"-> {statistics.mean(cold_ok) / max(1e-9, statistics.mean(later)):.1f}x less (target: warm <= 2 s)")
+        print(
+            f"warm/cold overhead: {statistics.mean(later):.2f} s vs {statistics.mean(cold_ok):.2f} s "
+            f"-> {statistics.mean(cold_ok) / max(1e-9, statistics.mean(later)):.1f}x less (target: warm <= 2 s)"
+        )
     return 0
 
 

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Installs the system packages the test suite drives for real: Debian chromium (report
-# rendering test) and PostgreSQL (shared-store test). Idempotent; skipped when not root.
+# Installs the system packages the test suite drives for real: Debian chromium (the report is
+# checked in a real browser) and PostgreSQL (the shared-store test). Idempotent. Without root or
+# apt-get it installs nothing and says so; the tests that need them then skip, naming why.
 set -uo pipefail
+cd "$(dirname "$0")/.."
+. scripts/step.sh
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-  echo "system_deps: cannot install ${need[*]} (not root or no apt-get); tests needing them will say so" >&2
+  echo "system_deps: cannot install ${need[*]} (not root or no apt-get); the tests needing them will skip" >&2
   exit 0
 fi
-echo "system_deps: installing ${need[*]} ..."
+LOG=${SYSTEM_DEPS_LOG:-.venv.system-deps.log}
+echo "system_deps: installing ${need[*]} (log: $LOG)"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
-  || echo "system_deps: apt-get install ${need[*]} failed" >&2
+step "apt-get update" "$LOG" apt-get update -q || exit 1
+step "apt-get install ${need[*]}" "$LOG" apt-get install -y -q --no-install-recommends "${need[@]}" || exit 1

@@ -1,18 +1,23 @@
 """The one interface behind which W&B and the offline (local Optuna) backends differ.
 
-Everything outside `agent/backends/` talks to a `Backend`; nothing else branches on which one.
-Run data has one shape whichever backend produced it (`RunRecord`), so `status`, `report`
-and the analysis code never care where a run came from.
+Everything outside `agent/backends/` talks to a `Backend` and never asks which one it holds: what
+a caller needs to know (can trials be pruned in-process, can the runs be synced) is a method
+here. Run data has one shape whichever backend produced it (`RunRecord`, `RunHistory`), so
+`status`, `report` and the analysis code never care where a run came from.
+
+The engine does not know how trials run: `run_agent` gets a `TrialRunner` (a child process, or a
+warm in-process trial) and a `ProgressSink` (a terminal view, or a worker's status file).
 """
+
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional, Protocol
 
 # Run states, W&B's vocabulary (the local backend maps Optuna's onto these).
-RUNNING, FINISHED, FAILED, CRASHED, KILLED, PRUNED = (
-    "running", "finished", "failed", "crashed", "killed", "pruned")
+RUNNING, FINISHED, FAILED, CRASHED, KILLED, PRUNED = ("running", "finished", "failed", "crashed", "killed", "pruned")
 TERMINAL_STATES = {FINISHED, FAILED, CRASHED, KILLED, PRUNED}
 
 
@@ -26,9 +31,16 @@ class TrialSpec:
 
     sweep_id: str
     run_id: str
-    params: dict[str, Any]          # nested exactly as wandb.config will hold them
-    run_dir: str                    # where the trial writes (its wandb/ dir lives under it)
-    number: int = 0                 # 0-based trial number within the sweep
+    params: dict[str, Any]  # nested exactly as wandb.config will hold them
+    run_dir: str  # where the trial writes (its wandb/ dir lives under it)
+    number: int = 0  # 0-based trial number within the sweep
+    # Environment defaults this backend wants for the trial (WANDB_MODE, group, tags...): the
+    # runner applies them under the user's own environment, never over it.
+    env: dict[str, str] = field(default_factory=dict)
+    link_sweep: bool = True  # set WANDB_SWEEP_ID (False: `--no-sweep-id`, for runs to sync later)
+    # In-process trials: wandb's process-wide setup was already made for this very run (wandb.agent
+    # does that before each job); otherwise the runner must reset it so wandb re-reads the env.
+    wandb_ready: bool = False
 
 
 @dataclass
@@ -41,24 +53,41 @@ class RunRecord:
     summary: dict[str, Any] = field(default_factory=dict)
     name: str = ""
     runtime_s: Optional[float] = None
-    reason: Optional[str] = None     # why it failed / was pruned
-    run_dir: Optional[str] = None    # offline: the dir holding the run's .wandb log
-    url: Optional[str] = None        # online: the W&B run page
+    reason: Optional[str] = None  # why it failed / was pruned
+    run_dir: Optional[str] = None  # where the run's files are on this machine, if anywhere
+    url: Optional[str] = None  # online: the W&B run page
     created_at: Optional[str] = None
+    tags: list[str] = field(default_factory=list)
+    # Changes whenever the run's data may have changed (None: unknown, never cache it).
+    data_key: Optional[str] = None
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
 @dataclass
+class RunHistory:
+    """What a run logged: metric rows and system-metric rows (W&B names), and its final summary."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)  # wandb.log rows, with `_step`
+    system: list[dict[str, Any]] = field(default_factory=list)  # `system.*` keys, `_timestamp` where known
+    summary: dict[str, Any] = field(default_factory=dict)  # the run's own final summary, when the backend reads it
+    console: list[str] = field(default_factory=list)  # the console output, where the backend has it
+
+
+@dataclass
 class SweepInfo:
     id: str
-    backend: str
-    config: dict[str, Any]           # the sweep YAML as a dict
-    state: str = "running"           # running | finished
+    backend: str  # for display: "local" or "wandb"
+    config: dict[str, Any]  # the sweep YAML as a dict
+    state: str = "running"  # running | finished
     name: str = ""
     created_at: Optional[str] = None
-    path: Optional[str] = None       # "entity/project/sweep_id" online; store path offline
+    path: Optional[str] = None  # "entity/project/sweep_id" online; store path offline
 
     @property
     def metric(self) -> Optional[dict]:
@@ -68,18 +97,80 @@ class SweepInfo:
         return asdict(self)
 
 
-# A function that runs one trial in-process (warm worker) and returns its final metrics.
-TrialFunction = Callable[[TrialSpec], dict]
+@dataclass
+class AgentSettings:
+    """How an agent runs trials; each field is one `sweepkit agent` option (agent/runners/options.py)."""
+
+    count: Optional[int] = None
+    heartbeat_timeout: Optional[float] = None
+    max_consecutive_failures: Optional[int] = None
+    kill_delay: Optional[float] = None
+    verbose: bool = False
+    no_sweep_id: bool = False
+
+
+@dataclass
+class TrialOutcome:
+    """How one trial ended, as its runner saw it (the backend turns it into a run state)."""
+
+    exit_code: Optional[int]  # 0 ok, >0 failed, <0 killed by that signal, None: could not start
+    runtime_s: float
+    stopped: Optional[str] = None  # why the engine stopped it: "interrupted", or a prune reason
+    reason: Optional[str] = None  # the trial's own last words (our trial: a one-line reason)
+    summary: dict[str, Any] = field(default_factory=dict)  # final metrics the runner already knows
+    log_complete: bool = True  # False: the run's log will get no exit record (do not wait for one)
+
+
+@dataclass
+class TrialControl:
+    """What the engine hands a runner for one trial."""
+
+    # Each logged row (W&B names, from the given source): how the engine sees the metric live.
+    # None: the engine does not need rows (no pruning), so runners need not follow the run.
+    on_row: Optional[Callable[[str, dict], None]] = None
+    stop_reason: Callable[[], Optional[str]] = lambda: None  # not None: stop the trial now, for this reason
+    kill_now: Callable[[], bool] = lambda: False  # a second Ctrl-C: no grace period
+
+
+class TrialRunner(Protocol):
+    """Runs one trial to its end: a child process, or the trial function in this process."""
+
+    in_process: bool
+
+    def __call__(self, spec: TrialSpec, config: dict, control: TrialControl) -> TrialOutcome: ...
+
+
+class ProgressSink(Protocol):
+    """Where an agent says how it is doing: a terminal view, or a pool worker's status file."""
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *exc: Any) -> Any: ...
+
+    def started(self, spec: TrialSpec) -> None: ...
+
+    def finished(self, spec: TrialSpec, state: str, value: Optional[float], reason: Optional[str]) -> None: ...
+
+    def note(self, text: str) -> None: ...
+
+
+@dataclass
+class SyncPlan:
+    """What `sweepkit sync` will upload: commands to run, and warnings to show first."""
+
+    commands: list[list[str]]
+    warnings: list[str] = field(default_factory=list)
+    runs: int = 0
 
 
 class Backend(abc.ABC):
-    """Create a sweep, run agents against it, and list its runs."""
+    """Create a sweep, run agents against it, list its runs and read what they logged."""
 
     name: str
+    listing_is_costly = False  # True: every read is a network call, so readers should cache what they can
 
     @abc.abstractmethod
-    def create_sweep(self, config: dict, *, project: str | None = None,
-                     entity: str | None = None) -> str:
+    def create_sweep(self, config: dict, *, project: str | None = None, entity: str | None = None) -> str:
         """Register a (validated) sweep config; return the id users pass to `agent`."""
 
     @abc.abstractmethod
@@ -87,14 +178,50 @@ class Backend(abc.ABC):
         """Sweep metadata; raises BackendError with a one-line reason for a bad id."""
 
     @abc.abstractmethod
+    def list_sweeps(self) -> list[SweepInfo]:
+        """The sweeps this backend can see (local: this store; W&B: the project's)."""
+
+    @abc.abstractmethod
     def runs(self, sweep_id: str) -> list[RunRecord]:
         """Every run of the sweep, in creation order."""
 
     @abc.abstractmethod
-    def run_agent(self, sweep_id: str, *, count: int | None = None,
-                  function: TrialFunction | None = None, **options: Any) -> int:
-        """Pull trials until the sweep is done (or `count` trials ran); return an exit code.
+    def history(self, sweep_id: str, run: RunRecord, keys: Optional[list[str]] = None) -> RunHistory:
+        """What one run logged (metric rows, system metrics, console); `keys` narrows the metric rows."""
 
-        Without `function`, each trial is the sweep's `command` in a child process
-        (wandb agent's protocol). With it, trials run in this process (warm worker).
+    @abc.abstractmethod
+    def run_agent(
+        self, sweep_id: str, *, runner: TrialRunner, progress: ProgressSink, settings: Optional[AgentSettings] = None
+    ) -> int:
+        """Pull trials until the sweep is done (or `settings.count` trials ran); return an exit code.
+
+        0 done; 1 the failure guard stopped the agent; 130 interrupted.
         """
+
+    def in_process_limit(self, config: dict) -> Optional[str]:
+        """Why this sweep's trials cannot run in-process (warm) on this backend, or None."""
+        return None
+
+    def trial_env(self, sweep_id: str, config: dict) -> dict[str, str]:
+        """Environment defaults for this backend's trials (see `TrialSpec.env`)."""
+        return {}
+
+    def sync_plan(
+        self, sweep_id: str, *, project: Optional[str], entity: Optional[str], include_synced: bool = False
+    ) -> SyncPlan:
+        """How to upload this sweep's runs to W&B; BackendError when there is nothing to sync."""
+        raise BackendError(f"{sweep_id} lives on W&B already; `sweepkit sync` uploads offline sweeps")
+
+    def publish_report(
+        self,
+        info: SweepInfo,
+        *,
+        title: str,
+        summary_markdown: str,
+        params: list[str],
+        metric: str,
+        compare: Optional[str],
+        save: bool = True,
+    ) -> tuple[Optional[str], str]:
+        """Publish the report summary beside the backend's own panels: (url or None, one-line note)."""
+        return None, "Not published: this is an offline sweep (publishing needs a W&B sweep)."

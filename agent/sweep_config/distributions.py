@@ -5,13 +5,15 @@ percent-point function at u ~ U(0, 1); `q_*` variants round to a multiple of q w
 round-half-even, and return ints only when q itself is an int (the default q is 1.0, a float).
 The legacy `log_uniform`, `inv_log_uniform` and `q_log_uniform` take base-e exponents as min/max.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
+import yaml
 from scipy import stats
 
 # distribution -> (required keys, optional keys with their W&B schema defaults)
@@ -36,11 +38,26 @@ SCHEMA: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "q_beta": ((), {"a": 1.0, "b": 1.0, "q": 1.0}),
 }
 DISTRIBUTIONS = tuple(SCHEMA)
-PARAM_KEYS = ("distribution", "value", "values", "probabilities", "min", "max", "q", "mu", "sigma", "a", "b",
-              "parameters")
+PARAM_KEYS = (
+    "distribution",
+    "value",
+    "values",
+    "probabilities",
+    "min",
+    "max",
+    "q",
+    "mu",
+    "sigma",
+    "a",
+    "b",
+    "parameters",
+)
 # Legacy forms whose min/max are exponents -> the *_values form W&B asks for instead.
-LEGACY = {"log_uniform": "log_uniform_values", "inv_log_uniform": "inv_log_uniform_values",
-          "q_log_uniform": "q_log_uniform_values"}
+LEGACY = {
+    "log_uniform": "log_uniform_values",
+    "inv_log_uniform": "inv_log_uniform_values",
+    "q_log_uniform": "q_log_uniform_values",
+}
 GRID_OK = ("constant", "categorical", "int_uniform", "q_uniform")
 QUANTIZED = tuple(d for d in DISTRIBUTIONS if d.startswith("q_"))
 CATEGORICAL = ("categorical", "categorical_w_probabilities")
@@ -63,14 +80,15 @@ def infer_distribution(param: dict) -> str | None:
         return "uniform"
     return None
 
+
 _REL = 1e-9
 
 
-def is_number(x: Any) -> bool:
+def is_number(x: Any) -> TypeGuard[int | float]:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def is_int(x: Any) -> bool:
+def is_int(x: Any) -> TypeGuard[int]:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
@@ -82,6 +100,24 @@ def _native(x: Any) -> Any:
     return x.item() if isinstance(x, np.generic) else x
 
 
+def value_key(value: Any) -> str:
+    """W&B's grid identity of a value (`yaml_hash`): 3.0 and 3 are the same point, True and 1 not."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return yaml.safe_dump(value, default_flow_style=True, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Draws:
+    """What one parameter can hand a run: a finite list of values, or numbers between low and high."""
+
+    values: tuple = ()
+    low: float | None = None
+    high: float | None = None
+    integral: bool = True  # every numeric draw is an int
+    nested: bool = False  # a group of parameters, not one value
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     """One leaf parameter: `name` is the flat name, `path` the keys down to it in wandb.config."""
@@ -89,7 +125,7 @@ class ParamSpec:
     name: str
     path: tuple[str, ...]
     distribution: str
-    config: dict = field(default_factory=dict)   # the YAML's keys with W&B's defaults filled in
+    config: dict = field(default_factory=dict)  # the YAML's keys with W&B's defaults filled in
 
     def get(self, key: str) -> Any:
         return self.config[key] if key in self.config else SCHEMA[self.distribution][1].get(key)
@@ -134,7 +170,7 @@ class ParamSpec:
             return 0.0, 1.0
         raise ValueError(f"{self.name}: distribution {self.distribution} has no numeric bounds")
 
-    def _base_cdf(self, x: float) -> float:
+    def _base_cdf(self, x: Any) -> Any:
         d, g = self.distribution.removeprefix("q_"), self.get
         if d == "uniform":
             return stats.uniform.cdf(x, g("min"), g("max") - g("min"))
@@ -156,7 +192,7 @@ class ParamSpec:
 
     def cdf(self, value: Any) -> Any:
         """The percentile of `value` (scalar or array) under the continuous distribution, q ignored."""
-        with np.errstate(divide="ignore"):     # q-rounding can reach 0, whose log is -inf: cdf 0
+        with np.errstate(divide="ignore"):  # q-rounding can reach 0, whose log is -inf: cdf 0
             out = self._base_cdf(np.asarray(value, dtype=float))
         return float(out) if np.ndim(out) == 0 else out
 
@@ -205,12 +241,13 @@ class ParamSpec:
     def quantized_range(self) -> tuple[float, float]:
         lo, hi = self.continuous_bounds()
         q = self.get("q")
-        return (float(np.round(lo / q) * q) if math.isfinite(lo) else lo,
-                float(np.round(hi / q) * q) if math.isfinite(hi) else hi)
+        return (
+            float(np.round(lo / q) * q) if math.isfinite(lo) else lo,
+            float(np.round(hi / q) * q) if math.isfinite(hi) else hi,
+        )
 
     def contains(self, value: Any) -> bool:
         """Whether `value` is one this parameter can take (any method: grid, random or bayes)."""
-        from .space import value_key   # local: space imports this module
         d, g = self.distribution, self.get
         if d == "constant":
             return value_key(value) == value_key(g("value"))
@@ -220,8 +257,7 @@ class ParamSpec:
             return is_int(value) and g("min") <= value <= g("max")
         if not is_number(value) or math.isnan(value):
             return False
-        if d == "q_uniform" and any(math.isclose(value, v, rel_tol=_REL, abs_tol=1e-12)
-                                    for v in self.grid_values()):
+        if d == "q_uniform" and any(math.isclose(value, v, rel_tol=_REL, abs_tol=1e-12) for v in self.grid_values()):
             return True
         if d in QUANTIZED:
             q = self.get("q")
@@ -235,6 +271,16 @@ class ParamSpec:
         lo, hi = self.continuous_bounds()
         return _close_le(lo, value) and _close_le(value, hi) and math.isfinite(value)
 
-
-def values_in_range(spec: ParamSpec, value: Any) -> bool:
-    return spec.contains(value)
+    def draws(self) -> Draws:
+        d, g = self.distribution, self.get
+        if d == "constant":
+            return Draws(values=(g("value"),))
+        if d in CATEGORICAL:
+            return Draws(values=tuple(g("values")))
+        if d == "int_uniform":
+            return Draws(low=g("min"), high=g("max"))
+        if d in QUANTIZED:
+            lo, hi = self.quantized_range()
+            return Draws(low=lo, high=hi, integral=is_int(self.get("q")))
+        lo, hi = self.continuous_bounds()
+        return Draws(low=lo, high=hi, integral=False)

@@ -1,4 +1,5 @@
 """Reading a sweep YAML file into a dict, with one-line errors that point at the line."""
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,11 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
         key = loader.construct_object(key_node, deep=True)
         if isinstance(key, (str, int, float, bool)) and key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first given on line {seen[key].start_mark.line + 1})",
-                key_node.start_mark)
+                None,
+                None,
+                f"duplicate key {key!r} (first given on line {seen[key].start_mark.line + 1})",
+                key_node.start_mark,
+            )
         if isinstance(key, (str, int, float, bool)):
             seen[key] = key_node
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
@@ -44,8 +48,9 @@ def parse_sweep_yaml(text: str, source: str = "<string>") -> dict:
     if data is None:
         raise SweepConfigError(f"{source}: the file is empty; a sweep config needs at least method: and parameters:")
     if not isinstance(data, dict):
-        raise SweepConfigError(f"{source}: the top level must be a mapping (method:, parameters:, ...), "
-                               f"got a {type(data).__name__}")
+        raise SweepConfigError(
+            f"{source}: the top level must be a mapping (method:, parameters:, ...), got a {type(data).__name__}"
+        )
     return data
 
 

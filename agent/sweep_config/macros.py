@@ -16,13 +16,15 @@ Two deliberate differences: `${interpreter}` is a parameter (the local engine pa
 `sys.executable`, wandb hard-codes "python"), and an unknown macro or a `${program}` with no
 program raises `SweepConfigError` instead of silently vanishing from the command line.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import platform
 import re
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 
 from .problems import Problem, SweepConfigError, closest, join
 
@@ -31,8 +33,15 @@ ENVVAR_RE = re.compile(r"\$\{envvar\:([A-Z0-9_]*)\}")
 # Anything that looks like a macro, to catch `${...}` that is not whole or not known.
 ANY_MACRO_RE = re.compile(r"\$\{([^}]*)\}")
 
-ARG_MACROS = ("args", "args_no_equals", "args_no_hyphens", "args_no_boolean_flags", "args_json",
-              "args_append_hydra", "args_override_hydra")
+ARG_MACROS = (
+    "args",
+    "args_no_equals",
+    "args_no_hyphens",
+    "args_no_boolean_flags",
+    "args_json",
+    "args_append_hydra",
+    "args_override_hydra",
+)
 MACROS = ("env", "interpreter", "program", "args_json_file") + ARG_MACROS
 
 
@@ -76,7 +85,7 @@ def substitute_envvars(element: Any, environ: Mapping[str, str]) -> str:
     text = str(element)
     # Right to left so earlier match offsets stay valid, as wandb does.
     for m in list(ENVVAR_RE.finditer(text))[::-1]:
-        text = text[: m.start()] + environ.get(m.group(1), m.group(1)) + text[m.end():]
+        text = text[: m.start()] + environ.get(m.group(1), m.group(1)) + text[m.end() :]
     return text
 
 
@@ -85,9 +94,15 @@ def _did_you_mean_macro(name: str) -> str:
     return f" (did you mean ${{{close}}}?)" if close else ""
 
 
-def expand_command(command: Optional[Sequence[Any]], *, program: Optional[str], params: Mapping[str, Any],
-                   args_json_file: Optional[str] = None, environ: Optional[Mapping[str, str]] = None,
-                   interpreter: str = "python") -> list[str]:
+def expand_command(
+    command: Optional[Sequence[Any]],
+    *,
+    program: Optional[str],
+    params: Mapping[str, Any],
+    args_json_file: Optional[str] = None,
+    environ: Optional[Mapping[str, str]] = None,
+    interpreter: str = "python",
+) -> list[str]:
     """The argv `wandb agent` would run for one trial with `params` (top-level keys, nested values)."""
     environ = os.environ if environ is None else environ
     template = list(command) if command else list(DEFAULT_COMMAND)
@@ -118,30 +133,69 @@ def command_problems(command: Any, program: Any, path: str = "command") -> list[
     if command is None:
         return []
     if not isinstance(command, list):
-        return [Problem(path, f"must be a list of strings, got {type(command).__name__}",
-                        "write it as a YAML list: command: [\"${env}\", \"${interpreter}\", \"${program}\", \"${args}\"]")]
+        return [
+            Problem(
+                path,
+                f"must be a list of strings, got {type(command).__name__}",
+                'write it as a YAML list: command: ["${env}", "${interpreter}", "${program}", "${args}"]',
+            )
+        ]
     problems = []
     for i, element in enumerate(command):
         where = join(path, i)
         if isinstance(element, (dict, list)) or element is None:
-            problems.append(Problem(where, f"must be a string, got {type(element).__name__}",
-                                    "quote the argument so YAML reads it as one string"))
+            problems.append(
+                Problem(
+                    where,
+                    f"must be a string, got {type(element).__name__}",
+                    "quote the argument so YAML reads it as one string",
+                )
+            )
             continue
         text = str(element)
         for m in ANY_MACRO_RE.finditer(text):
             name = m.group(1)
             if name.startswith("envvar:"):
                 if not ENVVAR_RE.fullmatch(m.group(0)):
-                    problems.append(Problem(where, f"{m.group(0)}: environment variable names here must match [A-Z0-9_]*",
-                                            "use the variable's upper-case name, e.g. ${envvar:DATA_DIR}"))
+                    problems.append(
+                        Problem(
+                            where,
+                            f"{m.group(0)}: environment variable names here must match [A-Z0-9_]*",
+                            "use the variable's upper-case name, e.g. ${envvar:DATA_DIR}",
+                        )
+                    )
                 continue
             if name not in MACROS:
-                problems.append(Problem(where, f"unknown macro {m.group(0)}{_did_you_mean_macro(name)}",
-                                        "use one of " + ", ".join("${%s}" % n for n in MACROS) + ", ${envvar:NAME}"))
+                problems.append(
+                    Problem(
+                        where,
+                        f"unknown macro {m.group(0)}{_did_you_mean_macro(name)}",
+                        "use one of " + ", ".join(f"${{{n}}}" for n in MACROS) + ", ${envvar:NAME}",
+                    )
+                )
             elif m.group(0) != text:
-                problems.append(Problem(where, f"{m.group(0)} is inside {text!r}, and wandb expands a macro only as a "
-                                               "whole list element", f"make {m.group(0)} its own list element"))
+                problems.append(
+                    Problem(
+                        where,
+                        f"{m.group(0)} is inside {text!r}, and wandb expands a macro only as a whole list element",
+                        f"make {m.group(0)} its own list element",
+                    )
+                )
             elif name == "program" and program is None:
-                problems.append(Problem(where, "${program} is used but the config has no `program`",
-                                        "add `program: train.py` (your script), or drop ${program} from command"))
+                problems.append(
+                    Problem(
+                        where,
+                        "${program} is used but the config has no `program`",
+                        "add `program: train.py` (your script), or drop ${program} from command",
+                    )
+                )
     return problems
+
+
+def module_args(argv: Sequence[Any], module: str) -> Optional[list[str]]:
+    """The arguments after `-m MODULE` (or `-m MODULE.__main__`) in a command; None if it runs no such module."""
+    items = [str(a) for a in argv]
+    for i, tok in enumerate(items[:-1]):
+        if tok == "-m" and items[i + 1] in (module, f"{module}.__main__"):
+            return items[i + 2 :]
+    return None

@@ -4,13 +4,14 @@ A band b is a 0-based index into the run's history of the sweep metric: a run is
 b once it has logged the metric more than b times (W&B compares `history[b]`). The agent should
 therefore report the k-th logged value (k from 0) to the pruner as step k.
 """
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 # W&B builds 100 bands from min_iter; past ~1e18 they are unreachable and float maths overflows.
 MAX_BANDS = 100
-_UNREACHABLE = 2 ** 62
+_UNREACHABLE = 2**62
 
 
 def hyperband_rungs(early_terminate: Mapping, *, up_to: int | None = None) -> list[int]:

@@ -1,0 +1,139 @@
+"""`LocalBackend`: the offline backend behind the one `Backend` interface."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Optional
+
+from agent import runlog
+from agent.backends.base import (
+    AgentSettings,
+    Backend,
+    BackendError,
+    ProgressSink,
+    RunHistory,
+    RunRecord,
+    SweepInfo,
+    SyncPlan,
+    TrialRunner,
+)
+from agent.backends.local.engine import Engine
+from agent.backends.local.loop import AgentLoop
+from agent.backends.local.sync import default_project, offline_run_dirs, sync_commands
+from agent.paths import home
+
+# wandb-core flushes the offline `.wandb` log every 15 s by default; a live pruner wants it sooner.
+FLUSH_ENV = "WANDB__TRANSACTION_LOG_FLUSH_INTERVAL"
+DEFAULT_FLUSH_S = "2"
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(self, storage: Optional[str] = None):
+        self.storage_url = storage or os.environ.get("SWEEPKIT_STORAGE") or None
+
+    def engine(self, sweep_id: str) -> Engine:
+        return Engine(sweep_id, self.storage_url)
+
+    # -- sweeps -----------------------------------------------------------------------------
+    def create_sweep(self, config: dict, *, project: str | None = None, entity: str | None = None) -> str:
+        return Engine.create(config, self.storage_url, project)
+
+    def sweep(self, sweep_id: str) -> SweepInfo:
+        return self.engine(sweep_id).info()
+
+    def list_sweeps(self) -> list[SweepInfo]:
+        out = []
+        for d in sorted((home() / "sweeps").glob("*/sweep.yaml"), key=lambda p: p.stat().st_mtime):
+            try:
+                out.append(self.sweep(d.parent.name))
+            except BackendError:
+                continue
+        return out
+
+    # -- runs -------------------------------------------------------------------------------
+    def runs(self, sweep_id: str) -> list[RunRecord]:
+        return self.engine(sweep_id).records()
+
+    def history(self, sweep_id: str, run: RunRecord, keys: Optional[list[str]] = None) -> RunHistory:
+        if not run.run_dir or runlog.find_run_file(run.run_dir) is None:
+            return RunHistory()
+        out = RunHistory()
+        try:
+            records = list(runlog.iter_records(run.run_dir))
+        except (runlog.RunReadError, OSError, ValueError) as exc:
+            return RunHistory(summary={"failure_reason": f"unreadable log: {exc}"})
+        for rec in records:
+            kind = rec.get("type")
+            if kind == "history":
+                row = rec["history"]["item"]
+                out.rows.append({k: v for k, v in row.items() if keys is None or k in keys or k.startswith("_")})
+            elif kind == "stats":
+                item = {f"system.{k}": v for k, v in (rec["stats"].get("item") or {}).items()}
+                item["_timestamp"] = _unix(rec["stats"].get("timestamp"))
+                out.system.append(item)
+            elif kind == "summary":
+                out.summary.update((rec["summary"] or {}).get("update") or {})
+            elif kind == "output_raw":
+                out.console.append(rec["output_raw"].get("line", ""))
+        out.console = "".join(out.console).splitlines()
+        return out
+
+    # -- agents -----------------------------------------------------------------------------
+    def trial_env(self, sweep_id: str, config: dict) -> dict[str, str]:
+        env = {
+            "WANDB_MODE": "offline",
+            # `wandb sync` has no --group/--tags: grouping must be in the run itself, set at init time.
+            "WANDB_RUN_GROUP": f"sweep-{sweep_id}",
+            "WANDB_TAGS": f"sweepkit,sweep-{sweep_id}",
+            FLUSH_ENV: DEFAULT_FLUSH_S,
+        }
+        # with WANDB_SWEEP_ID set, wandb.init ignores project=/entity= (the sweep decides), as online
+        for key, var in (("project", "WANDB_PROJECT"), ("entity", "WANDB_ENTITY")):
+            if config.get(key):
+                env[var] = str(config[key])
+        return env
+
+    def run_agent(
+        self, sweep_id: str, *, runner: TrialRunner, progress: ProgressSink, settings: Optional[AgentSettings] = None
+    ) -> int:
+        engine = self.engine(sweep_id)
+        loop = AgentLoop(engine, runner, progress, settings or AgentSettings(), self.trial_env(sweep_id, engine.config))
+        return loop.run()
+
+    # -- W&B later --------------------------------------------------------------------------
+    def sync_plan(
+        self, sweep_id: str, *, project: Optional[str], entity: Optional[str], include_synced: bool = False
+    ) -> SyncPlan:
+        engine = self.engine(sweep_id)
+        runs = [r for r in engine.records() if r.state != "running"]
+        warnings = []
+        linked = set(engine.linked_run_ids()) & {r.id for r in runs}
+        if linked:
+            warnings.append(
+                f"warning: {len(linked)} of {len(runs)} runs were made with WANDB_SWEEP_ID={sweep_id}, "
+                "a sweep W&B does not have; W&B may reject them (404). Run agents with --no-sweep-id "
+                "to make runs you can sync (docs/OFFLINE.md)."
+            )
+        dirs = offline_run_dirs(runs)
+        if not dirs:
+            raise BackendError(f"sweep {sweep_id} has no finished offline runs on this machine to sync")
+        cmds = sync_commands(
+            dirs,
+            project=project or default_project(engine.config),
+            entity=entity or engine.config.get("entity"),
+            include_synced=include_synced,
+        )
+        return SyncPlan(commands=cmds, warnings=warnings, runs=len(dirs))
+
+
+def _unix(stamp: Optional[str]) -> Optional[float]:
+    if not stamp:
+        return None
+    try:  # wandb-core writes nanoseconds; datetime takes micro
+        head, _, frac = stamp.rstrip("Z").partition(".")
+        return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}+00:00").timestamp()
+    except ValueError:
+        return None

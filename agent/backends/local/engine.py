@@ -1,0 +1,320 @@
+"""One local sweep in Optuna: hands out trials and records how they ended.
+
+- grid: every point is enqueued at creation; agents claim them with `ask()` under the sweep's
+  claim lock, so each point runs exactly once whatever the number of agents.
+- random: `sample_random` with a generator seeded by (sweep id, trial number): reproducible.
+- bayes: Optuna's TPESampler (multivariate, constant liar). W&B fits a GP; Optuna's GPSampler
+  would import torch into every agent (seconds, hundreds of MB) and models W&B's categorical
+  and nested spaces less naturally; TPE handles them, is cheap, and `constant_liar` keeps
+  concurrent agents from proposing the same point.
+- hyperband: `WandbHyperbandPruner` (W&B's rule), fed the trial's logged metric.
+
+Optuna holds sweep state; the run dirs hold run data (each trial's offline `.wandb` log).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import warnings
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Optional
+
+import numpy as np
+import optuna
+import yaml
+from optuna.trial import TrialState
+
+from agent import runlog
+from agent.backends.base import (
+    CRASHED,
+    FAILED,
+    FINISHED,
+    KILLED,
+    PRUNED,
+    RUNNING,
+    BackendError,
+    RunRecord,
+    SweepInfo,
+    TrialOutcome,
+    TrialSpec,
+)
+from agent.backends.local.hyperband import WandbHyperbandPruner
+from agent.backends.local.leases import is_stale, reap_stale
+from agent.backends.local.results import impute, jsonable
+from agent.backends.local.space import suggest
+from agent.backends.local.store import claim_lock, mask_url, new_id, open_storage, sweep_dir
+from agent.backends.outcome import outcome
+from agent.sweep_config import grid_points, hyperband_rungs, sample_random
+from agent.sweep_config.metric import reached
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+_OPTUNA_STATE = {FINISHED: TrialState.COMPLETE, PRUNED: TrialState.PRUNED}
+EXIT_WAIT_S = 30.0  # how long a run's log may take to get its exit record after the trial ended
+
+
+@dataclass
+class Claim:
+    trial: optuna.Trial
+    run: dict  # the `sk_run` attr: params, run_id, run_dir, lease_s, host, pid, linked
+
+
+def _pruner(config: dict) -> optuna.pruners.BasePruner:
+    et = config.get("early_terminate") or {}
+    if et.get("type") != "hyperband":
+        return optuna.pruners.NopPruner()
+    return WandbHyperbandPruner(hyperband_rungs(et), et.get("eta", 3))
+
+
+def _sampler(config: dict, sweep_id: str) -> optuna.samplers.BaseSampler:
+    if config.get("method") == "bayes":
+        with warnings.catch_warnings():  # multivariate/group/constant_liar are "experimental"
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.TPESampler(multivariate=True, group=True, constant_liar=True, n_startup_trials=5)
+    return optuna.samplers.RandomSampler(seed=zlib.crc32(sweep_id.encode()))
+
+
+class Engine:
+    def __init__(self, sweep_id: str, storage_url: Optional[str] = None):
+        self.sweep_id, self.storage_url = sweep_id, storage_url
+        storage = open_storage(sweep_id, storage_url)
+        try:
+            self.study = optuna.load_study(study_name=sweep_id, storage=storage)
+        except KeyError:
+            where = mask_url(storage_url) if storage_url else str(sweep_dir(sweep_id))
+            raise BackendError(f"no sweep {sweep_id!r} in {where}; list them with `sweepkit sweeps`") from None
+        self.config: dict = self.study.user_attrs.get("sk_config") or {}
+        self.metric: dict = self.config.get("metric") or {}
+        self.study.pruner = _pruner(self.config)
+        self.study.sampler = _sampler(self.config, sweep_id)
+
+    @staticmethod
+    def create(config: dict, storage_url: Optional[str], project: Optional[str]) -> str:
+        sweep_id = new_id()
+        d = sweep_dir(sweep_id)
+        d.mkdir(parents=True, exist_ok=False)
+        (d / "sweep.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        if storage_url:
+            (d / "storage.txt").write_text(mask_url(storage_url) + "\n")
+        storage = open_storage(sweep_id, storage_url, create=True)
+        goal = (config.get("metric") or {}).get("goal", "minimize")
+        study = optuna.create_study(
+            storage=storage, study_name=sweep_id, direction="maximize" if goal == "maximize" else "minimize"
+        )
+        study.set_user_attr("sk_config", config)
+        study.set_user_attr("sk_created", datetime.now(UTC).isoformat(timespec="seconds"))
+        study.set_user_attr("sk_project", project or config.get("project"))
+        if config.get("method") == "grid":
+            for point in grid_points(config.get("parameters") or {}):
+                study.enqueue_trial({}, user_attrs={"sk_params": point})
+        return sweep_id
+
+    @property
+    def prunes(self) -> bool:
+        return isinstance(self.study.pruner, WandbHyperbandPruner) and bool(self.metric.get("name"))
+
+    # -- reading ----------------------------------------------------------------------------
+    def info(self) -> SweepInfo:
+        trials = self.study.get_trials(deepcopy=False)
+        return SweepInfo(
+            id=self.sweep_id,
+            backend="local",
+            config=self.config,
+            state="finished" if self.stop_reason(trials) else "running",
+            name=self.config.get("name") or "",
+            created_at=self.study.user_attrs.get("sk_created"),
+            path=mask_url(self.storage_url) if self.storage_url else str(sweep_dir(self.sweep_id)),
+        )
+
+    def records(self) -> list[RunRecord]:
+        now = time.time()
+        out = []
+        for t in self.study.get_trials(deepcopy=False):
+            a = t.user_attrs
+            run, res = a.get("sk_run"), a.get("sk_result") or {}
+            if t.state == TrialState.WAITING or not run:
+                continue
+            state = res.get("state") or (CRASHED if is_stale(t, now) else RUNNING)
+            summary = res.get("summary") or {}
+            if state == RUNNING and not summary:
+                summary = _live_summary(run["run_dir"])
+            f = runlog.find_run_file(run["run_dir"]) if state != RUNNING else None
+            data_key = None
+            try:
+                if f is not None:
+                    st = f.stat()
+                    data_key = f"{state}:{st.st_size}:{st.st_mtime_ns}"
+            except OSError:  # a run dir removed under us: its data cannot be cached
+                pass
+            out.append(
+                RunRecord(
+                    id=run["run_id"],
+                    state=state,
+                    config=res.get("config") or run.get("params") or {},
+                    summary=summary,
+                    name=run["run_id"],
+                    runtime_s=res.get("runtime"),
+                    reason=res.get("reason"),
+                    run_dir=run["run_dir"],
+                    data_key=data_key,
+                    created_at=t.datetime_start.isoformat(timespec="seconds") if t.datetime_start else None,
+                )
+            )
+        return out
+
+    def linked_run_ids(self) -> list[str]:
+        """Runs whose trial had WANDB_SWEEP_ID set (W&B will not accept them on upload)."""
+        runs = [t.user_attrs.get("sk_run") for t in self.study.get_trials(deepcopy=False)]
+        return [r["run_id"] for r in runs if r and r.get("linked", True)]
+
+    # -- claiming ---------------------------------------------------------------------------
+    def stop_reason(self, trials=None) -> Optional[str]:
+        """Why no new trial may be handed out (target reached, run_cap, grid exhausted)."""
+        trials = self.study.get_trials(deepcopy=False) if trials is None else trials
+        for t in trials:
+            if t.state == TrialState.COMPLETE and reached(
+                self.metric, (t.user_attrs.get("sk_result") or {}).get("value")
+            ):
+                return f"metric.target {self.metric['target']} reached by run {t.user_attrs['sk_run']['run_id']}"
+        used = sum(1 for t in trials if t.state != TrialState.WAITING and not t.user_attrs.get("sk_requeued"))
+        cap = self.config.get("run_cap")
+        if cap and used >= cap:
+            return f"run_cap {cap} reached"
+        if self.config.get("method") == "grid" and not any(
+            t.state in (TrialState.WAITING, TrialState.RUNNING) for t in trials
+        ):
+            return "grid exhausted: every point has run"
+        return None
+
+    def claim(self, lease_s: float, link: bool = True) -> Claim | str:
+        """A trial to run; or a string: why the sweep has nothing for us ("wait:" = try again later)."""
+        study, config = self.study, self.config
+        grid = config.get("method") == "grid"
+        with claim_lock(study._storage, self.sweep_id):
+            reap_stale(study, requeue=grid)
+            trials = study.get_trials(deepcopy=False)
+            why = self.stop_reason(trials)
+            if why:
+                return why
+            if grid and not any(t.state == TrialState.WAITING for t in trials):
+                n = sum(t.state == TrialState.RUNNING for t in trials)
+                return f"wait: {n} grid point(s) still running in other agents"
+            trial = study.ask()
+            params = config.get("parameters") or {}
+            if grid:
+                point = trial.user_attrs.get("sk_params", {})
+            elif config.get("method") == "bayes":
+                point = suggest(trial, params)
+            else:
+                rng = np.random.default_rng([zlib.crc32(self.sweep_id.encode()), trial.number])
+                point = sample_random(params, rng)
+            run_id = new_id()
+            # one attr per write: every journal write costs a lock + append + replay (~4 ms)
+            run = {
+                "params": point,
+                "run_id": run_id,
+                "lease_s": lease_s,
+                "linked": link,
+                "run_dir": str((sweep_dir(self.sweep_id) / "runs" / run_id).resolve()),
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+            }
+            trial.set_user_attr("sk_heartbeat", time.time())
+            trial.set_user_attr("sk_run", run)
+            return Claim(trial, run)
+
+    # -- while it runs ----------------------------------------------------------------------
+    def report(self, trial: optuna.Trial, step: int, value: float) -> Optional[str]:
+        """Tell the pruner the trial's `step`-th value; a reason back means: stop it now, pruned."""
+        trial.report(value, step)
+        if trial.should_prune():
+            return f"hyperband: {self.metric['name']}={value:g} at iteration {step} is worse than the band's cut"
+        return None
+
+    # -- finishing --------------------------------------------------------------------------
+    def finish(self, claim: Claim, spec: TrialSpec, ended: TrialOutcome) -> tuple[str, Optional[float], Optional[str]]:
+        """Record the ended trial: (state, value, reason)."""
+        study, config, trial = self.study, self.config, claim.trial
+        info: dict = {"summary": dict(ended.summary or {})}
+        log_reason = ended.reason
+        incomplete = None
+        run_file = runlog.find_run_file(spec.run_dir)
+        if run_file is not None:
+            try:
+                wait = EXIT_WAIT_S if ended.log_complete else 0
+                read, complete = runlog.read_final_summary(spec.run_dir, wait_s=wait)
+                info = {**read, "summary": {**(read.get("summary") or {}), **info["summary"]}}
+                if ended.log_complete and not complete:
+                    incomplete = (
+                        f"wandb had not finished writing {run_file.name} {EXIT_WAIT_S:g} s after "
+                        "the trial ended (no exit record): its summary may be incomplete"
+                    )
+            except (runlog.RunReadError, OSError, ValueError) as exc:
+                log_reason = log_reason or f"unreadable run log: {exc}"
+        metric = self.metric.get("name")
+        state, value, reason = outcome(
+            metric=metric, exit_code=ended.exit_code, stopped=ended.stopped, run_info=info, log_reason=log_reason
+        )
+        if incomplete:
+            reason = f"{reason}; {incomplete}" if reason else incomplete
+        run_config = {k: v for k, v in (info.get("config") or {}).items() if k != "_wandb"}
+        attrs = {
+            "sk_result": {
+                "state": state,
+                "reason": reason,
+                "runtime": round(ended.runtime_s, 3),
+                "value": value,
+                "exit_code": ended.exit_code,
+                "summary": jsonable(info.get("summary") or {}) or {metric: value},
+                "config": jsonable(run_config) or spec.params,
+            }
+        }
+        requeue = state == KILLED and config.get("method") == "grid"
+        if requeue:
+            attrs["sk_requeued"] = True
+        imputed = None
+        if state in (FAILED, CRASHED) and metric and config.get("method") == "bayes":
+            imputed = impute(self.metric, value, self._told_values())
+            attrs["sk_result"]["imputed"] = imputed
+        try:
+            for key, v in attrs.items():
+                trial.set_user_attr(key, v)
+            if imputed is not None:
+                study.tell(trial, imputed)  # W&B's bayes imputes failed runs; the run stays "failed"
+            elif state == FINISHED and (value is not None or not metric):
+                study.tell(trial, 0.0 if value is None else value)  # no metric: samplers ignore it
+            elif state == FINISHED:
+                study.tell(trial, state=TrialState.FAIL)  # ran fine, but nothing for the sampler to learn
+            else:
+                study.tell(trial, state=_OPTUNA_STATE.get(state, TrialState.FAIL))
+        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError):
+            return (
+                CRASHED,
+                value,
+                "another agent declared this run lost (heartbeat timeout); its result was not recorded",
+            )
+        if requeue:
+            study.enqueue_trial({}, user_attrs={"sk_params": spec.params, "sk_requeue_of": trial.number})
+        return state, value, reason
+
+    def _told_values(self) -> list[float]:
+        """Real (not imputed) metric values of the sweep's finished trials."""
+        out = []
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            res = t.user_attrs.get("sk_result") or {}
+            if t.value is not None and res.get("imputed") is None and res.get("value") is not None:
+                out.append(t.value)
+        return out
+
+
+def _live_summary(run_dir: Optional[str]) -> dict:
+    if not run_dir:
+        return {}
+    try:
+        return runlog.read_summary(run_dir, timeout=10).get("summary") or {}
+    except Exception:  # a running trial's log may be mid-write: no live value is not an error
+        return {}

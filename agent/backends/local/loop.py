@@ -1,0 +1,140 @@
+"""The local agent loop: claim a trial, hand it to the runner, record how it ended, repeat.
+
+The loop knows no runner and no view: it gets a `TrialRunner` (child process or warm trial) and a
+`ProgressSink`, both passed in by whoever started the agent.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from typing import Any, Optional
+
+import numpy as np
+
+from agent.backends.base import (
+    CRASHED,
+    FAILED,
+    KILLED,
+    AgentSettings,
+    ProgressSink,
+    TrialControl,
+    TrialOutcome,
+    TrialRunner,
+    TrialSpec,
+)
+from agent.backends.local.engine import Claim, Engine
+from agent.backends.local.hyperband import MetricFeed
+from agent.backends.local.leases import Heartbeat, heartbeat_timeout
+
+
+def max_failures_default() -> int:
+    return int(os.environ.get("WANDB_AGENT_MAX_INITIAL_FAILURES") or 5)
+
+
+class AgentLoop:
+    def __init__(
+        self, engine: Engine, runner: TrialRunner, progress: ProgressSink, settings: AgentSettings, env: dict[str, str]
+    ):
+        self.engine, self.runner, self.progress, self.settings, self.env = engine, runner, progress, settings, env
+        self.lease_s = heartbeat_timeout(settings.heartbeat_timeout)
+        self.interrupted = threading.Event()
+        self.sigints = 0
+
+    def _on_sigint(self, *_: Any) -> None:
+        self.sigints += 1  # the first stops the trial gracefully, a second kills it now
+        self.interrupted.set()
+
+    def run(self) -> int:
+        settings, progress = self.settings, self.progress
+        max_fail = settings.max_consecutive_failures or max_failures_default()
+        old = None
+        if not self.runner.in_process and threading.current_thread() is threading.main_thread():
+            old = signal.signal(signal.SIGINT, self._on_sigint)
+        ran, fails, code, overheads = 0, 0, 0, []
+        try:
+            with progress:
+                while settings.count is None or ran < settings.count:
+                    if self.interrupted.is_set():
+                        code = 130
+                        break
+                    t_claim = time.monotonic()
+                    got = self.engine.claim(self.lease_s, link=not settings.no_sweep_id)
+                    if isinstance(got, str):
+                        if got.startswith("wait:"):
+                            progress.note(got[5:].strip())
+                            self.interrupted.wait(min(5.0, self.lease_s / 4))
+                            continue
+                        progress.note(got)
+                        break
+                    spec = TrialSpec(
+                        self.engine.sweep_id,
+                        got.run["run_id"],
+                        got.run["params"],
+                        got.run["run_dir"],
+                        got.trial.number,
+                        env=dict(self.env),
+                        link_sweep=not settings.no_sweep_id,
+                    )
+                    progress.started(spec)
+                    with Heartbeat(self.engine.study._storage, got.trial._trial_id, self.lease_s):
+                        ended = self._run_one(got, spec)
+                        state, value, reason = self.engine.finish(got, spec, ended)
+                    ran += 1
+                    overheads.append(time.monotonic() - t_claim - ended.runtime_s)
+                    progress.finished(spec, state, value, reason)
+                    if state == KILLED:
+                        code = 130
+                        break
+                    fails = fails + 1 if state in (FAILED, CRASHED) else 0
+                    if fails >= max_fail:
+                        progress.note(
+                            f"stopping: {fails} runs failed in a row (last: {reason}); "
+                            "fix the trial or raise --max-consecutive-failures"
+                        )
+                        code = 1
+                        break
+                if overheads:
+                    progress.note(
+                        f"{ran} trial(s); agent time outside the trials: median "
+                        f"{1000 * float(np.median(overheads)):.0f} ms per trial, first "
+                        f"{1000 * overheads[0]:.0f} ms (imports)"
+                    )
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
+        return code
+
+    def _run_one(self, claim: Claim, spec: TrialSpec) -> TrialOutcome:
+        prune: dict[str, str] = {}
+        lock = threading.Lock()
+
+        def on_value(step: int, value: float) -> None:
+            with lock:
+                if not prune:
+                    why = self.engine.report(claim.trial, step, value)
+                    if why:
+                        prune["why"] = why
+
+        def stop_reason() -> Optional[str]:
+            return "interrupted" if self.interrupted.is_set() else prune.get("why")
+
+        feed = MetricFeed(self.engine.metric["name"], on_value) if self.engine.prunes else None
+        control = TrialControl(
+            on_row=feed.row if feed else None, stop_reason=stop_reason, kill_now=lambda: self.sigints > 1
+        )
+        t0 = time.monotonic()
+        try:
+            ended = self.runner(spec, self.engine.config, control)
+        except KeyboardInterrupt:
+            self.interrupted.set()
+            return TrialOutcome(exit_code=None, runtime_s=time.monotonic() - t0, stopped="interrupted")
+        except Exception as exc:  # a runner's own bug is that trial's failure, not the agent's
+            return TrialOutcome(exit_code=1, runtime_s=time.monotonic() - t0, reason=f"{type(exc).__name__}: {exc}")
+        if ended.stopped == "interrupted":
+            self.interrupted.set()
+        elif prune.get("why") and not ended.stopped:
+            ended.stopped = prune["why"]
+        return ended

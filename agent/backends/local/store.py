@@ -1,0 +1,125 @@
+"""Where a local sweep lives and how agents share it.
+
+Layout (`$SWEEPKIT_HOME`, default `./.sweepkit/`):
+
+    sweeps/<sweep_id>/sweep.yaml     the config as given
+    sweeps/<sweep_id>/journal.log    Optuna JournalStorage (unless --storage URL)
+    sweeps/<sweep_id>/claim.lock     serialises claiming a trial across agent processes
+    sweeps/<sweep_id>/storage.txt    only with --storage: the URL, password masked
+    sweeps/<sweep_id>/runs/<run_id>/ one run's dir (WANDB_DIR and the trial's output_dir)
+
+Claiming (and reaping dead agents' trials, `leases.py`) runs under one lock per sweep: a file lock
+for the journal, an advisory lock for PostgreSQL/MySQL, so two agents can never both requeue the
+same point or both take the last slot of `run_cap`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import secrets
+import string
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Optional
+
+import optuna
+from optuna.storages import JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
+
+from agent.backends.base import BackendError
+from agent.paths import home
+
+_ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_id(n: int = 8) -> str:
+    """W&B-style short id: 8 characters of [a-z0-9]."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(n))
+
+
+def sweep_dir(sweep_id: str) -> Path:
+    return home() / "sweeps" / sweep_id
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def open_storage(sweep_id: str, url: Optional[str] = None, *, create: bool = False) -> optuna.storages.BaseStorage:
+    """The Optuna storage holding `sweep_id`; a one-line BackendError if it cannot be reached."""
+    if url:
+        kwargs: dict = {"pool_pre_ping": True}
+        if url.startswith("postgresql"):
+            kwargs["connect_args"] = {"connect_timeout": 10}
+        try:
+            return RDBStorage(url, engine_kwargs=kwargs)
+        except Exception as exc:  # sqlalchemy/driver errors vary by backend
+            raise BackendError(
+                f"cannot reach the sweep store {mask_url(url)}: {_short(exc)}; check the URL and that the server is up"
+            ) from None
+    d = sweep_dir(sweep_id)
+    journal = d / "journal.log"
+    remote = d / "storage.txt"
+    if not create and not journal.is_file() and remote.is_file():
+        raise BackendError(
+            f"sweep {sweep_id!r} lives in {remote.read_text().strip()}; pass --storage URL "
+            "(or set SWEEPKIT_STORAGE) with its password"
+        )
+    if not create and not journal.is_file():
+        raise BackendError(
+            f"no local sweep {sweep_id!r} under {home()}/sweeps; list them with "
+            "`sweepkit sweeps`, or pass --storage URL / set SWEEPKIT_HOME"
+        )
+    d.mkdir(parents=True, exist_ok=True)
+    try:
+        return JournalStorage(JournalFileBackend(str(journal)))
+    except OSError as exc:
+        raise BackendError(f"cannot open {journal}: {_short(exc)}") from None
+
+
+def mask_url(url: str) -> str:
+    """A storage URL without its password, fit for messages and files."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+@contextlib.contextmanager
+def claim_lock(storage: optuna.storages.BaseStorage, sweep_id: str) -> Iterator[None]:
+    """One agent at a time may reap and claim within a sweep."""
+    if isinstance(storage, RDBStorage):
+        from sqlalchemy import text
+
+        dialect = storage.engine.dialect.name
+        key = zlib.crc32(f"sweepkit:{sweep_id}".encode())
+        if dialect not in ("postgresql", "mysql"):
+            yield  # SQLite: no cross-process lock (and Optuna's SQLite is unsafe for several agents)
+            return
+        with storage.engine.connect() as conn:
+            if dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            else:
+                conn.execute(text("SELECT GET_LOCK(:k, 600)"), {"k": f"sweepkit:{sweep_id}"})
+            try:
+                yield
+            finally:
+                if dialect == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                else:
+                    conn.execute(text("SELECT RELEASE_LOCK(:k)"), {"k": f"sweepkit:{sweep_id}"})
+                conn.commit()
+        return
+    path = sweep_dir(sweep_id) / "claim.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -1,0 +1,37 @@
+"""The pure rule for a trial that ended: its W&B state, metric value and reason."""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+from agent.backends.base import CRASHED, FAILED, FINISHED, KILLED, PRUNED
+
+
+def outcome(
+    *,
+    metric: Optional[str],
+    exit_code: Optional[int],
+    stopped: Optional[str],
+    run_info: dict,
+    log_reason: Optional[str],
+) -> tuple[str, Optional[float], Optional[str]]:
+    """(W&B state, metric value, reason) of a trial that ended."""
+    summary = run_info.get("summary") or {}
+    value = summary.get(metric) if metric else None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        value = None
+    reason = summary.get("failure_reason") or log_reason
+    if stopped == "interrupted":
+        return KILLED, value, "interrupted"
+    if stopped:
+        return PRUNED, value, stopped
+    if exit_code == 0:
+        if metric and value is None:
+            return FINISHED, None, f"finished without logging a finite {metric!r} (check metric.name)"
+        return FINISHED, value, None
+    if exit_code is None:
+        return CRASHED, value, reason or "could not start"
+    if exit_code < 0:
+        return CRASHED, value, f"killed by signal {-exit_code}" + (f": {reason}" if reason else "")
+    return FAILED, value, reason or f"exit code {exit_code}"

@@ -1,0 +1,55 @@
+"""`sweepkit`: validate, create and run W&B-style sweeps, online (W&B) or fully offline (local).
+
+One module per command; what they share (the error console, backend lookup) is a `Session`
+built once per invocation and passed down. Exit codes: 0 ok; 1 runs failed (the agent's failure
+guard) or a step failed; 2 bad input (config, sweep id, unreachable store); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from agent.backends import BackendError
+from agent.cli.agent import agent_command
+from agent.cli.report import report_command
+from agent.cli.session import Session
+from agent.cli.status import status_command
+from agent.cli.sweep import sweep_command
+from agent.cli.sweeps import sweeps_command
+from agent.cli.sync import sync_command
+from agent.cli.validate import validate_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sweepkit")
+def cli() -> None:
+    """W&B-style hyperparameter sweeps, with W&B or fully offline."""
+
+
+for name, command in (
+    ("validate", validate_command),
+    ("sweep", sweep_command),
+    ("agent", agent_command),
+    ("status", status_command),
+    ("sweeps", sweeps_command),
+    ("sync", sync_command),
+    ("report", report_command),
+):
+    cli.add_command(command, name)
+
+
+def main() -> None:
+    try:
+        cli(prog_name="sweepkit", standalone_mode=True)
+    except BackendError as exc:
+        Session().fail(str(exc))
+    except Exception as exc:  # a bug or an unforeseen environment: one line, traceback on request
+        if os.environ.get("SWEEPKIT_DEBUG"):
+            raise
+        Session().fail(
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            "(set SWEEPKIT_DEBUG=1 for the traceback)",
+            1,
+        )

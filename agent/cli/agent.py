@@ -1,0 +1,53 @@
+"""`sweepkit agent SWEEP_ID`: run the sweep's trials here, one agent or a pool of them."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from agent.backends import BackendError
+from agent.cli.session import Session, pass_session
+from agent.runners import options
+
+
+@click.command()
+@click.argument("sweep_id")
+@options.click_options(options.BACKEND, options.ENGINE, options.LAUNCH)
+@pass_session
+def agent_command(session: Session, sweep_id: str, **values: Any) -> None:
+    """Pull trials of SWEEP_ID and run them until the sweep is done (or --count trials ran, per agent)."""
+    if values["workers"] or values["gpus"] or values["warm"] or values["per_gpu"] != "1":
+        from agent.runners.launcher import LaunchError, launch
+
+        try:
+            code = launch(sweep_id, values)
+        except (LaunchError, BackendError) as exc:
+            session.fail(str(exc))
+        sys.exit(code)
+    from agent.runners.child import ChildRunner
+    from agent.runners.progress import AgentProgress
+
+    b = session.backend(
+        values["backend"] or sweep_id, storage=values["storage"], project=values["project"], entity=values["entity"]
+    )
+    settings = options.settings(values)
+    try:
+        config = b.sweep(sweep_id).config
+        metric = config.get("metric") or {}
+        constants = frozenset(
+            k for k, v in (config.get("parameters") or {}).items() if isinstance(v, dict) and "value" in v
+        )
+        progress = AgentProgress(sweep_id, metric.get("name"), metric.get("goal", "minimize"), constants=constants)
+        code = b.run_agent(
+            sweep_id,
+            runner=ChildRunner(kill_delay=settings.kill_delay, echo=settings.verbose),
+            progress=progress,
+            settings=settings,
+        )
+    except BackendError as exc:
+        session.fail(str(exc))
+    if code == 130:
+        session.err.print("interrupted: the running trial was stopped and marked failed (grid points are requeued)")
+    sys.exit(code)

@@ -1,0 +1,51 @@
+"""What every `sweepkit` command shares, built once per invocation and passed down (click's pattern)."""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn, Optional
+
+import click
+from rich.console import Console
+
+from agent.backends import Backend, BackendError, get_backend
+
+
+class Session:
+    def __init__(self) -> None:
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+    def fail(self, message: str, code: int = 2) -> NoReturn:
+        """One line on stderr, then exit: bad input is 2, a step that failed is 1."""
+        self.err.print(f"sweepkit: error: {message}")
+        sys.exit(code)
+
+    def backend(
+        self,
+        name_or_sweep_id: Optional[str],
+        *,
+        storage: Optional[str] = None,
+        project: Optional[str] = None,
+        entity: Optional[str] = None,
+    ) -> Backend:
+        try:
+            return get_backend(name_or_sweep_id or "local", storage=storage, project=project, entity=entity)
+        except BackendError as exc:
+            self.fail(str(exc))
+
+
+pass_session = click.make_pass_decorator(Session, ensure=True)
+
+storage_option = click.option(
+    "--storage",
+    default=None,
+    metavar="URL",
+    help="PostgreSQL/MySQL URL shared by agents on several machines "
+    "(default: $SWEEPKIT_STORAGE, else the embedded store under $SWEEPKIT_HOME or ./.sweepkit).",
+)
+backend_option = click.option(
+    "--backend",
+    type=click.Choice(["local", "wandb"]),
+    default=None,
+    help="Default: W&B for entity/project/id paths, local otherwise.",
+)

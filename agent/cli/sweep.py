@@ -1,0 +1,35 @@
+"""`sweepkit sweep FILE`: validate a sweep YAML and create the sweep."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import click
+
+from agent.backends import BackendError
+from agent.cli.session import Session, pass_session, storage_option
+from agent.cli.validate import load_valid
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--backend", type=click.Choice(["local", "wandb"]), default="local", show_default=True)
+@click.option("--project", default=None, help="W&B project (wandb backend; recorded for sync locally).")
+@click.option("--entity", default=None, help="W&B entity (wandb backend).")
+@storage_option
+@pass_session
+def sweep_command(
+    session: Session, file: str, backend: str, project: Optional[str], entity: Optional[str], storage: Optional[str]
+) -> None:
+    """Validate FILE and create a sweep; the sweep id is the last line printed."""
+    config = load_valid(session, file)
+    b = session.backend(backend, storage=storage, project=project, entity=entity)
+    try:
+        sweep_id = b.create_sweep(config, project=project, entity=entity)
+    except BackendError as exc:
+        session.fail(str(exc))
+    session.err.print(
+        f"created {backend} sweep ({config.get('method')}); run it with: sweepkit agent {sweep_id}"
+        + (f" --storage {storage}" if storage else "")
+    )
+    click.echo(sweep_id)

@@ -1,0 +1,42 @@
+"""`sweepkit sweeps`: the sweeps a backend can see (local: this store; W&B: a project's)."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from agent.backends import BackendError
+from agent.cli.session import Session, pass_session, storage_option
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--backend", type=click.Choice(["local", "wandb"]), default="local", show_default=True)
+@click.option("--project", default=None, help="W&B project to list (wandb backend).")
+@click.option("--entity", default=None)
+@storage_option
+@pass_session
+def sweeps_command(
+    session: Session, as_json: bool, backend: str, project: Optional[str], entity: Optional[str], storage: Optional[str]
+) -> None:
+    """Sweeps of a backend: local ones under $SWEEPKIT_HOME (default ./.sweepkit), or a W&B project's."""
+    try:
+        found = session.backend(backend, storage=storage, project=project, entity=entity).list_sweeps()
+    except BackendError as exc:
+        session.fail(str(exc))
+    if as_json:
+        click.echo(json.dumps([s.to_json() for s in found], default=str))
+        return
+    if not found:
+        session.err.print("no sweeps here; create one with `sweepkit sweep FILE`")
+        return
+    table = Table()
+    for col in ("id", "method", "name", "state", "created", "path"):
+        table.add_column(col)
+    for s in found:
+        table.add_row(s.id, str(s.config.get("method")), s.name, s.state, s.created_at or "", s.path or "")
+    Console(highlight=False).print(table)

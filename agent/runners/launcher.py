@@ -1,0 +1,388 @@
+"""Many agents at once: `sweepkit agent SWEEP --gpus all --per-gpu N|auto` or `--workers N`.
+
+A GLUE-sized fine-tune leaves a modern GPU mostly idle (its step time is host and launch bound),
+and four BERT-base trials at once on one H200 each ran nearly as fast as one alone, so
+the launcher packs N worker processes per GPU, each pinned with CUDA_VISIBLE_DEVICES, each a
+full agent of the sweep (any backend: the claim of a trial is the backend's job). Workers run
+in their own sessions so a terminal Ctrl-C reaches only the launcher, which SIGTERMs every
+worker once (each finishes its W&B run cleanly; the grid point is requeued) and SIGKILLs on a
+second Ctrl-C. Each worker writes a small JSON status file; the launcher draws them all in one
+rich view. A warm worker that cannot clean up after a trial exits 75 and is started again.
+
+`--per-gpu auto` starts one worker per GPU, waits for the first trial's measured peak GPU
+memory (the trial's own `peak_gpu_memory_mb`), then fills each GPU's free memory (pynvml)
+with as many more as fit, capped by CPU cores and SWEEPKIT_MAX_PER_GPU (default 8), and says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from agent.paths import home, safe_name
+from agent.runners import options
+from agent.runners.gpus import (
+    DEFAULT_MAX_PER_GPU,
+    MAX_PER_GPU_ENV,
+    LaunchError,
+    choose_per_gpu,
+    cuda_device_count,
+    gpu_memory_mb,
+    parse_gpus,
+    parse_per_gpu,
+)
+from agent.runners.warm import RESTART_EXIT
+
+MAX_RESTARTS = 20
+
+
+@dataclass
+class Slot:
+    index: int
+    gpu: Optional[str]
+    log: Path
+    status: Path
+    proc: Optional[subprocess.Popen] = None
+    restarts: int = 0
+    exit_code: Optional[int] = None
+    info: dict = field(default_factory=dict)
+    carried: dict = field(default_factory=dict)  # counts of this slot's earlier (restarted) processes
+
+    def count(self, key: str) -> int:
+        return self.info.get(key, 0) + self.carried.get(key, 0)
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "(no log)"
+    return (lines[-1][:200] if lines else "(empty log)") + f"  [{path}]"
+
+
+def log_dir_for(sweep_id: str) -> Path:
+    return home() / "agents" / safe_name(sweep_id)
+
+
+class Launcher:
+    def __init__(
+        self,
+        sweep_id: str,
+        *,
+        gpus: Optional[list[str]],
+        per_gpu: Optional[int],
+        workers: int = 1,
+        warm: bool = True,
+        worker_args: Optional[list[str]] = None,
+        console=None,
+        log_dir: Optional[Path] = None,
+        live: Optional[bool] = None,
+    ):
+        from rich.console import Console
+
+        self.sweep_id, self.gpus, self.per_gpu, self.warm = sweep_id, gpus, per_gpu, warm
+        self.worker_args = list(worker_args or [])
+        self.console = console or Console(highlight=False)
+        self.live = self.console.is_terminal if live is None else live
+        self.dir = Path(log_dir or log_dir_for(sweep_id))
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.slots: list[Slot] = []
+        self.notes: list[str] = []
+        self.stopping = 0
+        self._stop_at = 0.0
+        self.auto_pending = gpus is not None and per_gpu is None
+        self._printed: dict[int, int] = {}
+        first = per_gpu or 1
+        targets = [g for g in gpus for _ in range(first)] if gpus is not None else [None] * workers
+        self.planned = len(gpus) * (per_gpu or DEFAULT_MAX_PER_GPU) if gpus is not None else workers
+        for g in targets:
+            self._add(g)
+
+    # -- workers ---------------------------------------------------------------------------
+    def _add(self, gpu: Optional[str]) -> Slot:
+        i = len(self.slots)
+        slot = Slot(i, gpu, self.dir / f"worker-{i}.log", self.dir / f"worker-{i}.json")
+        slot.status.unlink(missing_ok=True)
+        self.slots.append(slot)
+        return slot
+
+    def _env(self, slot: Slot) -> dict:
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        if slot.gpu is not None:
+            env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"  # so index i is nvidia-smi's / pynvml's GPU i
+            env["CUDA_VISIBLE_DEVICES"] = slot.gpu
+        # N workers each spawning one thread per core would oversubscribe the CPU N times over.
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, self.planned))))
+        env.setdefault("TOKENIZERS_PARALLELISM", "false")
+        env["SWEEPKIT_WORKER"] = str(slot.index)
+        return env
+
+    def _start(self, slot: Slot) -> None:
+        argv = [
+            sys.executable,
+            "-m",
+            "agent.runners.pool_worker",
+            self.sweep_id,
+            "--status",
+            str(slot.status),
+            "--warm" if self.warm else "--cold",
+            *self.worker_args,
+        ]
+        with open(slot.log, "a") as log:
+            log.write(f"[launcher] start worker {slot.index} gpu={slot.gpu} restart={slot.restarts}\n")
+            log.flush()
+            slot.proc = subprocess.Popen(
+                argv,
+                env=self._env(slot),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        slot.exit_code = None
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        self.console.print(f"[{self.sweep_id}] {text}", markup=False)
+
+    def _signal_all(self, sig: int) -> None:
+        import psutil
+
+        for s in self.slots:
+            if s.proc is None or s.proc.poll() is not None:
+                continue
+            targets = [s.proc.pid]
+            if sig == signal.SIGKILL:  # also the cold trials the worker started in their own sessions
+                with contextlib.suppress(psutil.Error):
+                    targets += [c.pid for c in psutil.Process(s.proc.pid).children(recursive=True)]
+            for pid in targets:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
+
+    def _on_sigint(self, *_: Any) -> None:
+        self.stopping += 1
+        if self.stopping == 1:
+            self._stop_at = time.monotonic()
+            self._signal_all(signal.SIGTERM)
+        else:
+            self._signal_all(signal.SIGKILL)
+
+    def _escalate(self) -> None:
+        """A worker still alive long after SIGTERM (a trial stuck outside Python) gets SIGKILL."""
+        grace = float(os.environ.get("WANDB_AGENT_KILL_DELAY") or 30) + 15
+        if self.stopping == 1 and time.monotonic() - self._stop_at > grace:
+            self.note(f"workers still running {grace:.0f}s after SIGTERM: SIGKILL")
+            self._on_sigint()
+
+    # -- the loop --------------------------------------------------------------------------
+    def run(self) -> int:
+        where = (
+            f"{len(self.gpus)} GPU(s) [{','.join(self.gpus)}], "
+            f"{'auto' if self.per_gpu is None else self.per_gpu} per GPU"
+            if self.gpus is not None
+            else f"{len(self.slots)} worker(s) on CPU/default device"
+        )
+        self.note(
+            f"starting {len(self.slots)} {'warm' if self.warm else 'cold'} worker(s): {where}; logs in {self.dir}"
+        )
+        for s in self.slots:
+            self._start(s)
+        old = signal.signal(signal.SIGINT, self._on_sigint)
+        old_term = signal.signal(signal.SIGTERM, self._on_sigint)
+        live = None
+        try:
+            if self.live:
+                from rich.live import Live
+
+                live = Live(self.render(), console=self.console, refresh_per_second=2, transient=False)
+                live.__enter__()
+            while True:
+                self._poll()
+                self._escalate()
+                if live is not None:
+                    live.update(self.render())
+                else:
+                    self._print_new_lines()
+                if all(s.proc is None or s.proc.poll() is not None for s in self.slots) and not self._restartable():
+                    break
+                time.sleep(0.25)
+        finally:
+            if live is not None:
+                live.update(self.render())
+                live.__exit__(None, None, None)
+            signal.signal(signal.SIGINT, old)
+            signal.signal(signal.SIGTERM, old_term)
+        self._read_status()
+        if not self.live:
+            self._print_new_lines()
+        self.console.print(self.summary(), markup=False)
+        if self.stopping:
+            return 130
+        codes = [s.exit_code for s in self.slots if s.exit_code not in (0, None)]
+        return max(codes, key=abs) if codes else 0
+
+    def _restartable(self) -> bool:
+        return (
+            any(s.exit_code == RESTART_EXIT and s.proc is not None and s.proc.poll() is not None for s in self.slots)
+            and not self.stopping
+        )
+
+    def _poll(self) -> None:
+        self._read_status()
+        for s in self.slots:
+            if s.proc is None or s.proc.poll() is None or s.exit_code is not None:
+                continue
+            s.exit_code = s.proc.returncode
+            crashed = s.exit_code < 0 and s.exit_code != -signal.SIGTERM
+            if s.exit_code not in (0, RESTART_EXIT, 130) and not self.stopping:
+                self.note(f"worker {s.index} exited {s.exit_code}: {_last_line(s.log)}")
+            if self.stopping or not (s.exit_code == RESTART_EXIT or crashed):
+                continue
+            if s.restarts >= MAX_RESTARTS:
+                self.note(f"worker {s.index} needed {MAX_RESTARTS} restarts; not restarting it again (see {s.log})")
+                continue
+            s.restarts += 1
+            why = s.info.get("restart_reason") or f"exit code {s.exit_code}"
+            self.note(f"worker {s.index} restarting ({why})")
+            if not self.live:
+                self._print_new_lines()
+            for key in ("trials", "finished", "failed"):  # the new process starts its status file afresh
+                s.carried[key] = s.count(key)
+            if s.info.get("best"):
+                s.carried["best"] = s.info["best"]
+            s.info, self._printed[s.index] = {}, 0
+            s.status.unlink(missing_ok=True)
+            self._start(s)
+        if self.auto_pending and not self.stopping:
+            self._maybe_scale()
+
+    def _maybe_scale(self) -> None:
+        peak = next(
+            (
+                s.info.get("peak_gpu_memory_mb")
+                for s in self.slots
+                if s.info.get("trials", 0) > 0 and "peak_gpu_memory_mb" in s.info
+            ),
+            "unset",
+        )
+        if peak == "unset":
+            if all(s.proc is not None and s.proc.poll() is not None for s in self.slots):
+                self.auto_pending = False  # the sweep ended before one trial finished
+            return
+        self.auto_pending = False
+        cap = int(os.environ.get(MAX_PER_GPU_ENV) or DEFAULT_MAX_PER_GPU)
+        for gpu in self.gpus or []:
+            running = sum(1 for s in self.slots if s.gpu == gpu)
+            try:
+                free, _total = gpu_memory_mb(int(gpu))
+            except Exception as exc:  # no NVML: say so and stay at what runs
+                self.note(f"per-gpu auto: cannot read GPU {gpu} memory ({exc}); keeping {running} worker(s)")
+                continue
+            n, why = choose_per_gpu(
+                peak, free, running=running, cpu_count=os.cpu_count() or 1, n_gpus=len(self.gpus or []), cap=cap
+            )
+            self.note(f"GPU {gpu}: {why}")
+            if any(s.proc is not None and s.proc.poll() is not None and s.exit_code == 0 for s in self.slots):
+                continue  # a worker already found the sweep done: nothing left to pack
+            for _ in range(n - running):
+                self._start(self._add(gpu))
+
+    def _read_status(self) -> None:
+        for s in self.slots:
+            with contextlib.suppress(OSError, ValueError):
+                s.info = json.loads(s.status.read_text())
+
+    # -- view ------------------------------------------------------------------------------
+    def _print_new_lines(self) -> None:
+        for s in self.slots:
+            lines = s.info.get("lines") or []
+            seen = self._printed.get(s.index, 0)
+            total = s.info.get("trials", 0)
+            for line in lines[len(lines) - min(len(lines), total - seen) :]:
+                self.console.print(
+                    f"w{s.index}{'@gpu' + s.gpu if s.gpu is not None else ''} {line}", markup=False, soft_wrap=True
+                )
+            self._printed[s.index] = total
+
+    def summary(self) -> str:
+        done = sum(s.count("finished") for s in self.slots)
+        failed = sum(s.count("failed") for s in self.slots)
+        restarts = sum(s.restarts for s in self.slots)
+        best = [b for s in self.slots for b in (s.info.get("best"), s.carried.get("best")) if b]
+        goal = next((s.info.get("goal") for s in self.slots if s.info.get("goal")), "minimize")
+        top = (max if goal == "maximize" else min)(best, key=lambda b: b[0]) if best else None
+        metric = next((s.info.get("metric") for s in self.slots if s.info.get("metric")), None)
+        return (
+            f"sweep {self.sweep_id}: {len(self.slots)} workers, {done} finished, {failed} failed, "
+            f"{restarts} restarts" + (f", best {metric}={top[0]:.6g} (run {top[1]})" if top else "")
+        )
+
+    def render(self):
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        t = Table(box=None, pad_edge=False)
+        for col in ("worker", "gpu", "state", "run", "for", "done", "failed", "last", "restarts"):
+            t.add_column(col)
+        now = time.time()
+        for s in self.slots:
+            i = s.info
+            state = i.get("state", "starting")
+            if s.proc is not None and s.proc.poll() is not None:
+                state = f"exited {s.proc.returncode}"
+            t.add_row(
+                str(s.index),
+                s.gpu if s.gpu is not None else "-",
+                state,
+                i.get("run_id") or "-",
+                f"{now - i['since']:.0f}s" if i.get("since") and i.get("state") == "running" else "",
+                str(s.count("finished")),
+                str(s.count("failed")),
+                i.get("last") or "",
+                str(s.restarts),
+            )
+        notes = Text("\n".join(self.notes[-3:]))
+        return Group(Text(self.summary()), t, notes)
+
+
+def launch(sweep_id: str, values: dict[str, Any], *, console=None, live: Optional[bool] = None) -> int:
+    """Run the sweep with several agents at once; `values` are `sweepkit agent`'s parsed options.
+    Returns the exit code (130 after Ctrl-C)."""
+    gpus, workers = values.get("gpus"), values.get("workers")
+    if gpus is not None and workers is not None:
+        raise LaunchError("give --gpus (with --per-gpu) or --workers, not both")
+    if str(values.get("per_gpu") or "1") != "1" and gpus is None:
+        raise LaunchError("--per-gpu applies to --gpus; on a CPU box use --workers N")
+    gpu_ids = parse_gpus(gpus, cuda_device_count()) if gpus is not None else None
+    n_per = parse_per_gpu(values.get("per_gpu") or "1")
+    from agent.backends import get_backend
+
+    # A bad sweep id or store: one line now, rather than the same error in every worker's log.
+    get_backend(
+        values.get("backend") or sweep_id,
+        storage=values.get("storage"),
+        project=values.get("project"),
+        entity=values.get("entity"),
+    ).sweep(sweep_id)
+    worker_args = options.to_argv(values, options.BACKEND, options.ENGINE)
+    return Launcher(
+        sweep_id,
+        gpus=gpu_ids,
+        per_gpu=n_per,
+        workers=workers or 1,
+        warm=values.get("warm") is not False,
+        worker_args=worker_args,
+        console=console,
+        live=live,
+    ).run()

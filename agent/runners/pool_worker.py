@@ -1,0 +1,248 @@
+"""One process of the launcher's pool: an agent of the sweep that tells the launcher how it is doing.
+
+Warm (default): trial after trial in this process through `WarmRunner`, one `run_agent(count=1)`
+at a time so the worker can stop between trials to be replaced (exit 75) when it cannot clean up.
+Cold: the backend's own agent loop, a child process per trial. Either way the worker writes a
+small JSON status file (`WorkerStatus`, the agent's progress sink) that the launcher's single view
+reads, and stops at a safe point on SIGTERM (`StopSignal`), or by itself if the launcher dies.
+
+    python -m agent.runners.pool_worker SWEEP_ID --status FILE [--warm|--cold] [agent options]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+
+from agent.backends import AgentSettings, Backend, BackendError, TrialControl, TrialOutcome, TrialRunner, TrialSpec
+from agent.runners import options
+from agent.runners.child import ChildRunner
+from agent.runners.warm import RESTART_EXIT, WarmRunner, WarmUnsupported, preload
+from agent.sweep_config.metric import is_better
+
+
+class WorkerStatus:
+    """What a worker tells the launcher, as one JSON file rewritten atomically (a `ProgressSink`)."""
+
+    def __init__(self, path: Optional[str], metric: Optional[str], goal: str):
+        self.path = Path(path) if path else None
+        self.data: dict[str, Any] = {
+            "pid": os.getpid(),
+            "state": "starting",
+            "trials": 0,
+            "finished": 0,
+            "failed": 0,
+            "metric": metric,
+            "goal": goal,
+            "lines": [],
+        }
+        self.write()
+
+    def write(self, **updates: Any) -> None:
+        self.data.update(updates)
+        if self.path is None:
+            return
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, default=str))
+        os.replace(tmp, self.path)
+
+    def started(self, spec: TrialSpec) -> None:
+        self.write(state="running", run_id=spec.run_id, since=time.time())
+
+    def finished(self, spec: TrialSpec, state: str, value: Optional[float], reason: Optional[str]) -> None:
+        d = self.data
+        d["trials"] += 1
+        d["finished" if state == "finished" else "failed"] += 1
+        metric = d["metric"]
+        if (
+            value is not None
+            and state == "finished"
+            and is_better(value, (d.get("best") or [None])[0], {"goal": d["goal"]})
+        ):
+            d["best"] = [value, spec.run_id]
+        peak = _peak_from(spec.run_dir)
+        if peak is not None or "peak_gpu_memory_mb" not in d:
+            d["peak_gpu_memory_mb"] = peak
+        last = f"{state}" + (f" {metric}={value:.4g}" if value is not None and metric else "")
+        line = f"run {spec.run_id} #{spec.number} {last} in {time.time() - d.get('since', time.time()):.1f}s" + (
+            f" ({reason[:200]})" if reason else ""
+        )
+        d["lines"] = (d["lines"] + [line])[-20:]
+        self.write(state="idle", last=last)
+
+    def note(self, text: str) -> None:
+        self.write(note=text)
+
+    def __enter__(self) -> WorkerStatus:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        pass
+
+
+def _peak_from(run_dir: str) -> Optional[float]:
+    try:
+        return json.loads((Path(run_dir) / "trial_result.json").read_text()).get("peak_gpu_memory_mb")
+    except (OSError, ValueError):
+        return None
+
+
+class StopSignal:
+    """SIGTERM in a worker, stopping it at a safe point.
+
+    Cold: becomes SIGINT, which the engine's agent loop turns into a clean stop of its child.
+    Warm, between trials: KeyboardInterrupt at once (the agent loop is only claiming or waiting).
+    Warm, inside a trial: never an exception mid-import; instead SIGTERM is re-sent every second
+    until run_trial's own handler (installed once the trial is set up) stops the training loop.
+    """
+
+    def __init__(self):
+        self.requested = self.in_trial = self.cold = False
+        self._repeating = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self._handler)
+
+    def _handler(self, *_: Any) -> None:
+        self.requested = True
+        if self.cold:
+            os.kill(os.getpid(), signal.SIGINT)
+        elif not self.in_trial:
+            raise KeyboardInterrupt
+        elif not self._repeating:
+            self._repeating = True
+            threading.Thread(target=self._repeat, daemon=True).start()
+
+    def _repeat(self) -> None:
+        while self.in_trial:
+            time.sleep(1.0)
+            if self.in_trial:
+                os.kill(os.getpid(), signal.SIGTERM)
+        self._repeating = False
+
+
+class _StopAware:
+    """A runner that tells the StopSignal when a trial is inside the runner."""
+
+    in_process = True
+
+    def __init__(self, runner: TrialRunner, stop: StopSignal):
+        self.runner, self.stop = runner, stop
+
+    def __call__(self, spec: TrialSpec, config: dict, control: TrialControl) -> TrialOutcome:
+        self.stop.in_trial = True
+        try:
+            if self.stop.requested:
+                raise KeyboardInterrupt
+            return self.runner(spec, config, control)
+        finally:
+            self.stop.in_trial = False
+
+
+def warm_unsupported(backend: Backend, config: dict) -> Optional[str]:
+    """Why this sweep's trials cannot run warm here, or None."""
+    try:
+        WarmRunner.check(config)
+    except WarmUnsupported as exc:
+        return str(exc)
+    return backend.in_process_limit(config)
+
+
+def run_worker(
+    backend: Backend,
+    sweep_id: str,
+    *,
+    warm: bool,
+    status: WorkerStatus,
+    settings: AgentSettings,
+    stop: Optional[StopSignal] = None,
+) -> int:
+    """One worker's life: warm (trial after trial in-process) or cold (a child per trial)."""
+    stop = stop or StopSignal()
+    config = backend.sweep(sweep_id).config
+    why = warm_unsupported(backend, config) if warm else None
+    if why:
+        print(f"[worker] {why}; running cold", flush=True)
+        status.note(why)
+    if not warm or why:
+        stop.cold = True
+        return backend.run_agent(
+            sweep_id,
+            runner=ChildRunner(kill_delay=settings.kill_delay, echo=settings.verbose),
+            progress=status,
+            settings=settings,
+        )
+    status.write(state="importing")
+    print(f"[worker] imports took {preload():.1f}s", flush=True)
+    runner = WarmRunner()
+    one = dataclasses.replace(settings, count=1)
+    max_failures = settings.max_consecutive_failures or int(os.environ.get("WANDB_AGENT_MAX_INITIAL_FAILURES") or 5)
+    ran = fails = 0
+    while settings.count is None or ran < settings.count:
+        if stop.requested:
+            return 130
+        before = runner.calls
+        code = backend.run_agent(sweep_id, runner=_StopAware(runner, stop), progress=status, settings=one)
+        if code != 0 or runner.calls == before:
+            return code
+        ran += 1
+        fails = fails + 1 if runner.last_status not in ("finished", "pruned") else 0
+        if fails >= max_failures:
+            print(
+                f"[worker] stopping: {fails} runs failed in a row; fix the trial (see the runs' agent.log)", flush=True
+            )
+            return 1
+        if runner.restart_reason and not stop.requested:
+            status.write(state="restarting", restart_reason=runner.restart_reason)
+            print(f"[worker] restarting: {runner.restart_reason}", flush=True)
+            return RESTART_EXIT
+    return 0
+
+
+def _watch_parent(ppid: int) -> None:
+    """A worker whose launcher died (SIGKILL, OOM killer) stops itself as if Ctrl-C'd."""
+    while os.getppid() == ppid:
+        time.sleep(2.0)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("sweep_id")
+@click.option("--status", "status_file", default=None, help="The JSON status file the launcher reads.")
+@options.click_options(options.BACKEND, options.ENGINE)
+@click.option("--warm/--cold", default=True)
+def main(sweep_id: str, status_file: Optional[str], warm: bool, **values: Any) -> None:
+    """One warm (or cold) agent of SWEEP_ID in the launcher's pool."""
+    from agent.backends import get_backend
+
+    stop = StopSignal()
+    stop.cold = not warm
+    stop.install()
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    try:
+        backend = get_backend(
+            values["backend"] or sweep_id, storage=values["storage"], project=values["project"], entity=values["entity"]
+        )
+        metric = backend.sweep(sweep_id).config.get("metric") or {}
+        status = WorkerStatus(status_file, metric.get("name"), metric.get("goal", "minimize"))
+        code = run_worker(backend, sweep_id, warm=warm, status=status, settings=options.settings(values), stop=stop)
+    except BackendError as exc:
+        print(f"sweepkit worker: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    status.write(state="done" if code == 0 else f"exit {code}")
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main(prog_name="python -m agent.runners.pool_worker")

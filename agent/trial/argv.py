@@ -1,0 +1,68 @@
+"""Trial arguments in every form wandb agent's macros produce: ${args}, ${args_no_equals},
+${args_no_hyphens}, ${args_no_boolean_flags}, ${args_json} and ${args_json_file}."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agent.trial.config import FIELDS, ConfigError, base_type
+
+
+def _load_json_file(path: str) -> dict[str, Any]:
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+    except OSError as e:
+        raise ConfigError(f"cannot read args JSON file {path!r}: {e.strerror}") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"args JSON file {path!r} is not valid JSON (line {e.lineno}): {e.msg}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"args JSON file {path!r} must hold one object of key: value")
+    return data
+
+
+def parse_argv(argv: list[str]) -> dict[str, Any]:
+    """Raw key -> value from every W&B agent macro form: ${args}, ${args_no_equals},
+    ${args_no_hyphens}, ${args_no_boolean_flags}, ${args_json} and ${args_json_file}."""
+    out: dict[str, Any] = {}
+    i = 0
+    while i < len(argv):
+        tok = argv[i]
+        i += 1
+        if tok.startswith("{"):
+            try:
+                data = json.loads(tok)
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"argument {tok[:40]!r} looks like JSON but does not parse: {e.msg}") from None
+            if not isinstance(data, dict):
+                raise ConfigError("a JSON argument must be one object of key: value")
+            out.update(data)
+            continue
+        if not tok.startswith("-") and "=" not in tok:
+            if tok.endswith(".json"):
+                out.update(_load_json_file(tok))
+                continue
+            raise ConfigError(f"argument {tok!r} is not key=value, --key=value or a .json file")
+        body = tok.lstrip("-")
+        if not body:
+            raise ConfigError(f"argument {tok!r} has no key")
+        if "=" in body:
+            name, value = body.split("=", 1)
+        else:
+            name = body
+            nxt = argv[i] if i < len(argv) else None
+            is_flag = name in FIELDS and base_type(name)[0] is bool
+            if nxt is not None and not nxt.startswith("--") and not (is_flag and "=" in nxt):
+                value = nxt
+                i += 1
+            elif is_flag:
+                value = True  # ${args_no_boolean_flags}: a bare --flag means true
+            else:
+                raise ConfigError(f"argument {tok!r} has no value; write --{name}=VALUE")
+        name = name.replace("-", "_") if name.replace("-", "_") in FIELDS else name
+        if name == "args_json_file":
+            out.update(_load_json_file(str(value)))
+        else:
+            out[name] = value
+    return out

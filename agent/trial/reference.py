@@ -1,0 +1,44 @@
+"""The trial's keys as text: `python -m agent --help` and the README's config reference, from the table."""
+
+from __future__ import annotations
+
+from agent.trial.config import FIELDS, base_type, range_text
+
+
+def _choices_or_range(name: str) -> str:
+    meta = FIELDS[name].metadata
+    if meta["choices"]:
+        return "Choices: " + ", ".join(f"`{c}`" for c in meta["choices"]) + "."
+    rng = range_text(name)
+    return f"Range: {rng}." if rng else ""
+
+
+def help_text() -> str:
+    lines = [
+        "usage: python -m agent [--key=value | key=value | --key value | args.json | --args_json_file F] ...",
+        "",
+        "Runs one trial: a Hugging Face Trainer fine-tune logged to W&B, then writes",
+        "<output_dir>/trial_result.json. Under a sweep (WANDB_SWEEP_PARAM_PATH set) values come",
+        "from wandb.config. Exit codes: 0 ok, 1 failed trial, 2 bad config, 143 SIGTERM.",
+        "Environment: WANDB_PROJECT (default sweepkit), WANDB_MODE, WANDB_DIR, WANDB_WATCH,",
+        "WANDB_LOG_MODEL, SWEEPKIT_RUN_DIR, SWEEPKIT_CACHE (tiny models, tokenized data; ~/.cache/sweepkit).",
+        "",
+        "keys:",
+    ]
+    for name, f in FIELDS.items():
+        typ, optional = base_type(name)
+        lines.append(f"  --{name} ({typ.__name__}{', optional' if optional else ''}) default: {f.default}")
+        lines.append(
+            f"      {f.metadata['help']}" + (f"  {_choices_or_range(name)}" if _choices_or_range(name) else "")
+        )
+    return "\n".join(lines)
+
+
+def reference_markdown() -> str:
+    """The README's config reference table (a test keeps the README equal to this)."""
+    rows = ["| key | type | default | what |", "|---|---|---|---|"]
+    for name, f in FIELDS.items():
+        typ, optional = base_type(name)
+        what = f"{f.metadata['help']}." + (f" {_choices_or_range(name)}" if _choices_or_range(name) else "")
+        rows.append(f"| `{name}` | {typ.__name__}{'?' if optional else ''} | `{f.default}` | {what} |")
+    return "\n".join(rows)

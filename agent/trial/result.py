@@ -1,0 +1,49 @@
+"""What a trial leaves behind: `<output_dir>/trial_result.json`, and its exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+EXIT = {"finished": 0, "failed": 1, "killed": 143, "pruned": 0}
+
+
+@dataclass
+class TrialResult:
+    """The contents of `<output_dir>/trial_result.json` (docs/ARCHITECTURE.md)."""
+
+    status: str  # finished | failed | killed | pruned
+    reason: Optional[str] = None
+    config: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    global_step: int = 0
+    runtime_s: float = 0.0
+    train_runtime_s: Optional[float] = None
+    num_parameters: Optional[int] = None
+    peak_gpu_memory_mb: Optional[float] = None
+    run_id: Optional[str] = None
+    output_dir: Optional[str] = None
+    data_cache: Optional[str] = None  # miss | disk | memory: where the tokenized data came from
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT.get(self.status, 1)
+
+    def write(self, output_dir: str | os.PathLike) -> Path:
+        path = Path(output_dir) / "trial_result.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".json.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2, default=str) + "\n")
+        os.replace(tmp, path)
+        return path
+
+
+class TrialFailure(RuntimeError):
+    """A trial that must end as failed with this one-line reason."""
+
+
+class TrialKilled(BaseException):
+    """SIGTERM outside the training loop; BaseException so no `except Exception` swallows it."""

@@ -1,0 +1,73 @@
+"""What a report states: every number and sentence in one `ReportData`, and how values are scaled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis import stats
+
+
+class ReportError(RuntimeError):
+    """Nothing to report; the message is one line for the CLI to print."""
+
+
+@dataclass
+class Scale:
+    """Fractions in [0, 1] (accuracy, F1) are stated in points (x100); anything else as is."""
+
+    factor: float
+    unit: str
+
+    @classmethod
+    def for_values(cls, metric: str, values: pd.Series) -> Scale:
+        v = pd.to_numeric(values, errors="coerce").dropna()
+        if len(v) and v.between(0, 1).all() and "loss" not in metric.lower():
+            return cls(100.0, "points")
+        return cls(1.0, f"({metric})")
+
+    def fmt(self, x: float | None, signed: bool = False) -> str:
+        if x is None or not np.isfinite(x):
+            return "n/a"
+        y = x * self.factor
+        if self.factor != 1:
+            y = float(f"{y:.1f}") + 0.0  # no "-0.0"
+            s = f"{y:+.1f}" if signed else f"{y:.1f}"
+        else:
+            s = f"{y:+.4g}" if signed else f"{y:.4g}"
+        return s
+
+    def amount(self, x: float) -> str:
+        return f"{self.fmt(abs(x))} {self.unit}"
+
+
+@dataclass
+class ReportData:
+    sweep_id: str
+    metric: str
+    maximize: bool
+    method: str
+    compare: str | None
+    seed_key: str | None
+    params: list[str]
+    models: list[str]
+    counts: dict[str, int]
+    messages: list[str]
+    usable: pd.DataFrame  # finished runs with a finite metric
+    leaderboard: pd.DataFrame
+    per_model: list[dict[str, Any]]
+    cells: pd.DataFrame  # mean/std/count over seeds per config
+    comparisons: list[stats.PairedDifference]
+    heatmaps: dict[str, pd.DataFrame]  # model -> lr x batch pivot (mean over seeds)
+    heatmap_axes: tuple[str, str] | None
+    curves: dict[str, pd.DataFrame]  # model -> step, mean, std, n
+    evp: dict[str, pd.DataFrame]  # model -> n, mean, std
+    importance: pd.DataFrame
+    failures: pd.DataFrame
+    system: pd.DataFrame  # run_id, model, peak_gpu_memory_mb, gpu_util
+    scale: Scale
+    takeaways: dict[str, str] = field(default_factory=dict)
+    caveats: list[str] = field(default_factory=list)

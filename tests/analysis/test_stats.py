@@ -1,0 +1,118 @@
+"""analysis.stats as pure functions, against hand-computed values and known ground truth."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import stats
+
+
+def test_evp_without_replacement_hand_computed():
+    e = stats.expected_max_curve([2.0, 1.0, 3.0], maximize=True)
+    # n=1: mean of all; n=2: maxima of the pairs {1,2},{1,3},{2,3} are 2,3,3; n=3: the max.
+    assert e["n"].tolist() == [1, 2, 3]
+    assert e["mean"].tolist() == pytest.approx([2.0, 8 / 3, 3.0])
+    assert e["std"].tolist() == pytest.approx([math.sqrt(2 / 3), math.sqrt(2 / 9), 0.0])
+
+
+def test_evp_with_replacement_is_dodge_formula():
+    e = stats.expected_max_curve([1.0, 2.0, 3.0], maximize=True, with_replacement=True)
+    # P(max of 2 draws = v(i)) = (i/3)^2 - ((i-1)/3)^2 = 1/9, 3/9, 5/9
+    assert e["mean"].iloc[1] == pytest.approx((1 * 1 + 2 * 3 + 3 * 5) / 9)
+
+
+def test_evp_minimize_takes_expected_minimum():
+    e = stats.expected_max_curve([1.0, 2.0, 3.0], maximize=False)
+    assert e["mean"].tolist() == pytest.approx([2.0, 4 / 3, 1.0])
+
+
+def test_evp_matches_brute_force_on_ties_and_large_n():
+    from itertools import combinations
+
+    v = [0.5, 0.7, 0.7, 0.2, 0.9, 0.9, 0.1]
+    e = stats.expected_max_curve(v, maximize=True)
+    for n in range(1, len(v) + 1):
+        maxima = [max(c) for c in combinations(v, n)]
+        assert e["mean"].iloc[n - 1] == pytest.approx(np.mean(maxima))
+        assert e["std"].iloc[n - 1] == pytest.approx(np.std(maxima), abs=1e-9)
+    big = stats.expected_max_curve(np.linspace(0, 1, 3000), maximize=True)  # no overflow
+    assert np.isfinite(big["mean"]).all() and big["mean"].is_monotonic_increasing
+
+
+def test_evp_ignores_nan_and_empty():
+    assert stats.expected_max_curve([np.nan, 1.0])["mean"].tolist() == [1.0]
+    assert stats.expected_max_curve([]).empty
+
+
+def test_paired_bootstrap_coverage_is_near_nominal():
+    rng = np.random.default_rng(12345)
+    true, hits, reps = 0.5, 0, 200
+    for r in range(reps):
+        d = rng.normal(true, 1.0, 25)
+        res = stats.paired_bootstrap(d, a="x", b="y", maximize=True, n_resamples=1999, seed=r)
+        hits += res.low <= true <= res.high
+    assert 0.90 <= hits / reps <= 0.99, hits / reps
+
+
+def test_paired_bootstrap_direction_and_significance():
+    d = np.full(10, -0.02) + np.linspace(-0.001, 0.001, 10)
+    res = stats.paired_bootstrap(d, a="small", b="big", maximize=True)
+    assert res.significant and res.high < 0 and res.better == "big"
+    res_min = stats.paired_bootstrap(d, a="small", b="big", maximize=False)  # loss: lower wins
+    assert res_min.better == "small"
+    noisy = stats.paired_bootstrap(np.array([-1.0, 1.0, -0.5, 0.5, 0.1]), a="a", b="b", maximize=True)
+    assert noisy.low < 0 < noisy.high and not noisy.significant and noisy.better is None
+
+
+def test_paired_bootstrap_degenerate_inputs():
+    one = stats.paired_bootstrap([0.3], a="a", b="b", maximize=True)
+    assert one.low is None and "one matched cell" in one.note
+    same = stats.paired_bootstrap([0.1, 0.1, 0.1], a="a", b="b", maximize=True)
+    assert same.low == pytest.approx(0.1) and same.significant
+    assert stats.paired_bootstrap([], a="a", b="b", maximize=True).n_pairs == 0
+
+
+def test_matched_pairs_average_repeats_and_drop_unmatched():
+    runs = pd.DataFrame(
+        {
+            "model": ["A", "A", "B", "A", "B", "B"],
+            "lr": [1, 1, 1, 2, 2, 3],
+            "seed": [0, 0, 0, 0, 0, 0],
+            "m": [0.8, 0.6, 0.5, 0.9, 0.7, 0.1],
+        }
+    )
+    p = stats.matched_pairs(runs, compare="model", a="A", b="B", metric="m", match_keys=["lr", "seed"])
+    assert sorted(p["diff"].round(6).tolist()) == [0.2, 0.2]  # lr=1: 0.7-0.5, lr=2: 0.9-0.7
+
+
+def test_seed_summary_mean_std_count():
+    runs = pd.DataFrame({"lr": [1, 1, 1, 2], "seed": [1, 2, 3, 1], "m": [1.0, 2.0, 3.0, 5.0]})
+    s = stats.seed_summary(runs, config_keys=["lr"], metric="m").set_index("lr")
+    assert s.loc[1, "mean"] == 2.0 and s.loc[1, "std"] == pytest.approx(1.0) and s.loc[1, "count"] == 3
+    assert np.isnan(s.loc[2, "std"])
+
+
+def test_importance_finds_the_informative_parameter_with_signed_correlation():
+    rng = np.random.default_rng(0)
+    n = 120
+    runs = pd.DataFrame({"lr": rng.uniform(0, 1, n), "noise": rng.uniform(0, 1, n), "model": rng.choice(["a", "b"], n)})
+    runs["m"] = -2.0 * runs["lr"] + 0.01 * rng.normal(size=n)
+    imp = stats.importance_table(runs, params=["lr", "noise", "model"], metric="m")
+    assert imp.iloc[0]["feature"] == "lr" and imp.iloc[0]["importance"] > 0.8
+    assert imp.iloc[0]["pearson"] < -0.95 and imp.iloc[0]["spearman"] < -0.95
+    assert {"model=a", "model=b"} & set(imp["feature"])  # one-hot for categoricals
+    assert imp["importance"].sum() == pytest.approx(1.0)
+
+
+def test_metric_per_gpu_hour():
+    assert stats.metric_per_gpu_hour([0.8, 0.9], [1800, 1800]) == pytest.approx(0.85 / 0.5)
+    assert np.isnan(stats.metric_per_gpu_hour([0.8], [0]))
+
+
+def test_best_row_is_the_one_best_rule_on_dataframes():
+    df = pd.DataFrame({"m": [0.3, np.nan, 0.9, 0.9, -np.inf], "id": list("abcde")})
+    assert stats.best_row(df, "m", maximize=True)["id"] == "c"  # first of a tie, NaN skipped
+    assert stats.best_row(df, "m", maximize=False)["id"] == "a"  # -inf is not a value
+    assert stats.best_row(df.iloc[[1]], "m", maximize=True) is None

@@ -1,0 +1,214 @@
+"""Shared helpers for the agent/CLI tests: run `sweepkit` as a real process in a tmp store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# A plain wandb script, as users write them: wandb.init + wandb.config + wandb.log.
+FOREIGN = textwrap.dedent("""
+    import json, os, sys, time
+    import wandb
+    run = wandb.init()
+    cfg = dict(run.config)
+    steps = int(cfg.get("steps", 3))
+    for i in range(steps):
+        wandb.log({"loss": float(cfg["x"]) * (steps - i)})
+        time.sleep(float(cfg.get("sleep", 0)))
+    with open(os.path.join(os.environ["SWEEPKIT_RUN_DIR"], "seen.json"), "w") as fh:
+        json.dump({"config": cfg, "argv": sys.argv[1:],
+                   "env": {k: os.environ.get(k) for k in ("WANDB_SWEEP_ID", "WANDB_RUN_ID",
+                          "WANDB_SWEEP_PARAM_PATH", "WANDB_MODE", "WANDB_DIR")}}, fh)
+    run.finish()
+""")
+
+# No wandb at all: records its point and exits; fast for counting tests.
+RECORDER = textwrap.dedent("""
+    import json, os, sys, time
+    args = json.loads(sys.argv[1])
+    time.sleep(float(args.get("sleep", 0)))
+    with open(os.environ["RECORD_FILE"], "a") as fh:
+        fh.write(json.dumps({"args": args, "run": os.environ["WANDB_RUN_ID"]}) + "\\n")
+    sys.exit(int(args.get("exit", 0)))
+""")
+
+
+def env_for(tmp: Path, **extra: str) -> dict:
+    env = dict(os.environ)
+    env.update(
+        {
+            "SWEEPKIT_HOME": str(tmp / ".sweepkit"),
+            "PYTHONPATH": str(REPO),
+            "WANDB_MODE": "offline",
+            "WANDB_SILENT": "true",
+        }
+    )
+    env.pop("SWEEPKIT_STORAGE", None)
+    env.update(extra)
+    return env
+
+
+def sk(tmp: Path, *args: str, timeout: float = 120, env: dict | None = None, **popen) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args],
+        cwd=tmp,
+        env=env or env_for(tmp),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **popen,
+    )
+
+
+def sk_popen(tmp: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agent.cli", *args],
+        cwd=tmp,
+        env=env or env_for(tmp),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def make_sweep(tmp: Path, yaml_text: str, *extra: str, env: dict | None = None) -> str:
+    (tmp / "sweep.yaml").write_text(textwrap.dedent(yaml_text))
+    res = sk(tmp, "sweep", "sweep.yaml", *extra, env=env)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip().splitlines()[-1]
+
+
+def status(tmp: Path, sweep_id: str, *extra: str, env: dict | None = None) -> dict:
+    res = sk(tmp, "status", sweep_id, "--json", *extra, env=env)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def records(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+TINY = [
+    "--model_name_or_path=tiny-bert",
+    "--task_name=mrpc-mini",
+    "--max_train_samples=96",
+    "--max_eval_samples=64",
+    "--per_device_train_batch_size=16",
+    "--learning_rate=0.001",
+]
+
+
+def sweep_yaml(params: str, extra: list[str] = (), metric: str = "eval/loss") -> str:
+    """A grid sweep of sweepkit's own trial on tiny-bert, with `params` (YAML lines) swept."""
+    cmd = ", ".join(f'"{a}"' for a in ["${env}", "${interpreter}", "-m", "agent", *TINY, *extra, "${args}"])
+    return f"method: grid\nmetric: {{name: {metric}, goal: minimize}}\ncommand: [{cmd}]\nparameters:\n{params}"
+
+
+class QuietProgress:
+    """An agent progress view that shows nothing (in-process run_agent calls in tests)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def started(self, spec):
+        pass
+
+    def finished(self, *args):
+        pass
+
+    def note(self, text):
+        pass
+
+
+class FunctionRunner:
+    """An in-process `TrialRunner` over a plain function `fn(spec) -> metrics`, as wandb.agent(function=)
+    takes one: an exception fails that trial, KeyboardInterrupt stops the agent."""
+
+    in_process = True
+
+    def __init__(self, fn, report_rows=False):
+        self.fn, self.report_rows = fn, report_rows
+        self.calls = 0
+
+    def __call__(self, spec, config, control):
+        import time
+
+        from agent.backends.base import TrialOutcome
+
+        self.calls += 1
+        t0 = time.monotonic()
+        try:
+            metrics = self.fn(spec, control) if self.report_rows else self.fn(spec)
+        except KeyboardInterrupt:
+            return TrialOutcome(None, time.monotonic() - t0, stopped="interrupted")
+        except Exception as exc:
+            return TrialOutcome(1, time.monotonic() - t0, reason=f"{type(exc).__name__}: {exc}")
+        return TrialOutcome(0, time.monotonic() - t0, summary=dict(metrics or {}))
+
+
+def run_in_process(backend, sweep_id, fn, **settings):
+    """`backend.run_agent` with `fn` as the trial, no view; returns the exit code."""
+    from agent.backends.base import AgentSettings
+
+    runner = fn if hasattr(fn, "in_process") else FunctionRunner(fn)
+    return backend.run_agent(sweep_id, runner=runner, progress=QuietProgress(), settings=AgentSettings(**settings))
+
+
+# One parameter per W&B distribution (legacy exponent forms included: the sampler supports them
+# even though validate() asks users to move to the *_values forms).
+EVERY = {
+    "const": {"value": {"k": [1, 2]}},
+    "cat": {"values": ["a", "b", {"x": 1}, [3]]},
+    "catp": {"values": [1, True, "z"], "probabilities": [0.2, 0.3, 0.5]},
+    "iu": {"min": -3, "max": 4},
+    "u": {"min": 0.5, "max": 2.0},
+    "qu": {"distribution": "q_uniform", "min": 0.05, "max": 1.0, "q": 0.1},
+    "qu_int": {"distribution": "q_uniform", "min": 0, "max": 100, "q": 5},
+    "luv": {"distribution": "log_uniform_values", "min": 1e-5, "max": 1e-1},
+    "qluv": {"distribution": "q_log_uniform_values", "min": 1, "max": 1000, "q": 10},
+    "iluv": {"distribution": "inv_log_uniform_values", "min": 0.01, "max": 10.0},
+    "lu": {"distribution": "log_uniform", "min": -5, "max": 0},
+    "qlu": {"distribution": "q_log_uniform", "min": 0, "max": 5, "q": 2},
+    "ilu": {"distribution": "inv_log_uniform", "min": 0, "max": 5},
+    "n": {"distribution": "normal", "mu": 3, "sigma": 2},
+    "qn": {"distribution": "q_normal", "q": 0.5},
+    "ln": {"distribution": "log_normal", "mu": -1, "sigma": 0.5},
+    "qln": {"distribution": "q_log_normal", "q": 1},
+    "b": {"distribution": "beta", "a": 0.5, "b": 2},
+    "qb": {"distribution": "q_beta", "q": 0.1},
+    "nest": {"parameters": {"x": {"values": [1, 2]}, "deep": {"parameters": {"z": {"min": 0.0, "max": 1.0}}}}},
+}
+LEAVES = {
+    "const",
+    "cat",
+    "catp",
+    "iu",
+    "u",
+    "qu",
+    "qu_int",
+    "luv",
+    "qluv",
+    "iluv",
+    "lu",
+    "qlu",
+    "ilu",
+    "n",
+    "qn",
+    "ln",
+    "qln",
+    "b",
+    "qb",
+    "nest/x",
+    "nest/deep/z",
+}
