@@ -38,6 +38,21 @@ def figure_json(fig: go.Figure) -> str:
     return s
 
 
+def line_with_band(fig: go.Figure, x, mid, low, high, i: int, name: str, **line) -> None:
+    """A line and its shaded band (one legend entry for both)."""
+    fig.add_scatter(
+        x=np.concatenate([x, x[::-1]]),
+        y=np.concatenate([high, low[::-1]]),
+        fill="toself",
+        fillcolor=_rgba(color(i), 0.2),
+        line=dict(width=0),
+        hoverinfo="skip",
+        showlegend=False,
+        legendgroup=name,
+    )
+    fig.add_scatter(x=x, y=mid, mode="lines", name=name, line=dict(color=color(i), **line), legendgroup=name)
+
+
 def comparison(d: ReportData) -> go.Figure:
     fig = go.Figure()
     for i, pm in enumerate(d.per_model):
@@ -105,20 +120,9 @@ def curves(d: ReportData) -> go.Figure | None:
     for i, (m, c) in enumerate(items):
         if len(c) > MAX_POINTS:  # more points than pixels: thin evenly, keep the last
             c = c.iloc[np.unique(np.linspace(0, len(c) - 1, MAX_POINTS).astype(int))]
-        x = c["step"].to_numpy()
         mu = c["mean"].to_numpy() * d.scale.factor
         sd = np.nan_to_num(c["std"].to_numpy()) * d.scale.factor
-        fig.add_scatter(
-            x=np.concatenate([x, x[::-1]]),
-            y=np.concatenate([mu + sd, (mu - sd)[::-1]]),
-            fill="toself",
-            fillcolor=_rgba(color(i), 0.2),
-            line=dict(width=0),
-            hoverinfo="skip",
-            showlegend=False,
-            legendgroup=m,
-        )
-        fig.add_scatter(x=x, y=mu, mode="lines", name=m, line=dict(color=color(i)), legendgroup=m)
+        line_with_band(fig, c["step"].to_numpy(), mu, mu - sd, mu + sd, i, m)
     fig.update_layout(**LAYOUT, xaxis_title="step", yaxis_title=f"{d.metric} (mean ± std over seeds)")
     return fig
 
@@ -129,19 +133,8 @@ def evp(d: ReportData) -> go.Figure | None:
         return None
     fig = go.Figure()
     for i, (m, e) in enumerate(items):
-        x = e["n"].to_numpy()
         mu, sd = e["mean"].to_numpy() * d.scale.factor, e["std"].to_numpy() * d.scale.factor
-        fig.add_scatter(
-            x=np.concatenate([x, x[::-1]]),
-            y=np.concatenate([mu + sd, (mu - sd)[::-1]]),
-            fill="toself",
-            fillcolor=_rgba(color(i), 0.2),
-            line=dict(width=0),
-            hoverinfo="skip",
-            showlegend=False,
-            legendgroup=m,
-        )
-        fig.add_scatter(x=x, y=mu, mode="lines", name=m, line=dict(color=color(i)), legendgroup=m)
+        line_with_band(fig, e["n"].to_numpy(), mu, mu - sd, mu + sd, i, m)
     fig.update_layout(
         **LAYOUT, xaxis_title="number of trials", xaxis_type="log", yaxis_title=f"expected best {d.metric}"
     )

@@ -108,10 +108,8 @@ def report_from_source(
                 history = source.history_table()
         except BackendError as exc:
             raise ReportError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
-        except Exception as exc:
-            if isinstance(exc, OSError):
-                raise ReportError(f"could not read the runs of {sweep_id}: {exc}") from exc
-            raise
+        except OSError as exc:
+            raise ReportError(f"could not read the runs of {sweep_id}: {exc}") from exc
         with _step(progress, "computing statistics"):
             data = build_report(runs, history, info.config, compare, seed_key, sweep_id=sweep_id)
         url = None
