@@ -13,6 +13,5 @@ step "upgrade pip" "$LOG" "$VENV/bin/python" -m pip install --upgrade pip
 step "install $TORCH" "$LOG" "$VENV/bin/python" -m pip install "$TORCH"
 step "install sweepkit[dev]" "$LOG" "$VENV/bin/python" -m pip install -e '.[dev]'
 # W&B's own sweep engine, only as a test oracle: its metadata pins numpy<2, its code runs on numpy 2.
-step "install the test oracle (sweeps, no deps)" "$LOG" "$VENV/bin/python" -m pip install --no-deps \
-  'sweeps==0.3.0' 'jsonref>=1' 'jsonschema>=4'
+step "install the test oracle (sweeps, no deps)" "$LOG" "$VENV/bin/python" -m pip install --no-deps 'sweeps==0.3.0'
 touch "$VENV/.sweepkit-installed"

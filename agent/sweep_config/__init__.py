@@ -5,10 +5,10 @@ Imports nothing else of sweepkit (an import contract keeps it so).
 """
 
 from .distributions import DISTRIBUTIONS, GRID_OK, Draws, ParamSpec, infer_distribution, value_key
+from .hyperband import Verdict, hyperband_rungs, judge
 from .loader import load_sweep_file, parse_sweep_yaml
 from .macros import DEFAULT_COMMAND, MACROS, args_json, expand_command, format_param_file, module_args
 from .problems import Problem, SweepConfigError
-from .rungs import hyperband_rungs
 from .space import SEP, dotted, flatten, grid_points, grid_size, out_of_range, parameter_specs, sample_random, unflatten
 from .validate import ParamCheck, check_config, fill_defaults, validate
 
@@ -22,6 +22,7 @@ __all__ = [
     "ParamCheck",
     "ParamSpec",
     "Problem",
+    "Verdict",
     "SweepConfigError",
     "args_json",
     "check_config",
@@ -34,6 +35,7 @@ __all__ = [
     "grid_size",
     "hyperband_rungs",
     "infer_distribution",
+    "judge",
     "load_sweep_file",
     "module_args",
     "out_of_range",

@@ -25,10 +25,10 @@ from .distributions import (
     is_int,
     is_number,
 )
+from .hyperband import hyperband_rungs
 from .macros import command_problems
 from .parameters import check_parameters
 from .problems import Problem, SweepConfigError, enum_problem, join, json_int, number_problem, type_name, unknown_key
-from .rungs import hyperband_rungs
 
 TOP_LEVEL_KEYS = (
     "method",

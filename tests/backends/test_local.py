@@ -12,7 +12,7 @@ from agent.backends import get_backend
 from agent.backends.base import CRASHED, FAILED, FINISHED, KILLED, PRUNED
 from agent.backends.local import LocalBackend
 from agent.backends.local.hyperband import MetricFeed, WandbHyperbandPruner
-from agent.backends.local.results import impute
+from agent.backends.local.results import learned_value
 from agent.backends.outcome import outcome
 from agent.sweep_config import out_of_range
 from tests.helpers import FOREIGN, RECORDER, env_for, make_sweep, records, run_in_process, sk, sk_popen, status
@@ -56,13 +56,16 @@ def test_outcome_maps_exit_and_stop_to_wandb_states():
     assert (state, value) == (FINISHED, None) and "loss" in reason
 
 
-def test_impute_follows_wandb_metric_impute():
-    assert impute({"goal": "minimize"}, None, [1.0, 3.0]) == 3.0  # default: worst
-    assert impute({"goal": "maximize"}, None, [1.0, 3.0]) == 1.0
-    assert impute({"goal": "maximize", "impute": "best"}, None, [1.0, 3.0]) == 3.0
-    assert impute({"impute": "latest"}, 2.5, [1.0]) == 2.5
-    assert impute({"impute": "latest"}, None, [1.0, 4.0]) == 4.0  # nothing logged: worst
-    assert impute({}, None, []) is None
+def test_bayes_learns_a_runs_best_value_and_imputes_failed_ones_as_wandb_does():
+    up, down = {"goal": "maximize"}, {"goal": "minimize"}
+    assert learned_value(up, FINISHED, [0.2, 0.9, 0.5], [0.2, 0.9], []) == (0.9, False)  # its best, not its last
+    assert learned_value(down, FAILED, [3.0], [3.0, 3.0], [[1.0, 2.0], [0.5, 4.0]]) == (4.0, True)  # worst of all
+    assert learned_value(up, FAILED, [], None, [[1.0, 2.0], [0.5, 4.0]]) == (0.5, True)
+    assert learned_value({**up, "impute": "best"}, CRASHED, [0.1, 0.3], [0.1, 0.3], []) == (0.3, True)
+    assert learned_value({**up, "impute": "latest"}, KILLED, [0.1, 0.3, 0.2], [0.1, 0.3], []) == (0.2, True)
+    assert learned_value(up, FINISHED, [], None, [[1.0, 2.0]]) == (1.0, True)  # finished without the metric
+    for how in ("worst", "best", "latest"):  # nothing to learn from: W&B says 0.0, sweepkit nothing
+        assert learned_value({**down, "impute": how}, FAILED, [], None, [None]) == (None, False)
 
 
 def test_failed_bayes_runs_teach_the_sampler_the_imputed_value(home):
@@ -95,19 +98,30 @@ def test_failed_bayes_runs_teach_the_sampler_the_imputed_value(home):
 
 
 def test_wandb_hyperband_rule_matches_wandb_docstring_example():
-    # wandb/sweeps hyperband_stopping docstring: eta=2, max_iter=5, s=2 -> bands [1, 2]; b and c stop, d runs on.
-    study = optuna.create_study(direction="minimize", pruner=WandbHyperbandPruner([1, 2], 2))
-    hist = {"a": [10, 9], "b": [10, 10], "c": [10, 8, 8], "d": [10, 7, 7], "e": [10, 6, 6]}
-    trials = {}
-    for name, h in hist.items():
-        t = study.ask()
-        for i, v in enumerate(h):
-            t.report(v, i)
-        trials[name] = t
-    assert trials["b"].should_prune()
-    assert trials["c"].should_prune()
-    assert not trials["d"].should_prune()
-    assert not trials["e"].should_prune()
+    # W&B's engine docstring: eta=2, max_iter=5, s=2 -> bands [1, 2]. At band 2 the cut is element
+    # int(5/2) of the 2nd values [6, 7, 8, 9, 10], 8: b (10) stops, c (8, not worse) and d run on.
+    for strict in (True, False):
+        study = optuna.create_study(direction="minimize", pruner=WandbHyperbandPruner([1, 2], 2, strict))
+        hist = {"a": [10, 9], "b": [10, 10], "c": [10, 8, 8], "d": [10, 7, 7], "e": [10, 6, 6]}
+        trials = {}
+        for name, h in hist.items():
+            t = study.ask()
+            for i, v in enumerate(h):
+                t.report(v, i)
+            trials[name] = t
+        assert [n for n in "bcd" if trials[n].should_prune()] == ["b"]
+
+
+def test_strict_false_judges_the_best_value_so_far_and_stops_fewer_runs():
+    hist = {"a": [5, 5, 5], "b": [9, 1, 9]}  # b's 3rd value is worse than the cut, its best is not
+    for strict, pruned in ((True, True), (False, False)):
+        study = optuna.create_study(direction="minimize", pruner=WandbHyperbandPruner([3], 3, strict))
+        trials = {}
+        for name, h in hist.items():
+            trials[name] = t = study.ask()
+            for i, v in enumerate(h):
+                t.report(v, i)
+        assert trials["b"].should_prune() is pruned
 
 
 def test_metric_feed_counts_iterations_from_one_source_only():

@@ -58,9 +58,9 @@ def test_in_process_trial_is_pruned_and_the_next_one_runs_whole(home):
     assert run_in_process(b, sid, FunctionRunner(fn, report_rows=True)) == 0
     runs = {r.config["x"]: r for r in b.runs(sid)}
     assert {x: r.state for x, r in runs.items()} == {2: FINISHED, 100: PRUNED, 1: FINISHED}
-    assert "hyperband" in runs[100].reason and "iteration 2" in runs[100].reason
-    # stopped right after band 2 (its 3rd value); the runs before and after logged every step
-    assert fn.steps == {2: STEPS, 100: 3, 1: STEPS}
+    assert "hyperband" in runs[100].reason and "band 2" in runs[100].reason
+    # stopped right at band 2 (its 2nd value, W&B's 1-based count); the runs before and after logged every step
+    assert fn.steps == {2: STEPS, 100: 2, 1: STEPS}
     assert runs[1].summary["loss"] == 1.0
 
 
@@ -120,7 +120,7 @@ def test_warm_worker_prunes_a_bad_trial_and_finishes_the_next(tmp_path):
     }
     assert "hyperband" in runs[0.5]["reason"]
     # the pruned trial stopped itself at the step its band's value was logged, and closed its run cleanly
-    assert results[0.5]["status"] == "pruned" and results[0.5]["global_step"] == 4  # its 2nd eval: band 1
+    assert results[0.5]["status"] == "pruned" and results[0.5]["global_step"] == 2  # its 1st eval: band 1
     # the next trial in the same process ran to the end, unpoisoned
     assert results[0.0009]["status"] == "finished" and results[0.0009]["global_step"] == 16
     assert results[0.0009]["metrics"]["eval/loss"] < results[0.5]["metrics"]["eval/loss"]

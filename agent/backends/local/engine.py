@@ -31,7 +31,6 @@ from optuna.trial import TrialState
 from agent import runlog
 from agent.backends.base import (
     CRASHED,
-    FAILED,
     FINISHED,
     KILLED,
     PRUNED,
@@ -44,12 +43,12 @@ from agent.backends.base import (
 )
 from agent.backends.local.hyperband import WandbHyperbandPruner
 from agent.backends.local.leases import is_stale, reap_stale
-from agent.backends.local.results import impute, jsonable
+from agent.backends.local.results import extremes, jsonable, learned_value
 from agent.backends.local.space import suggest
 from agent.backends.local.store import claim_lock, mask_url, new_id, open_storage, sweep_dir
 from agent.backends.outcome import outcome
 from agent.sweep_config import grid_points, hyperband_rungs, sample_random
-from agent.sweep_config.metric import reached
+from agent.sweep_config.metric import finite, reached
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -67,7 +66,7 @@ def _pruner(config: dict) -> optuna.pruners.BasePruner:
     et = config.get("early_terminate") or {}
     if et.get("type") != "hyperband":
         return optuna.pruners.NopPruner()
-    return WandbHyperbandPruner(hyperband_rungs(et), et.get("eta", 3))
+    return WandbHyperbandPruner(hyperband_rungs(et), et.get("eta", 3), et.get("strict", True))
 
 
 def _sampler(config: dict, sweep_id: str) -> optuna.samplers.BaseSampler:
@@ -229,11 +228,19 @@ class Engine:
 
     # -- while it runs ----------------------------------------------------------------------
     def report(self, trial: optuna.Trial, step: int, value: float) -> Optional[str]:
-        """Tell the pruner the trial's `step`-th value; a reason back means: stop it now, pruned."""
+        """Tell the pruner the trial's `step`-th value (from 0); a reason back means: stop it now, pruned."""
         trial.report(value, step)
-        if trial.should_prune():
-            return f"hyperband: {self.metric['name']}={value:g} at iteration {step} is worse than the band's cut"
-        return None
+        pruner = self.study.pruner
+        if not isinstance(pruner, WandbHyperbandPruner):
+            return None
+        v = pruner.verdict(self.study, self.study._storage.get_trial(trial._trial_id))
+        if v is None or not v.stop:
+            return None
+        judged = f"its value {v.value:g} at band {v.band}" if pruner.strict else f"its best so far {v.value:g}"
+        return (
+            f"hyperband: {self.metric['name']}: {judged} (logged {step + 1} times) is worse than "
+            f"the band's cut {v.cut:g}"
+        )
 
     # -- finishing --------------------------------------------------------------------------
     def finish(self, claim: Claim, spec: TrialSpec, ended: TrialOutcome) -> tuple[str, Optional[float], Optional[str]]:
@@ -276,15 +283,21 @@ class Engine:
         requeue = state == KILLED and config.get("method") == "grid"
         if requeue:
             attrs["sk_requeued"] = True
-        imputed = None
-        if state in (FAILED, CRASHED) and metric and config.get("method") == "bayes":
-            imputed = impute(self.metric, value, self._told_values())
-            attrs["sk_result"]["imputed"] = imputed
+        learned, imputed = None, False
+        if metric and config.get("method") == "bayes" and state != PRUNED:
+            history = self._metric_history(claim, spec, metric)
+            own = extremes(history + [info["summary"].get(metric)])
+            attrs["sk_result"]["extremes"] = own
+            learned, imputed = learned_value(self.metric, state, history, own, [*self._ended_extremes(), own])
+            if imputed or state != FINISHED:
+                attrs["sk_result"]["imputed"] = learned if imputed else None
         try:
             for key, v in attrs.items():
                 trial.set_user_attr(key, v)
-            if imputed is not None:
-                study.tell(trial, imputed)  # W&B's bayes imputes failed runs; the run stays "failed"
+            if learned is not None:
+                study.tell(trial, learned)  # W&B's bayes: a run's best value, or one imputed; the run keeps its state
+            elif config.get("method") == "bayes" and state != PRUNED:
+                study.tell(trial, state=TrialState.FAIL)  # nothing to learn from yet
             elif state == FINISHED and (value is not None or not metric):
                 study.tell(trial, 0.0 if value is None else value)  # no metric: samplers ignore it
             elif state == FINISHED:
@@ -301,14 +314,27 @@ class Engine:
             study.enqueue_trial({}, user_attrs={"sk_params": spec.params, "sk_requeue_of": trial.number})
         return state, value, reason
 
-    def _told_values(self) -> list[float]:
-        """Real (not imputed) metric values of the sweep's finished trials."""
-        out = []
-        for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            res = t.user_attrs.get("sk_result") or {}
-            if t.value is not None and res.get("imputed") is None and res.get("value") is not None:
-                out.append(t.value)
-        return out
+    def _ended_extremes(self) -> list[Optional[list[float]]]:
+        """[min, max] of the metric of every ended trial (what W&B's `worst` imputation draws on)."""
+        return [
+            (t.user_attrs.get("sk_result") or {}).get("extremes")
+            for t in self.study.get_trials(deepcopy=False)
+            if t.state.is_finished()
+        ]
+
+    @staticmethod
+    def _metric_history(claim: Claim, spec: TrialSpec, metric: str) -> list[float]:
+        """The trial's finite logged values of the metric: what the pruner was fed, else its run's log."""
+        fed = claim.trial.study._storage.get_trial(claim.trial._trial_id).intermediate_values
+        if fed:
+            return [fed[k] for k in sorted(fed)]
+        if runlog.find_run_file(spec.run_dir) is None:
+            return []
+        try:
+            rows = runlog.history_rows(spec.run_dir)
+        except (runlog.RunReadError, OSError, ValueError):
+            return []
+        return [float(r[metric]) for r in rows if finite(r.get(metric))]
 
 
 def _live_summary(run_dir: Optional[str]) -> dict:

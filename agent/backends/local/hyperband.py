@@ -1,11 +1,9 @@
-"""W&B's hyperband early-terminate rule as an Optuna pruner.
+"""W&B's hyperband early-terminate rule as an Optuna pruner, and the metric feed it reads.
 
 Optuna's own HyperbandPruner runs brackets of successive halving with its own budget maths;
-W&B's rule is simpler and users compare against it, so we implement W&B's exactly
-(wandb/sweeps `hyperband_stopping.py`): an iteration is the number of times the metric was
-logged (the agent reports it as the 0-based `step`); at each band b the threshold is element
-`int(n / eta)` of the sorted values at index b of every run that got past b (best first); a
-running run whose value at its latest passed band is worse than that threshold is stopped.
+users compare sweepkit with W&B, so the decision is W&B's (`agent.sweep_config.judge`, 1-based
+bands, `strict`) over every trial's history, each trial's history being its intermediate values
+in step order.
 """
 
 from __future__ import annotations
@@ -18,35 +16,39 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 
+from agent.sweep_config import Verdict, judge
+from agent.sweep_config.metric import finite
+
+
+def history(trial: FrozenTrial) -> list[float]:
+    """A trial's metric history: its intermediate values, step 0 first."""
+    values = trial.intermediate_values
+    return [values[k] for k in sorted(values)]
+
 
 class WandbHyperbandPruner(optuna.pruners.BasePruner):
-    def __init__(self, bands: Sequence[int], eta: float):
+    def __init__(self, bands: Sequence[int], eta: float, strict: bool = True):
         if not bands:
             raise ValueError("hyperband needs at least one band; increase s or max_iter, or lower eta")
         self.bands = sorted(int(b) for b in bands)
         self.eta = float(eta)
+        self.strict = bool(strict)
 
-    def threshold(self, values: list[float]) -> float:
-        return sorted(values)[int(len(values) / self.eta)]
+    def verdict(self, study: optuna.Study, trial: FrozenTrial) -> Optional[Verdict]:
+        others = [history(t) for t in study.get_trials(deepcopy=False) if t.number != trial.number]
+        own = history(trial)
+        return judge(
+            own,
+            [own, *others],
+            self.bands,
+            self.eta,
+            maximize=study.direction == StudyDirection.MAXIMIZE,
+            strict=self.strict,
+        )
 
-    def prune(self, study: optuna.study.Study, trial: FrozenTrial) -> bool:
-        history = trial.intermediate_values
-        if not history:
-            return False
-        last = max(history)
-        passed = [b for b in self.bands if b <= last]
-        if not passed:
-            return False
-        band = passed[-1]
-        sign = -1.0 if study.direction == StudyDirection.MAXIMIZE else 1.0
-        values = [
-            sign * t.intermediate_values[band]
-            for t in study.get_trials(deepcopy=False)
-            if band in t.intermediate_values
-        ]
-        if band not in history or not values:
-            return False
-        return sign * history[band] > self.threshold(values)
+    def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
+        v = self.verdict(study, trial)
+        return bool(v and v.stop)
 
 
 class MetricFeed:
@@ -55,7 +57,8 @@ class MetricFeed:
     Rows may come from several sources (a child's `.wandb` history, which lags by the flush
     interval, and its `$SWEEPKIT_PROGRESS_FILE`, which is immediate; or an in-process trial).
     Whichever yields the metric first is used alone, so no iteration is counted twice. An
-    iteration is the number of times the metric was logged (W&B's hyperband definition), 0-based here.
+    iteration is the number of times the metric was logged (W&B's hyperband definition): the k-th
+    value (from 0) is reported as step k, so a trial's history is its intermediate values in order.
     """
 
     def __init__(self, metric: str, on_value: Callable[[int, float], None]):
@@ -67,7 +70,7 @@ class MetricFeed:
 
     def row(self, source: str, row: dict) -> None:
         value = row.get(self.metric)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+        if not finite(value):  # W&B's rule counts finite numbers only
             return
         with self._lock:
             if self._source is None:
