@@ -22,7 +22,7 @@ from pathlib import Path
 
 from agent.paths import cache_root
 
-TINY_VERSION = "3"
+TINY_VERSION = "4"
 TINY_SPECS = {
     # No dropout: a 2-layer model trained from scratch for a minute underfits, it does not overfit.
     "tiny-bert": dict(
@@ -46,6 +46,14 @@ TINY_SPECS = {
         attention_dropout=0.0,
         seq_classif_dropout=0.0,
     ),
+}
+# How the random body is drawn, beyond the config's normal(0, 0.02). tiny-distilbert has no segment
+# embeddings, and from a plain random init it often sat on a 0.62 plateau for the whole smoke trial
+# (seed 2). Mimetic attention init (Trockman & Kolter, 2023: W_q W_k^T ~ a1 Z + b1 I, W_o W_v ~
+# a2 Z - b2 I) starts every head attending to tokens like itself, i.e. to the same word in the other
+# sentence, and smaller position embeddings make those copies look alike; it learns from epoch 1.
+TINY_INIT = {
+    "tiny-distilbert": dict(mimetic=(0.7, 0.7, 0.4, 0.4), position_scale=0.25),
 }
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -87,6 +95,40 @@ def _train_vocab() -> list[str]:
     return SPECIAL_TOKENS + chars + [f"##{c}" for c in chars] + sorted(words - set(chars))
 
 
+def _shape_init(model, mimetic=None, position_scale=None) -> None:
+    """Apply TINY_INIT to a freshly initialized model, deterministically (own generator, 1 thread)."""
+    import torch
+
+    if mimetic is None and position_scale is None:
+        return
+    gen = torch.Generator().manual_seed(0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the SVD gives the same bits however many threads the caller allows
+    try:
+        with torch.no_grad():
+            for layer in model.base_model.transformer.layer if mimetic else ():
+                att = layer.attention  # DistilBERT's MultiHeadSelfAttention
+                qk = _mimetic_pair(att.q_lin.weight.shape[0], mimetic[0], mimetic[1], gen)
+                vo = _mimetic_pair(att.v_lin.weight.shape[0], mimetic[2], -mimetic[3], gen)
+                att.q_lin.weight.copy_(qk[0].T)  # scores = x W_q^T W_k y
+                att.k_lin.weight.copy_(qk[1])
+                att.out_lin.weight.copy_(vo[0])  # output = W_o W_v x
+                att.v_lin.weight.copy_(vo[1])
+            if position_scale is not None:
+                model.base_model.embeddings.position_embeddings.weight.mul_(position_scale)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _mimetic_pair(d: int, alpha: float, beta: float, gen):
+    """(A, B) with A @ B = alpha * Z + beta * I, Z ~ N(0, 1/d), split evenly by SVD."""
+    import torch
+
+    u, s, vh = torch.linalg.svd(alpha * torch.randn(d, d, generator=gen) / d**0.5 + beta * torch.eye(d))
+    root = s.sqrt()
+    return u * root, root[:, None] * vh
+
+
 def _build_tiny(name: str, target: Path) -> None:
     import torch
     from transformers import (
@@ -111,6 +153,7 @@ def _build_tiny(name: str, target: Path) -> None:
         config = cfg_cls(vocab_size=len(vocab), pad_token_id=0, **spec)
         torch.manual_seed(0)  # the "pretrained" random body is the same on every machine
         model = AutoModelForSequenceClassification.from_config(config)
+        _shape_init(model, **TINY_INIT.get(name, {}))
         model.save_pretrained(tmp)
         os.replace(tmp, target)
     finally:
