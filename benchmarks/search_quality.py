@@ -1,4 +1,4 @@
-"""Search quality of bayes: sweepkit's TPE against W&B's own GP bayes, and both against random search.
+"""Search quality of bayes: sweepkit's engine against W&B's own GP bayes, TPE and random search.
 
 Three synthetic objectives with known optima, each searched 10 times with 30 runs per search:
 
@@ -6,11 +6,13 @@ Three synthetic objectives with known optima, each searched 10 times with 30 run
 - `model_choice`: a categorical model choice with a per-model learning-rate optimum and batch size;
 - `branin`: the classic 2-D Branin function (optimum 0.397887).
 
-sweepkit's TPE runs through the real local engine (claims, the sampler it builds, the store);
-W&B's bayes is its engine's `next_run(method: bayes)` (the `sweeps` package, installed in the test
-venv only); random search is W&B's sampler as sweepkit reproduces it. Prints the best-so-far
-curves (mean regret over the repeats, with its standard error) and, per objective, whether TPE is
-at least as good as W&B's bayes at 30 runs. Asserts nothing.
+sweepkit's bayes runs through the real local engine (claims, the sampler it builds, the store);
+"TPE" is Optuna's TPESampler with the settings the engine used before (multivariate, group,
+constant liar, 5 random startup trials); W&B's bayes is its engine's `next_run(method: bayes)` (the
+`sweeps` package, installed in the test venv only); random search is W&B's sampler as sweepkit
+reproduces it. Prints the best-so-far curves (mean regret over the repeats, with its standard
+error) and, per objective, how the engine and TPE compare with W&B's bayes at the last run.
+Asserts nothing.
 
     python -m benchmarks.search_quality [--repeats 10] [--runs 30] [--out results.json]
 """
@@ -118,6 +120,27 @@ def search_sweepkit(name: str, runs: int, seed: int) -> list[float]:
     return seen
 
 
+def search_tpe(name: str, runs: int, seed: int) -> list[float]:
+    import optuna
+
+    from agent.backends.local.space import suggest
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    rng = np.random.default_rng(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sampler = optuna.samplers.TPESampler(
+            multivariate=True, group=True, constant_liar=True, n_startup_trials=5, seed=seed
+        )
+    study, seen = optuna.create_study(direction="minimize", sampler=sampler), []
+    for _ in range(runs):
+        trial = study.ask()
+        params = suggest(trial, OBJECTIVES[name]["parameters"])
+        seen.append(truth(name, params))
+        study.tell(trial, loss(name, params, rng))
+    return seen
+
+
 def search_wandb_bayes(name: str, runs: int, seed: int) -> list[float]:
     import random
 
@@ -153,7 +176,12 @@ def search_random(name: str, runs: int, seed: int) -> list[float]:
     return [truth(name, sample_random(OBJECTIVES[name]["parameters"], rng)) for _ in range(runs)]
 
 
-WAYS = {"sweepkit TPE": search_sweepkit, "W&B bayes (GP)": search_wandb_bayes, "random": search_random}
+WAYS = {
+    "sweepkit bayes": search_sweepkit,
+    "TPE (before)": search_tpe,
+    "W&B bayes (GP)": search_wandb_bayes,
+    "random": search_random,
+}
 
 
 def regret_curve(seen: list[float], optimum: float) -> np.ndarray:
@@ -188,13 +216,14 @@ def main(argv: list[str] | None = None) -> int:
                 + " ".join(f"{mean[n - 1]:8.4f} ±{se[n - 1]:6.4f}" for n in checkpoints)
                 + f"   {took:6.2f}"
             )
-        tpe = results["objectives"][name]["sweepkit TPE"]
-        gp = results["objectives"][name]["W&B bayes (GP)"]
-        diff = np.asarray(tpe["mean"][-1]) - np.asarray(gp["mean"][-1])
-        se = math.hypot(tpe["se"][-1], gp["se"][-1])
-        verdict = "TPE at least as good" if diff <= 2 * se else "W&B's GP better"
-        results["objectives"][name]["verdict"] = verdict
-        print(f"  at n={args.runs}: TPE - GP regret = {diff:+.4f} (2 s.e. = {2 * se:.4f}): {verdict}")
+        wandb = results["objectives"][name]["W&B bayes (GP)"]
+        for way in ("sweepkit bayes", "TPE (before)"):
+            ours = results["objectives"][name][way]
+            diff = ours["mean"][-1] - wandb["mean"][-1]
+            se = math.hypot(ours["se"][-1], wandb["se"][-1])
+            verdict = "at least as good as W&B's bayes" if diff <= 2 * se else "worse than W&B's bayes"
+            results["objectives"][name][way]["verdict"] = verdict
+            print(f"  at n={args.runs}: {way} - W&B regret = {diff:+.4f} (2 s.e. = {2 * se:.4f}): {verdict}")
     if args.out:
         with open(args.out, "w") as fh:
             json.dump(results, fh, indent=1)

@@ -57,6 +57,7 @@ class RunRecord:
     run_dir: Optional[str] = None  # where the run's files are on this machine, if anywhere
     url: Optional[str] = None  # online: the W&B run page
     created_at: Optional[str] = None
+    ended_at: Optional[str] = None
     tags: list[str] = field(default_factory=list)
     # Changes whenever the run's data may have changed (None: unknown, never cache it).
     data_key: Optional[str] = None

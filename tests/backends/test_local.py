@@ -149,7 +149,7 @@ def test_get_backend_picks_by_name_or_id_shape():
 
 
 # --- in-process (function=) trials: fast, exercise the engine itself ----------------------------
-@pytest.mark.parametrize("method", ["random", "bayes"])
+@pytest.mark.parametrize("method", ["random", pytest.param("bayes", marks=pytest.mark.slow)])  # a GP over 16 dims
 def test_random_and_bayes_stay_in_range_for_every_distribution(home, method):
     config = {"method": method, "metric": {"name": "score", "goal": "maximize"}, "parameters": ALL_DISTRIBUTIONS}
     b = LocalBackend()
@@ -297,3 +297,31 @@ def test_hyperband_prunes_a_clearly_bad_trial(tmp_path):
     assert "hyperband" in bad["reason"]
     # stopped early: the full run logs 40 iterations over >= 10 s
     assert bad["runtime_s"] < good["runtime_s"] * 0.8
+
+
+def test_a_pruned_bayes_run_teaches_its_best_value_so_far_and_stays_pruned(home):
+    b = LocalBackend()
+    sid = b.create_sweep(
+        {
+            "method": "bayes",
+            "metric": {"name": "loss", "goal": "minimize"},
+            "early_terminate": {"type": "hyperband", "min_iter": 1, "eta": 3},
+            "parameters": {"x": {"values": [1.0, 50.0]}},
+        }
+    )
+    curves = iter([[3.0, 2.0, 1.0], [90.0, 80.0, 70.0], [95.0]])
+
+    def trial(spec, control):
+        for i, v in enumerate(next(curves)):
+            control.on_row("trial", {"loss": v, "_step": i})
+            if control.stop_reason():
+                break
+        return {"loss": v}
+
+    from tests.helpers import FunctionRunner
+
+    assert run_in_process(b, sid, FunctionRunner(trial, report_rows=True), count=2) == 0
+    first, second = b.runs(sid)
+    assert (first.state, second.state) == (FINISHED, PRUNED)
+    told = b.engine(sid).study.trials[1]
+    assert told.state == optuna.trial.TrialState.COMPLETE and told.value == 90.0  # its best (and only) value

@@ -33,9 +33,14 @@ class LocalBackend(Backend):
 
     def __init__(self, storage: Optional[str] = None):
         self.storage_url = storage or os.environ.get("SWEEPKIT_STORAGE") or None
+        self._engines: dict[tuple, Engine] = {}
 
     def engine(self, sweep_id: str) -> Engine:
-        return Engine(sweep_id, self.storage_url)
+        """The sweep's engine, opened once per backend: its store then reads only what is new."""
+        key = (str(home().resolve()), sweep_id, self.storage_url)
+        if key not in self._engines:
+            self._engines[key] = Engine(sweep_id, self.storage_url)
+        return self._engines[key]
 
     # -- sweeps -----------------------------------------------------------------------------
     def create_sweep(self, config: dict, *, project: str | None = None, entity: str | None = None) -> str:
