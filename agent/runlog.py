@@ -27,7 +27,7 @@ def _reader_argv() -> tuple[str, ...]:
 
     core = Path(wandb.__file__).parent / "bin" / "wandb-core"
     if core.is_file() and os.access(core, os.X_OK):
-        return (str(core), "leet", "inspect")
+        return (str(core), "leet", "inspect", "-no-observability")  # no telemetry to upload: faster, and offline
     cli = shutil.which("wandb")
     if cli:
         return (cli, "leet", "inspect")

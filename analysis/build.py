@@ -293,6 +293,7 @@ def build_report(
     leaderboard = leader[[c for c in dict.fromkeys(lcols) if c and c in leader]].reset_index(drop=True)
 
     data = ReportData(
+        config=sweep_config,
         sweep_id=sweep_id,
         metric=metric,
         maximize=maximize,

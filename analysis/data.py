@@ -69,5 +69,6 @@ class ReportData:
     failures: pd.DataFrame
     system: pd.DataFrame  # run_id, model, peak_gpu_memory_mb, gpu_util
     scale: Scale
+    config: dict[str, Any] = field(default_factory=dict)  # the sweep config the report read
     takeaways: dict[str, str] = field(default_factory=dict)
     caveats: list[str] = field(default_factory=list)

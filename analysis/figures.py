@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 
 from analysis import tidy
 from analysis.data import ReportData
+from analysis.files import script_json
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
 MAX_POINTS = 400
@@ -31,11 +32,8 @@ def color(i: int) -> str:
 
 
 def figure_json(fig: go.Figure) -> str:
-    """JSON safe inside <script>: no '<', '>', '&' or JS line separators survive literally."""
-    s = fig.to_json()
-    for a, b in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
-        s = s.replace(a, b)
-    return s
+    """A figure as JSON safe inside <script> (see `script_json`)."""
+    return script_json(fig.to_json())
 
 
 def line_with_band(fig: go.Figure, x, mid, low, high, i: int, name: str, **line) -> None:

@@ -6,7 +6,6 @@ import html
 import json
 import math
 import re
-from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,30 +16,11 @@ import pandas as pd
 from analysis import figures as figs
 from analysis import pngs
 from analysis.data import ReportData
+from analysis.files import jsonable, script_json, write_atomic
+from analysis.live import run_page_path
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_TABLE_ROWS = 200
-
-
-def jsonable(x: Any) -> Any:
-    """Plain JSON: numpy scalars unwrapped, NaN/inf -> null, DataFrames -> records."""
-    if isinstance(x, pd.DataFrame):
-        return [jsonable(r) for r in x.to_dict(orient="records")]
-    if is_dataclass(x) and not isinstance(x, type):
-        return jsonable(asdict(x))
-    if isinstance(x, dict):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [jsonable(v) for v in x]
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating, float)):
-        return float(x) if math.isfinite(x) else None
-    if isinstance(x, np.bool_):
-        return bool(x)
-    if x is pd.NA or x is pd.NaT:
-        return None
-    return x
 
 
 def report_json(d: ReportData) -> dict:
@@ -119,7 +99,7 @@ def fmt_num(v: Any, scale_factor: float | None = None) -> str:
     return str(v)
 
 
-def _env() -> jinja2.Environment:
+def env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=jinja2.select_autoescape(["html", "html.j2"], default_for_string=True),
@@ -181,39 +161,56 @@ def _context(d: ReportData) -> dict:
             cells[c] = cells[c] * d.scale.factor
     lb = d.leaderboard.copy()
     lb[d.metric] = lb[d.metric] * d.scale.factor
+    lb["page"] = [run_page_path(str(r)) for r in lb["run_id"]]
     return {
         "d": d,
         "per_model": _table(pd.DataFrame(per_model_rows)),
         "comparisons": comps,
         "cells": _table(cells),
         "leaderboard": lb.to_dict(orient="records"),
-        "lb_columns": [c for c in lb.columns if c not in ("run_id", "url", "name")],
+        "lb_columns": [c for c in lb.columns if c not in ("run_id", "url", "name", "page")],
         "failures": _table(d.failures),
         "goal": "maximize" if d.maximize else "minimize",
     }
 
 
-def write_html(d: ReportData, path: Path) -> list[str]:
+def write_html(d: ReportData | None, path: Path, live: dict, waiting: str = "") -> list[str]:
+    """report.html: the progress section (from `live`) and, once there is something to report, the report."""
     from plotly.offline import get_plotlyjs
 
-    built = figs.build_figures(d)
+    built = figs.build_figures(d) if d is not None else []
+    context = _context(d) if d is not None else {"d": None}
     html_text = (
-        _env()
+        env()
         .get_template("report.html.j2")
         .render(
-            **_context(d),
+            **context,
+            sweep_id=live["sweep"],
+            live=live,
+            live_json=script_json(live),
+            waiting=waiting,
             figures=[(k, t) for k, t, _ in built],
             payload=figs.figure_payload(built),
             plotlyjs=get_plotlyjs(),
         )
     )
-    path.write_text(html_text, encoding="utf-8")
+    write_atomic(path, html_text)
     return [k for k, _, _ in built]
+
+
+def write_plotly_asset(out: Path) -> Path:
+    """assets/plotly.min.js, which the run pages load (once per folder, not once per page)."""
+    from plotly.offline import get_plotlyjs
+
+    path = out / "assets" / "plotly.min.js"
+    if not path.exists():
+        write_atomic(path, get_plotlyjs())
+    return path
 
 
 def write_md(d: ReportData, path: Path) -> dict[str, str]:
     images = pngs.write_pngs(d, path.parent)
-    path.write_text(_env().get_template("report.md.j2").render(**_context(d), images=images), encoding="utf-8")
+    write_atomic(path, env().get_template("report.md.j2").render(**_context(d), images=images))
     return images
 
 
@@ -221,10 +218,19 @@ def write_tables(runs: pd.DataFrame, history: pd.DataFrame, out: Path) -> tuple[
     from analysis.tidy import sanitize_runs
 
     rp, hp = out / "runs.csv", out / "history.csv"
-    sanitize_runs(runs).to_csv(rp, index=False)
-    history.to_csv(hp, index=False, float_format="%.6g")
+    write_atomic(rp, spreadsheet_safe(sanitize_runs(runs)).to_csv(index=False))
+    write_atomic(hp, history.to_csv(index=False, float_format="%.6g"))
     return rp, hp
 
 
+def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that a spreadsheet would run as a formula (=, +, -, @ first) get a leading quote."""
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_object_dtype(out[c]) or pd.api.types.is_string_dtype(out[c]):
+            out[c] = out[c].map(lambda v: f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v)
+    return out
+
+
 def write_json(d: ReportData, path: Path) -> None:
-    path.write_text(json.dumps(report_json(d), indent=1, allow_nan=False, default=str), encoding="utf-8")
+    write_atomic(path, json.dumps(report_json(d), indent=1, allow_nan=False, default=str))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.backends.base import Backend, BackendError
-from analysis import render
+from analysis import live, render, tidy
 from analysis.build import build_report
 from analysis.data import ReportData, ReportError
 from analysis.sources import RunSource
@@ -60,19 +60,51 @@ def _step(progress, text: str) -> Iterator:
         progress.update(task, completed=1)
 
 
-def write_outputs(data: ReportData, runs, history, out_dir: str | Path, progress=None) -> dict[str, Path]:
+def write_outputs(
+    data: ReportData, runs, history, out_dir: str | Path, progress=None, *, live_data: dict | None = None
+) -> dict[str, Path]:
+    """Every report file; `live_data` is the progress section (default: the runs as they are, final)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"html": out / "report.html", "md": out / "report.md", "json": out / "report.json"}
+    live_data = live_data or live.payload(
+        data.sweep_id, data.config, tidy.sanitize_runs(runs), history, stamp=new_stamp()
+    )
     with _step(progress, "writing runs.csv and history.csv"):
         paths["runs_csv"], paths["history_csv"] = render.write_tables(runs, history, out)
     with _step(progress, "writing report.json"):
         render.write_json(data, paths["json"])
     with _step(progress, "drawing report.html"):
-        render.write_html(data, paths["html"])
+        render.write_html(data, paths["html"], live_data)
+        paths["live"] = live.write_live(out, live_data)
     with _step(progress, "drawing report.md figures"):
         render.write_md(data, paths["md"])
     return paths
+
+
+def new_stamp() -> str:
+    """Names one writing of report.html; a page that sees another stamp in live.js reloads."""
+    return f"{time.time():.6f}"
+
+
+def write_run_pages(source: RunSource, out_dir: str | Path, only: set[str] | None = None) -> list[Path]:
+    """runs/<id>.html for every run (or the runs in `only`), and the plotly file they share."""
+    from analysis.runpage import write_run_page
+
+    out = Path(out_dir)
+    render.write_plotly_asset(out)
+    runs = source.runs_table()
+    metric = (source.sweep_info().metric or {}).get("name")
+    env = render.env()
+    written = []
+    for i, rec in enumerate(source.records):
+        if only is not None and rec.id not in only and (out / live.run_page_path(rec.id)).exists():
+            continue
+        row = runs.iloc[i].to_dict() if i < len(runs) else {}
+        written.append(
+            write_run_page(out, env, rec, row, source.data.get(rec.id), sweep_id=source.sweep_id, metric=metric)
+        )
+    return written
 
 
 def summary_line(data: ReportData, html: Path) -> str:
@@ -94,6 +126,7 @@ def report_from_source(
     seed_key: str = "seed",
     publish: bool = False,
     console=None,
+    live_data: dict | None = None,
 ) -> ReportResult:
     from analysis import tidy
 
@@ -119,7 +152,9 @@ def report_from_source(
             with _step(progress, "publishing a W&B Report"):
                 url, note = publish_report(data, info, source.backend)
             data.messages.append(note)
-        paths = write_outputs(data, runs, history, out_dir, progress)
+        paths = write_outputs(data, runs, history, out_dir, progress, live_data=live_data)
+        with _step(progress, "writing the run pages"):
+            write_run_pages(source, out_dir)
     res = ReportResult(
         html=paths["html"],
         md=paths["md"],

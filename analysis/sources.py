@@ -1,10 +1,11 @@
-"""A sweep's runs as the two tidy tables, read through any backend and cached on disk.
+"""A sweep's runs as the two tidy tables, read through any backend, incrementally, and cached on disk.
 
 The backend lists the runs and reads each one's history (W&B: the public API; offline: the run's
-`.wandb` log); this module never asks which backend it holds. Each run's history is cached under
-the run's `data_key` (the backend's promise that the data has not changed), so an unchanged run
-is never read again. When every read is a network call (`listing_is_costly`), a finished sweep
-whose runs have all ended is served from the cache with no call at all.
+`.wandb` log); this module never asks which backend it holds. Each run's history is kept under the
+run's `data_key` (the backend's promise that the data has not changed), so an unchanged run is
+never read again: not by a second report, and not by the next refresh of `report --watch`. When
+every read is a network call (`listing_is_costly`), a finished sweep whose runs have all ended is
+served from the disk cache with no call at all.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from agent.paths import cache_root, safe_name
 from analysis import tidy
 
 DONE_SWEEP_STATES = {"finished", "canceled", "cancelled", "crashed"}
+CONSOLE_KEPT = 500  # console lines kept per run in the cache (the run page shows a tail)
 
 
 def history_keys(summary: dict, metric: str | None) -> list[str]:
@@ -35,14 +38,30 @@ def history_keys(summary: dict, metric: str | None) -> list[str]:
     return keys
 
 
-def _scrubbed(rec: RunRecord) -> dict:
-    d = rec.to_json()
-    d["config"], d["summary"] = tidy.scrub(d.get("config") or {}), tidy.scrub(d.get("summary") or {})
-    return d
+@dataclass
+class RunData:
+    """What is known of one run: its history in tidy form, its final summary, its console tail."""
+
+    data_key: str | None
+    frame: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+    console: list[str] = field(default_factory=list)
+    console_complete: bool = True  # False: only the tail kept in the cache
+
+
+def _seconds(system: list[dict]) -> list[dict]:
+    """System-metric rows with `_step` = seconds since the first sample (or their index if untimed)."""
+    times = [r.get("_runtime") if isinstance(r.get("_runtime"), (int, float)) else r.get("_timestamp") for r in system]
+    timed = all(isinstance(t, (int, float)) for t in times) and bool(times)
+    t0 = min(times) if timed else 0.0
+    return [
+        {**r, "_step": round(float(t) - t0, 3) if timed else i}
+        for i, (r, t) in enumerate(zip(system, times, strict=True))
+    ]
 
 
 class RunSource:
-    """`sweep_info()`, `runs_table()` and `history_table()` of one sweep, read once."""
+    """`sweep_info()`, `runs_table()` and `history_table()` of one sweep; `refresh()` reads what changed."""
 
     def __init__(
         self, backend: Backend, sweep_id: str, *, cache_dir: str | Path | None = None, workers: int = 2, progress=None
@@ -50,24 +69,53 @@ class RunSource:
         self.backend, self.sweep_id = backend, sweep_id
         self.dir = Path(cache_dir or cache_root()) / "runs" / safe_name(f"{backend.name}-{sweep_id}")
         self.workers, self.progress = workers, progress
+        self.records: list[RunRecord] = []
+        self.data: dict[str, RunData] = {}
+        self.fresh: set[str] = set()  # runs (re)read by the last refresh
         self._info: SweepInfo | None = None
         self._runs: pd.DataFrame | None = None
         self._history: pd.DataFrame | None = None
+        self._rows: list[dict] = []
 
-    # -- cache ------------------------------------------------------------------------------
-    def _read_cache(self) -> tuple[dict, pd.DataFrame]:
+    # -- the disk cache ---------------------------------------------------------------------
+    def _read_cache(self) -> dict:
         try:
             meta = json.loads((self.dir / "meta.json").read_text())
             hist = tidy.normalize_history(pd.read_parquet(self.dir / "history.parquet"))
-            return meta, hist
         except (OSError, ValueError, ImportError, KeyError):
-            return {}, tidy.empty_history()
+            return {}
+        by_run = dict(tuple(hist.groupby("run_id", sort=False))) if len(hist) else {}
+        for rid, ent in (meta.get("runs") or {}).items():
+            self.data[rid] = RunData(
+                ent.get("data_key"),
+                by_run.get(rid, tidy.empty_history()),
+                ent.get("summary") or {},
+                ent.get("console") or [],
+                console_complete=False,
+            )
+        return meta
 
-    def _write_cache(self, meta: dict, hist: pd.DataFrame) -> None:
+    def write_cache(self) -> None:
+        """Save what is known, so the next report (or refresh after a restart) reads only what changed."""
+        if self._info is None:
+            return
+        runs = {
+            rid: {"data_key": d.data_key, "summary": d.summary, "console": d.console[-CONSOLE_KEPT:]}
+            for rid, d in self.data.items()
+            if d.data_key
+        }
+        complete = str(self._info.state).lower() in DONE_SWEEP_STATES and all(r.terminal for r in self.records)
+        meta = {
+            "sweep": self._info.to_json(),
+            "complete": complete,
+            "records": self._rows,
+            "runs": runs,
+            "fetched_at": time.time(),
+        }
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             tmp = self.dir / "history.parquet.tmp"
-            hist.to_parquet(tmp, index=False)
+            self.history_table().to_parquet(tmp, index=False)
             tmp.replace(self.dir / "history.parquet")
             tmp = self.dir / "meta.json.tmp"
             tmp.write_text(json.dumps(meta, default=str))
@@ -79,69 +127,68 @@ class RunSource:
     def _load(self) -> None:
         if self._runs is not None:
             return
-        meta, cached = self._read_cache()
+        meta = self._read_cache()
         if self.backend.listing_is_costly and meta.get("complete") and meta.get("records"):
             self._info = SweepInfo(**meta["sweep"])
-            self._finish(meta["records"], cached)
+            self.records = [
+                RunRecord(**{k: v for k, v in r.items() if k in RunRecord.__dataclass_fields__})
+                for r in meta["records"]
+            ]
+            self._rows = meta["records"]
+            self._tables()
             return
+        self.refresh()
+        self.write_cache()
+
+    def refresh(self) -> set[str]:
+        """List the runs again and read those whose data changed; returns their ids."""
         info = self._info = self.backend.sweep(self.sweep_id)
-        records = self.backend.runs(self.sweep_id)
-        known = meta.get("runs") or {}
+        self.records = self.backend.runs(self.sweep_id)
         metric = (info.metric or {}).get("name")
-        frames, summaries, index, todo = [], {}, {}, []
-        for rec in records:
-            ent = known.get(rec.id)
-            if rec.data_key and ent and ent.get("data_key") == rec.data_key:
-                frames.append(cached[cached["run_id"] == rec.id])
-                summaries[rec.id] = ent.get("summary") or {}
-                index[rec.id] = ent
-            else:
-                todo.append(rec)
+        todo = [
+            r for r in self.records if not (r.data_key and r.id in self.data and self.data[r.id].data_key == r.data_key)
+        ]
         task = self.progress.add_task("reading run histories", total=len(todo)) if self.progress and todo else None
         with ThreadPoolExecutor(max_workers=max(1, self.workers)) as pool:
-            for rec, frame, summary in pool.map(lambda r: self._read_run(r, metric), todo):
-                frames.append(frame)
-                summaries[rec.id] = summary
-                if rec.data_key:
-                    index[rec.id] = {"data_key": rec.data_key, "summary": summary}
+            for rec, got in pool.map(lambda r: (r, self._read_run(r, metric)), todo):
+                self.data[rec.id] = got
                 if task is not None:
                     self.progress.advance(task)
-        hist = pd.concat(frames, ignore_index=True) if frames else tidy.empty_history()
-        hist = tidy.normalize_history(hist) if len(hist) else tidy.empty_history()
+        self.fresh = {r.id for r in todo}
         rows = []
-        for rec in records:
-            d = _scrubbed(rec)
+        for rec in self.records:
+            d = rec.to_json()
+            d["config"], d["summary"] = tidy.scrub(d.get("config") or {}), tidy.scrub(d.get("summary") or {})
             # A run's own log is the store of record; the backend's copy may predate its last flush.
-            d["summary"] = {**d["summary"], **{k: v for k, v in summaries.get(rec.id, {}).items() if v is not None}}
+            known = self.data[rec.id].summary if rec.id in self.data else {}
+            d["summary"] = {**d["summary"], **{k: v for k, v in known.items() if v is not None}}
             rows.append(d)
-        complete = str(info.state).lower() in DONE_SWEEP_STATES and all(r.terminal for r in records)
-        self._write_cache(
-            {"sweep": info.to_json(), "complete": complete, "records": rows, "runs": index, "fetched_at": time.time()},
-            hist,
-        )
-        self._finish(rows, hist)
+        self._rows = rows
+        self._tables()
+        return self.fresh
 
-    def _read_run(self, rec: RunRecord, metric: str | None) -> tuple[RunRecord, pd.DataFrame, dict[str, Any]]:
+    def _read_run(self, rec: RunRecord, metric: str | None) -> RunData:
         # Narrow the rows only where reading them costs network calls; a local log is read whole anyway.
         keys = history_keys(rec.summary, metric) if self.backend.listing_is_costly else None
         got = self.backend.history(self.sweep_id, rec, keys=keys)
         frame = pd.concat(
-            [
-                tidy.history_frame({rec.id: got.rows}),
-                tidy.history_frame({rec.id: [{**r, "_step": i} for i, r in enumerate(got.system)]}),
-            ],
+            [tidy.history_frame({rec.id: got.rows}), tidy.history_frame({rec.id: _seconds(got.system)})],
             ignore_index=True,
         )
-        return rec, frame, tidy.scrub(got.summary)
+        secrets = tidy.secret_env_values()
+        console = [tidy.redact_value(line, secrets) for line in got.console]
+        return RunData(rec.data_key, frame, tidy.scrub(got.summary), console)
 
-    def _finish(self, records: list[dict], hist: pd.DataFrame) -> None:
-        self._runs = tidy.runs_frame(records)
-        self._history = hist
+    def _tables(self) -> None:
+        self._runs = tidy.runs_frame(self._rows)
+        ids = {r.id for r in self.records} if self.records else {row["id"] for row in self._rows}
+        frames = [d.frame for rid, d in self.data.items() if rid in ids and len(d.frame)]
+        hist = pd.concat(frames, ignore_index=True) if frames else tidy.empty_history()
+        self._history = tidy.normalize_history(hist) if len(hist) else tidy.empty_history()
 
-    # -- the three answers ------------------------------------------------------------------
+    # -- the answers ------------------------------------------------------------------------
     def sweep_info(self) -> SweepInfo:
-        if self._info is None:
-            self._load()
+        self._load()
         assert self._info is not None
         return self._info
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from agent.sweep_config import dotted
 
-META = ["run_id", "name", "state", "reason", "runtime_s", "created_at", "url", "tags"]
+META = ["run_id", "name", "state", "reason", "runtime_s", "created_at", "ended_at", "url", "tags"]
 HISTORY_COLUMNS = ["run_id", "step", "metric", "value"]
 REDACTED = "[redacted]"
 
@@ -51,14 +51,14 @@ def is_secret_key(key: str) -> bool:
     return any(p in _SECRET_PARTS or p.endswith("apikey") for p in parts if p)
 
 
-def _secret_env_values() -> set[str]:
+def secret_env_values() -> set[str]:
     return {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 8}
 
 
 def redact_value(value: Any, secrets: set[str] | None = None) -> Any:
     if not isinstance(value, str):
         return value
-    secrets = _secret_env_values() if secrets is None else secrets
+    secrets = secret_env_values() if secrets is None else secrets
     if _SECRET_VALUE.match(value.strip()):
         return REDACTED
     for s in secrets:
@@ -124,6 +124,7 @@ def record_row(rec: Mapping, secrets: set[str]) -> dict[str, Any]:
             "reason": redact_value(rec.get("reason") or (rec.get("summary") or {}).get("failure_reason"), secrets),
             "runtime_s": rec.get("runtime_s"),
             "created_at": rec.get("created_at"),
+            "ended_at": rec.get("ended_at"),
             "url": rec.get("url"),
             "tags": redact_value(", ".join(map(str, tags)), secrets) if tags else None,
         }
@@ -132,7 +133,7 @@ def record_row(rec: Mapping, secrets: set[str]) -> dict[str, Any]:
 
 
 def runs_frame(records: Iterable[Mapping]) -> pd.DataFrame:
-    secrets = _secret_env_values()
+    secrets = secret_env_values()
     rows = [record_row(r, secrets) for r in records]
     df = pd.DataFrame(rows)
     for c in META:
@@ -146,7 +147,7 @@ def runs_frame(records: Iterable[Mapping]) -> pd.DataFrame:
 
 def sanitize_runs(df: pd.DataFrame) -> pd.DataFrame:
     """Idempotent: drop secret-looking columns, redact secret-looking values (any source)."""
-    secrets = _secret_env_values()
+    secrets = secret_env_values()
     keep = [c for c in df.columns if not is_secret_key(c.split(":", 1)[-1])]
     df = df[keep].copy()
     for c in df.columns:

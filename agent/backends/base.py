@@ -157,11 +157,16 @@ class ProgressSink(Protocol):
 
 @dataclass
 class SyncPlan:
-    """What `sweepkit sync` will upload: commands to run, and warnings to show first."""
+    """What `sweepkit sync` will do: upload commands to run, warnings to show first, then the W&B sweep
+    that will hold the uploaded runs (`sweep_note` says which, or why none)."""
 
     commands: list[list[str]]
     warnings: list[str] = field(default_factory=list)
     runs: int = 0
+    run_ids: list[str] = field(default_factory=list)  # the uploaded runs the W&B sweep will hold
+    project: Optional[str] = None
+    entity: Optional[str] = None
+    sweep_note: str = ""
 
 
 class Backend(abc.ABC):

@@ -1,13 +1,16 @@
-"""`sweepkit report SWEEP_ID`: the comparison report (HTML, Markdown, JSON, CSVs)."""
+"""`sweepkit report SWEEP_ID`: the comparison report (HTML, Markdown, JSON, CSVs, a page per run),
+once, or kept current while the sweep runs (`--watch`)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Optional
 
 import click
 
 from agent.backends import BackendError
 from agent.cli.session import Session, backend_option, pass_session, storage_option
+from agent.paths import report_dir
 
 
 @click.command()
@@ -22,6 +25,28 @@ from agent.cli.session import Session, backend_option, pass_session, storage_opt
 @click.option("--compare", default=None, help="Parameter whose values the report compares (e.g. model).")
 @click.option("--seed-key", default="seed", show_default=True, help="Config key that holds the seed.")
 @click.option("--publish", is_flag=True, help="Also publish a W&B Report (needs W&B access).")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep the folder current while agents run; the open report.html "
+    "updates itself (no server needed); the final report is written when the sweep ends, or on Ctrl-C.",
+)
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1.0),
+    default=5.0,
+    show_default=True,
+    help="With --watch: seconds between refreshes.",
+)
+@click.option(
+    "--report-every",
+    type=click.FloatRange(min=5.0),
+    default=30.0,
+    show_default=True,
+    help="With --watch: rebuild the statistics at most this often (when runs have ended).",
+)
+@click.option("--serve", is_flag=True, help="With --watch: also serve the folder on http://127.0.0.1.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port for --serve [default: any free one].")
 @backend_option
 @click.option("--project", default=None)
 @click.option("--entity", default=None)
@@ -34,27 +59,58 @@ def report_command(
     compare: Optional[str],
     seed_key: str,
     publish: bool,
+    watch: bool,
+    every: float,
+    report_every: float,
+    serve: bool,
+    port: int,
     backend: Optional[str],
     project: Optional[str],
     entity: Optional[str],
     storage: Optional[str],
 ) -> None:
-    """Write report.html/.md/.json and runs/history CSVs for SWEEP_ID."""
+    """Write report.html/.md/.json, runs/history CSVs and runs/<id>.html for SWEEP_ID."""
     try:
         from analysis.report import ReportError, write_report
+        from analysis.watch import Watcher
+        from analysis.watch import serve as serve_folder
     except ImportError as exc:
         session.fail(f"the report needs sweepkit's analysis package ({exc}); reinstall sweepkit", 1)
+    if (serve or port) and not watch:
+        session.fail("--serve and --port go with --watch")
     b = session.backend(backend or sweep_id, storage=storage, project=project, entity=entity)
+    out = out_dir or str(report_dir(sweep_id))
     try:
-        result = write_report(
-            sweep_id,
-            backend=b,
-            out_dir=out_dir or f"out/report-{sweep_id.split('/')[-1]}",
-            compare=compare,
-            seed_key=seed_key,
-            publish=publish,
-            console=session.err,
+        if not watch:
+            result = write_report(
+                sweep_id,
+                backend=b,
+                out_dir=out,
+                compare=compare,
+                seed_key=seed_key,
+                publish=publish,
+                console=session.err,
+            )
+            click.echo(result.summary)
+            return
+        watcher = Watcher(b, sweep_id, out, every=every, report_every=report_every, compare=compare, seed_key=seed_key)
+        watcher.out.mkdir(parents=True, exist_ok=True)
+        session.err.print(
+            f"watching sweep {sweep_id}: open {watcher.out.resolve() / 'report.html'} (it refreshes "
+            f"itself every {every:g} s); Ctrl-C writes the final report"
         )
+        server = None
+        if serve:
+            server, url = serve_folder(watcher.out, port)
+            session.err.print(f"serving the report on {url} (127.0.0.1 only)")
+        try:
+            result = watcher.run(note=lambda text: session.err.print(f"[{sweep_id}] {text}"))
+        finally:
+            if server is not None:
+                server.shutdown()
+        if result is not None:
+            click.echo(result.summary)
     except (BackendError, ReportError) as exc:
         session.fail(str(exc))
-    click.echo(result.summary)
+    except KeyboardInterrupt:
+        sys.exit(130)

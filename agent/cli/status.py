@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from pathlib import Path
 from typing import Optional
 
 import click
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
-from agent.backends import BackendError, RunRecord
+from agent.backends import BackendError, RunRecord, SweepInfo
 from agent.cli.session import Session, backend_option, pass_session, storage_option
+from agent.paths import report_dir, run_page
 from agent.sweep_config import dotted
 from agent.sweep_config.metric import best
 
@@ -39,34 +44,17 @@ def best_run(runs: list[RunRecord], metric: Optional[dict]) -> Optional[RunRecor
     return best((r for r in runs if r.state == "finished"), lambda r: r.summary.get(metric["name"]), metric)
 
 
-@click.command()
-@click.argument("sweep_id")
-@click.option("--json", "as_json", is_flag=True, help='Print {"sweep": ..., "runs": [...]} for scripts.')
-@backend_option
-@storage_option
-@pass_session
-def status_command(
-    session: Session, sweep_id: str, as_json: bool, backend: Optional[str], storage: Optional[str]
-) -> None:
-    """Runs of SWEEP_ID (state, params, target metric, runtime) and the best run."""
-    b = session.backend(backend or sweep_id, storage=storage)
-    try:
-        info = b.sweep(sweep_id)
-        runs = b.runs(sweep_id)
-    except BackendError as exc:
-        session.fail(str(exc))
-    if as_json:
-        click.echo(json.dumps({"sweep": info.to_json(), "runs": [r.to_json() for r in runs]}, default=str))
-        return
+def status_view(info: SweepInfo, runs: list[RunRecord], pages: Path) -> Group:
+    """The sweep as a table: constants above it, one row per run (columns: what varies), the best run."""
     metric = info.metric or {}
-    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
     flat = {r.id: dotted(swept_params(r, info.config)) for r in runs}
     every = list(dict.fromkeys(k for p in flat.values() for k in p))
     # constants (and anything equal in every run) go above the table; columns are what varies
     varying = [k for k in every if len({json.dumps(p.get(k), default=str) for p in flat.values()}) > 1]
     fixed = {k: v for k, v in (flat[runs[0].id] if runs else {}).items() if k not in varying}
+    parts: list = []
     if fixed:
-        console.print("same in every run: " + ", ".join(f"{k}={v}" for k, v in fixed.items()))
+        parts.append(Text("same in every run: " + ", ".join(f"{k}={v}" for k, v in fixed.items())))
     table = Table(title=f"sweep {info.id} ({info.backend}, {info.config.get('method')}, {info.state})")
     for col in ["run", "state", *varying, metric.get("name") or "metric", "runtime s", "reason"]:
         table.add_column(col, overflow="fold")
@@ -80,13 +68,78 @@ def status_command(
             f"{r.runtime_s:.1f}" if r.runtime_s is not None else "",
             (r.reason or "")[:80],
         )
-    console.print(table)
-    top = best_run(runs, metric)
+    parts.append(table)
     counts = {s: sum(r.state == s for r in runs) for s in sorted({r.state for r in runs})}
-    console.print(", ".join(f"{n} {s}" for s, n in counts.items()) or "no runs yet")
+    parts.append(Text(", ".join(f"{n} {s}" for s, n in counts.items()) or "no runs yet"))
+    top = best_run(runs, metric)
     if top:
         shown = {k: v for k, v in flat[top.id].items() if k in varying}
-        console.print(
-            f"best: run {top.id} {metric['name']}={top.summary[metric['name']]:.6g} "
-            f"{shown}  dir: {top.run_dir or top.url}"
-        )
+        page = pages / run_page(top.id)
+        where = f"  page: {page}" if page.exists() else f"  dir: {top.run_dir or top.url}"
+        parts.append(Text(f"best: run {top.id} {metric['name']}={top.summary[metric['name']]:.6g} {shown}{where}"))
+    if (pages / "runs").is_dir():
+        parts.append(Text(f"run pages: {pages / 'runs'}/<run id>.html (sweepkit report {info.id} writes them)"))
+    return Group(*parts)
+
+
+@click.command()
+@click.argument("sweep_id")
+@click.option("--json", "as_json", is_flag=True, help='Print {"sweep": ..., "runs": [...]} for scripts.')
+@click.option("--watch", is_flag=True, help="Keep the table current (a live terminal view) until the sweep ends.")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=0.5),
+    default=5.0,
+    show_default=True,
+    help="With --watch: seconds between refreshes.",
+)
+@click.option(
+    "--pages",
+    "pages_dir",
+    default=None,
+    type=click.Path(file_okay=False),
+    help="The report folder whose run pages to point at [default: out/report-<sweep id>].",
+)
+@backend_option
+@storage_option
+@pass_session
+def status_command(
+    session: Session,
+    sweep_id: str,
+    as_json: bool,
+    watch: bool,
+    every: float,
+    pages_dir: Optional[str],
+    backend: Optional[str],
+    storage: Optional[str],
+) -> None:
+    """Runs of SWEEP_ID (state, params, target metric, runtime) and the best run."""
+    b = session.backend(backend or sweep_id, storage=storage)
+    pages = Path(pages_dir) if pages_dir else report_dir(sweep_id)
+
+    def read() -> tuple[SweepInfo, list[RunRecord]]:
+        try:
+            return b.sweep(sweep_id), b.runs(sweep_id)
+        except BackendError as exc:
+            session.fail(str(exc))
+
+    info, runs = read()
+    if as_json:
+        rows = [
+            {**r.to_json(), "page": str(pages / run_page(r.id)) if (pages / run_page(r.id)).exists() else None}
+            for r in runs
+        ]
+        click.echo(json.dumps({"sweep": info.to_json(), "runs": rows}, default=str))
+        return
+    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+    if not watch:
+        console.print(status_view(info, runs, pages))
+        return
+    try:
+        with Live(status_view(info, runs, pages), console=console, refresh_per_second=2) as view:
+            while not (info.state == "finished" and not any(r.state == "running" for r in runs)):
+                time.sleep(every)
+                info, runs = read()
+                view.update(status_view(info, runs, pages))
+    except KeyboardInterrupt:
+        sys.exit(130)

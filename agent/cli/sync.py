@@ -1,4 +1,4 @@
-"""`sweepkit sync SWEEP_ID`: upload an offline sweep's runs to W&B."""
+"""`sweepkit sync SWEEP_ID`: upload an offline sweep's runs to W&B, then make them a W&B sweep."""
 
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ def sync_command(
     backend: Optional[str],
     storage: Optional[str],
 ) -> None:
-    """Upload a sweep's offline runs to W&B with `wandb sync` (see docs/OFFLINE.md)."""
+    """Upload a sweep's offline runs to W&B with `wandb sync`, then create the W&B sweep that holds them
+    (once: a second sync creates no second sweep). See docs/OFFLINE.md."""
     b = session.backend(backend or sweep_id, storage=storage)
     try:
         plan = b.sync_plan(sweep_id, project=project, entity=entity, include_synced=include_synced)
@@ -44,3 +45,10 @@ def sync_command(
             rc = subprocess.call(cmd)
             if rc != 0:
                 session.fail(f"wandb sync exited {rc}; runs already uploaded stay uploaded, rerun to retry the rest", 1)
+    if dry_run:
+        click.echo(plan.sweep_note)
+        return
+    try:
+        click.echo(b.finish_sync(sweep_id, plan))
+    except BackendError as exc:
+        session.fail(str(exc), 1)

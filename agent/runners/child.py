@@ -28,6 +28,9 @@ from agent.runlog import Follower
 from agent.sweep_config import args_json, expand_command, format_param_file
 
 PROGRESS_ENV = "SWEEPKIT_PROGRESS_FILE"
+# wandb samples system metrics every 15 s by default: two points for a 30 s trial. A documented
+# wandb setting (x_stats_sampling_interval), read from the environment like every WANDB__* one.
+STATS_ENV, STATS_DEFAULT_S = "WANDB__STATS_SAMPLING_INTERVAL", "2"
 PARAM_FILE = "sweep-params.yaml"
 ARGS_JSON_FILE = "args.json"
 LOG_FILE = "agent.log"
@@ -43,7 +46,7 @@ def child_env(spec: TrialSpec, base: Optional[dict] = None) -> dict:
     `spec.link_sweep=False` leaves WANDB_SWEEP_ID out: W&B's server rejects uploaded runs naming a
     sweep it does not have (the params still arrive, and stay locked, through WANDB_SWEEP_PARAM_PATH).
     """
-    env = {**spec.env, **(os.environ if base is None else base)}
+    env = {STATS_ENV: STATS_DEFAULT_S, **spec.env, **(os.environ if base is None else base)}
     run_dir = str(Path(spec.run_dir).resolve())
     env.pop("WANDB_SWEEP_ID", None)
     if spec.link_sweep:

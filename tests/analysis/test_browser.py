@@ -87,6 +87,8 @@ def test_report_renders_in_headless_chromium(tmp_path):
     assert "<img" not in dom and "&lt;img src=x" in dom  # hostile names shown as text
     console = [ln for ln in log.splitlines() if ":CONSOLE" in ln and not BENIGN.search(ln)]
     assert not console, console
-    # every figure div holds a drawn plotly SVG
-    assert len(re.findall(r'class="figure js-plotly-plot"', dom)) == expected
+    # every figure div holds a drawn plotly SVG: the report's, and the progress section's (no times here)
+    assert attrs.get("data-live-figures") == "2"
+    assert len(re.findall(r'class="figure js-plotly-plot"', dom)) == expected + 2
+    assert attrs.get("data-live-total") == str(len(runs)) and attrs.get("data-live-finished") == str(len(runs) - 1)
     assert shot.is_file() and shot.stat().st_size > 50_000

