@@ -40,6 +40,18 @@ class CountingRun(Run):
             for s in range(3)
         ]
 
+    def file(self, name):
+        run = self
+
+        class File:
+            def download(self, root, replace=False):
+                path = os.path.join(root, name)
+                with open(path, "w") as fh:
+                    fh.write(f"hello from {run.id}\n<b>markup</b>\n")
+                return open(path)
+
+        return File()
+
 
 def make_run(calls, i, state="finished", **config):
     svc = SimpleNamespace(app_url="https://wandb.ai/")
@@ -129,6 +141,7 @@ def test_run_mapping_from_public_run_attrs(tmp_path):
     assert acc["step"].tolist() == [0, 10, 20]  # trainer's global step, not _step
     assert acc["value"].tolist() == pytest.approx([0.5, 0.6, 0.7])
     assert (h.metric == "system.gpu.0.gpu").sum() == 6
+    assert src.data["run1"].console == ["hello from run1", "<b>markup</b>"]  # for the run pages
     assert src.sweep_info().config["metric"]["goal"] == "maximize"
 
 
