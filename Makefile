@@ -36,6 +36,11 @@ test-fast: venv
 demo: venv
 	@bash scripts/demo.sh
 
+# After `make demo`: its top 2 configs on 3 fresh seeds, then the report with the re-test beside
+# the sweep (SWEEP=<id> TOP=<k> SEEDS=<n> to choose).
+retest-demo: venv
+	@bash scripts/retest_demo.sh
+
 bench: venv
 	$(PY) -m benchmarks.sweep_throughput --mode cpu
 	$(PY) -m benchmarks.trial_overhead

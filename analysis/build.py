@@ -6,19 +6,21 @@ the report states lives in ReportData and is written verbatim to report.json.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 import pandas as pd
 
 from agent.sweep_config.metric import maximize as metric_maximize
-from analysis import stats, tidy
+from analysis import compare as paired
+from analysis import cost, stats, tidy
 from analysis.data import ReportData, ReportError, Scale
 from analysis.takeaways import takeaways_for
 
 LR_HINTS = ("learning_rate", "lr")
 BATCH_HINTS = ("per_device_train_batch_size", "batch_size", "train_batch_size")
-THROUGHPUT = "train/train_samples_per_second"
-TRAIN_RUNTIME = "train/train_runtime"
-SUMMARY_KEYS = {"num_parameters", "peak_gpu_memory_mb", "failure_reason", "total_flos"}
+SUMMARY_KEYS = {"num_parameters", "peak_gpu_memory_mb", "failure_reason", "total_flos", "gpu_share"}
 FAILED_STATES = {"failed", "crashed", "killed", "pruned"}
 
 
@@ -76,8 +78,8 @@ def _varying(runs: pd.DataFrame, cols: list[str]) -> list[str]:
 def _curves(hist: pd.DataFrame, run_ids: list[str], metric: str) -> pd.DataFrame:
     h = hist[(hist["metric"] == metric) & hist["run_id"].isin(run_ids)]
     if h.empty:
-        return pd.DataFrame(columns=["step", "mean", "std", "n"])
-    g = h.groupby("step")["value"].agg(["mean", "std", "count"]).reset_index()
+        return pd.DataFrame(columns=["step", "mean", "std", "n", "low", "high"])
+    g = stats.with_t_interval(h.groupby("step")["value"].agg(["mean", "std", "count"]).reset_index())
     return g.rename(columns={"count": "n"})
 
 
@@ -92,6 +94,24 @@ def _system(runs: pd.DataFrame, hist: pd.DataFrame, compare: str | None) -> pd.D
     return out.dropna(subset=["peak_gpu_memory_mb", "gpu_util"], how="all")
 
 
+def _finite(v) -> float | None:
+    v = pd.to_numeric(v, errors="coerce")
+    return float(v) if v is not None and np.isfinite(v) else None
+
+
+def _with_seed_counts(c: paired.PairedDifference, pairs: pd.DataFrame, seed_key: str | None) -> paired.PairedDifference:
+    """Pair counts as seeds per matched config: each seed adds one pair per config matched."""
+    seeds = pairs[seed_key].nunique() if seed_key and seed_key in pairs and len(pairs) else 0
+    per_seed = len(pairs) / seeds if seeds else 1.0
+
+    def seeds_for(n_pairs: int | None) -> int | None:
+        return None if n_pairs is None else max(2, math.ceil(n_pairs / per_seed))
+
+    return dataclasses.replace(
+        c, seeds_needed=seeds_for(c.pairs_needed), seeds_for_sign_flip=seeds_for(c.min_pairs_sign_flip)
+    )
+
+
 def build_report(
     runs: pd.DataFrame,
     history: pd.DataFrame,
@@ -100,7 +120,6 @@ def build_report(
     seed_key: str | None = "seed",
     *,
     sweep_id: str = "",
-    n_resamples: int = 9999,
 ) -> ReportData:
     runs = tidy.sanitize_runs(runs)
     history = tidy.normalize_history(history) if len(history) else tidy.empty_history()
@@ -183,12 +202,11 @@ def build_report(
     cells = stats.seed_summary(usable, config_keys=varying or [], metric=metric)
     scale = Scale.for_values(metric, usable[metric])
 
-    # Per model: best run, cost, throughput.
+    # Per model: best run, best config, what a trial costs.
     per_model = []
     for m in models:
         d = usable[usable._model == m]
         best = stats.best_row(d, metric, maximize=maximize)
-        rt = d[TRAIN_RUNTIME] if TRAIN_RUNTIME in d else d["runtime_s"]
         mc = cells[group_labels(cells, compare) == m] if compare and compare in cells else cells
         best_cell = stats.best_row(mc, "mean", maximize=maximize)
         per_model.append(
@@ -206,28 +224,21 @@ def build_report(
                     {k: best_cell[k] for k in varying}
                     | {
                         "mean": float(best_cell["mean"]),
-                        "std": None if pd.isna(best_cell["std"]) else float(best_cell["std"]),
+                        "std": _finite(best_cell["std"]),
+                        "low": _finite(best_cell["low"]),
+                        "high": _finite(best_cell["high"]),
                         "seeds": int(best_cell["count"]),
                     }
                 )
                 if best_cell is not None
                 else None,
                 "mean": float(d[metric].mean()),
-                "runtime_s": float(pd.to_numeric(rt, errors="coerce").mean()),
-                "throughput": float(pd.to_numeric(d[THROUGHPUT], errors="coerce").mean()) if THROUGHPUT in d else None,
-                "num_parameters": float(pd.to_numeric(d["num_parameters"], errors="coerce").median())
-                if "num_parameters" in d
-                else None,
-                "metric_per_gpu_hour": stats.metric_per_gpu_hour(d[metric], pd.to_numeric(rt, errors="coerce")),
+                "cost": cost.cost_summary(cost.with_cost(d)),
             }
         )
-    for pm in per_model:
-        for k, v in list(pm.items()):
-            if isinstance(v, float) and not np.isfinite(v):
-                pm[k] = None
 
     # Paired comparison against the best model, over matched (other params, seed) cells.
-    comparisons: list[stats.PairedDifference] = []
+    comparisons: list[paired.PairedDifference] = []
     if len(models) < 2:
         msgs.append("Only one model in the runs: there is nothing to compare.")
     elif single_seed:
@@ -249,12 +260,11 @@ def build_report(
         if single_seed:
             diff = float(pairs["diff"].mean()) if len(pairs) else float("nan")
             comparisons.append(
-                stats.PairedDifference(m, models[0], diff, None, None, len(pairs), 0.95, False, None, "a single seed")
+                paired.PairedDifference(m, models[0], diff, None, None, len(pairs), 0.95, False, None, "a single seed")
             )
         else:
-            comparisons.append(
-                stats.paired_bootstrap(pairs["diff"], a=m, b=models[0], maximize=maximize, n_resamples=n_resamples)
-            )
+            c = paired.paired_difference(pairs["diff"], a=m, b=models[0], maximize=maximize)
+            comparisons.append(_with_seed_counts(c, pairs, seed_key))
 
     lr, bs = _find(varying, LR_HINTS), _find(varying, BATCH_HINTS)
     heatmaps = {}
@@ -277,6 +287,24 @@ def build_report(
         msgs.append(f"No {metric} history was logged: learning curves skipped.")
 
     evp = {m: stats.expected_max_curve(usable.loc[usable._model == m, metric], maximize=maximize) for m in models}
+    costed = cost.with_cost(usable)
+    evp_time = {
+        m: cost.expected_best_by_budget(
+            costed.loc[costed._model == m, metric], costed.loc[costed._model == m, "cost_hours"], maximize=maximize
+        )
+        for m in models
+    }
+    cell_keys = varying or ([compare] if compare else [])
+    config_costs = cost.config_costs(
+        usable,
+        cells if varying else stats.seed_summary(usable, config_keys=cell_keys, metric=metric),
+        cell_keys,
+        maximize=maximize,
+    )
+    if compare and compare in config_costs:
+        labels = group_labels(config_costs, compare).to_numpy()
+        config_costs = config_costs.drop(columns=compare)
+        config_costs.insert(0, "model", labels)
     method = str(sweep_config.get("method", "random"))
     caveats = []
     if method != "random":
@@ -313,6 +341,9 @@ def build_report(
         heatmap_axes=(lr, bs) if heatmaps else None,
         curves=curves,
         evp=evp,
+        evp_time=evp_time,
+        hours_unit=cost.hours_unit(usable),
+        config_costs=config_costs,
         importance=imp,
         failures=failures.reset_index(drop=True),
         system=_system(usable, history, compare),

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import stats
+from analysis.compare import PairedDifference
 
 
 class ReportError(RuntimeError):
@@ -60,11 +60,14 @@ class ReportData:
     leaderboard: pd.DataFrame
     per_model: list[dict[str, Any]]
     cells: pd.DataFrame  # mean/std/count over seeds per config
-    comparisons: list[stats.PairedDifference]
+    comparisons: list[PairedDifference]
     heatmaps: dict[str, pd.DataFrame]  # model -> lr x batch pivot (mean over seeds)
     heatmap_axes: tuple[str, str] | None
     curves: dict[str, pd.DataFrame]  # model -> step, mean, std, n
-    evp: dict[str, pd.DataFrame]  # model -> n, mean, std
+    evp: dict[str, pd.DataFrame]  # model -> n, mean, std, low, high
+    evp_time: dict[str, pd.DataFrame]  # model -> budget (hours), mean, low, high, share
+    hours_unit: str  # "GPU-hours", or "wall hours" on a CPU-only sweep
+    config_costs: pd.DataFrame  # per config: metric mean/CI, costs, pareto
     importance: pd.DataFrame
     failures: pd.DataFrame
     system: pd.DataFrame  # run_id, model, peak_gpu_memory_mb, gpu_util
@@ -72,3 +75,4 @@ class ReportData:
     config: dict[str, Any] = field(default_factory=dict)  # the sweep config the report read
     takeaways: dict[str, str] = field(default_factory=dict)
     caveats: list[str] = field(default_factory=list)
+    retest: Any = None  # analysis.retest.RetestResult, when the report reads a re-test sweep

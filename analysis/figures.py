@@ -36,46 +36,110 @@ def figure_json(fig: go.Figure) -> str:
     return script_json(fig.to_json())
 
 
-def line_with_band(fig: go.Figure, x, mid, low, high, i: int, name: str, **line) -> None:
-    """A line and its shaded band (one legend entry for both)."""
+def line_with_band(
+    fig: go.Figure, x, mid, low, high, i: int, name: str, *, showlegend: bool = True, col: int | None = None, **line
+) -> None:
+    """A line and its shaded band (one legend entry for both); `col`: that subplot of a 1-row grid."""
+    where = {} if col is None else {"row": 1, "col": col}
     fig.add_scatter(
         x=np.concatenate([x, x[::-1]]),
         y=np.concatenate([high, low[::-1]]),
         fill="toself",
+        mode="lines",
         fillcolor=_rgba(color(i), 0.2),
         line=dict(width=0),
         hoverinfo="skip",
         showlegend=False,
         legendgroup=name,
+        **where,
     )
-    fig.add_scatter(x=x, y=mid, mode="lines", name=name, line=dict(color=color(i), **line), legendgroup=name)
+    fig.add_scatter(
+        x=x,
+        y=mid,
+        mode="lines",
+        name=name,
+        line=dict(color=color(i), **line),
+        legendgroup=name,
+        showlegend=showlegend,
+        **where,
+    )
+
+
+def best_config_bars(d: ReportData) -> tuple[list, list, list]:
+    """Per model: its best config's mean and 95% t-interval over seeds (the mean alone for one seed)."""
+    mid, lo, hi = [], [], []
+    for pm in d.per_model:
+        bc = pm["best_config"] or {}
+        m = bc.get("mean", pm["best_run"]["value"])
+        mid.append(m * d.scale.factor)
+        lo.append((bc.get("low") if bc.get("low") is not None else m) * d.scale.factor)
+        hi.append((bc.get("high") if bc.get("high") is not None else m) * d.scale.factor)
+    return mid, lo, hi
 
 
 def comparison(d: ReportData) -> go.Figure:
     fig = go.Figure()
+    mid, lo, hi = best_config_bars(d)
     for i, pm in enumerate(d.per_model):
-        bc = pm["best_config"] or {}
         fig.add_bar(
             x=[pm["model"]],
-            y=[bc.get("mean", pm["best_run"]["value"]) * d.scale.factor],
-            error_y=dict(type="data", array=[(bc.get("std") or 0) * d.scale.factor]),
+            y=[mid[i]],
+            error_y=dict(type="data", symmetric=False, array=[hi[i] - mid[i]], arrayminus=[mid[i] - lo[i]]),
             marker_color=color(i),
             name=pm["model"],
         )
-    lo = [
-        ((pm["best_config"] or {}).get("mean", np.nan) - ((pm["best_config"] or {}).get("std") or 0)) * d.scale.factor
-        for pm in d.per_model
-    ]
-    hi = [
-        ((pm["best_config"] or {}).get("mean", np.nan) + ((pm["best_config"] or {}).get("std") or 0)) * d.scale.factor
-        for pm in d.per_model
-    ]
     pad = 0.25 * max(np.nanmax(hi) - np.nanmin(lo), 1e-9)
     fig.update_layout(
         **LAYOUT,
         showlegend=False,
-        yaxis_title=f"{d.metric} (best config, mean ± std)",
+        yaxis_title=f"{d.metric} (best config, mean, 95% CI over seeds)",
         yaxis_range=[np.nanmin(lo) - pad, np.nanmax(hi) + pad],
+    )
+    return fig
+
+
+def tradeoff(d: ReportData) -> go.Figure | None:
+    cc = d.config_costs
+    if cc.empty or "hours" not in cc or cc["hours"].isna().all():
+        return None
+    fig = go.Figure()
+    f = d.scale.factor
+    groups = cc.groupby("model", sort=False) if "model" in cc else [("configs", cc)]
+    keys = [k for k in d.params if k in cc and k != d.compare]
+    for i, (m, g) in enumerate(groups):
+        g = g.dropna(subset=["hours"])
+        err = dict(
+            type="data",
+            symmetric=False,
+            array=(g["high"] - g["mean"]).fillna(0) * f,
+            arrayminus=(g["mean"] - g["low"]).fillna(0) * f,
+            thickness=1,
+        )
+        text = [", ".join(f"{k}={r[k]}" for k in keys) for _, r in g.iterrows()]
+        fig.add_scatter(
+            x=g["hours"],
+            y=g["mean"] * f,
+            mode="markers",
+            name=str(m),
+            error_y=err,
+            text=text,
+            marker=dict(color=color(i), size=9, line=dict(width=0)),
+            hovertemplate="%{text}<br>%{y:.2f} at %{x:.3g} h<extra>" + str(m) + "</extra>",
+        )
+    front = cc[cc["pareto"]].sort_values("hours")
+    fig.add_scatter(
+        x=front["hours"],
+        y=front["mean"] * f,
+        mode="lines+markers",
+        name="Pareto front",
+        line=dict(color="#333", dash="dot", shape="hv"),
+        marker=dict(symbol="circle-open", size=15, color="#333"),
+    )
+    fig.update_layout(
+        **LAYOUT,
+        xaxis_title=f"{d.hours_unit} per trial",
+        xaxis_type="log",
+        yaxis_title=f"{d.metric} (config mean, 95% CI over seeds)",
     )
     return fig
 
@@ -115,13 +179,27 @@ def curves(d: ReportData) -> go.Figure | None:
     if not items:
         return None
     fig = go.Figure()
+    spread = []
     for i, (m, c) in enumerate(items):
         if len(c) > MAX_POINTS:  # more points than pixels: thin evenly, keep the last
             c = c.iloc[np.unique(np.linspace(0, len(c) - 1, MAX_POINTS).astype(int))]
         mu = c["mean"].to_numpy() * d.scale.factor
-        sd = np.nan_to_num(c["std"].to_numpy()) * d.scale.factor
-        line_with_band(fig, c["step"].to_numpy(), mu, mu - sd, mu + sd, i, m)
-    fig.update_layout(**LAYOUT, xaxis_title="step", yaxis_title=f"{d.metric} (mean ± std over seeds)")
+        lo, hi = (
+            np.where(np.isfinite(c[k].to_numpy(dtype=float)), c[k], c["mean"]) * d.scale.factor for k in ("low", "high")
+        )
+        line_with_band(fig, c["step"].to_numpy(), mu, lo, hi, i, m)
+        sd = np.nan_to_num(c["std"].to_numpy(dtype=float)) * d.scale.factor
+        spread.append((np.nanmin(mu - sd), np.nanmax(mu + sd)))
+    # The axis follows the runs' own spread: at 2-3 seeds the t-interval is wide (t = 12.7 at 2),
+    # and it is drawn to the edge of the plot rather than squeezing the curves flat.
+    lo_y, hi_y = min(a for a, _ in spread), max(b for _, b in spread)
+    pad = 0.15 * max(hi_y - lo_y, 1e-9)
+    fig.update_layout(
+        **LAYOUT,
+        xaxis_title="step",
+        yaxis_title=f"{d.metric} (mean, 95% CI over seeds)",
+        yaxis_range=[lo_y - pad, hi_y + pad],
+    )
     return fig
 
 
@@ -129,12 +207,65 @@ def evp(d: ReportData) -> go.Figure | None:
     items = [(m, e) for m, e in d.evp.items() if len(e)]
     if not items:
         return None
-    fig = go.Figure()
+    timed = {m: e[e["share"] >= 0.5] for m, e in d.evp_time.items()}
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.06,
+        subplot_titles=["against trials", f"against {d.hours_unit}"],
+    )
+    f = d.scale.factor
     for i, (m, e) in enumerate(items):
-        mu, sd = e["mean"].to_numpy() * d.scale.factor, e["std"].to_numpy() * d.scale.factor
-        line_with_band(fig, e["n"].to_numpy(), mu, mu - sd, mu + sd, i, m)
+        line_with_band(
+            fig, e["n"].to_numpy(), e["mean"].to_numpy() * f, e["low"].to_numpy() * f, e["high"].to_numpy() * f, i, m
+        )
+        t = timed.get(m)
+        if t is not None and len(t):
+            line_with_band(
+                fig,
+                t["budget"].to_numpy(),
+                t["mean"].to_numpy() * f,
+                t["low"].to_numpy() * f,
+                t["high"].to_numpy() * f,
+                i,
+                m,
+                showlegend=False,
+                col=2,
+            )
+    fig.update_xaxes(title_text="number of trials", type="log", row=1, col=1)
+    fig.update_xaxes(title_text=f"budget ({d.hours_unit})", type="log", row=1, col=2)
+    fig.update_layout(**LAYOUT, yaxis_title=f"expected best {d.metric}")
+    return fig
+
+
+def retest(d: ReportData) -> go.Figure | None:
+    res = d.retest
+    if res is None or not any(r.mean is not None for r in res.rows):
+        return None
+    f = d.scale.factor
+    x = [f"#{r.sweep_rank} {r.label}" for r in res.rows]
+    mean = [np.nan if r.mean is None else r.mean * f for r in res.rows]
+    up = [0 if r.high is None else (r.high - r.mean) * f for r in res.rows]
+    down = [0 if r.low is None else (r.mean - r.low) * f for r in res.rows]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=x,
+        y=[np.nan if r.sweep_best is None else r.sweep_best * f for r in res.rows],
+        mode="markers",
+        name="best in the sweep",
+        marker=dict(symbol="x", size=11, color=color(3)),
+    )
+    fig.add_scatter(
+        x=x,
+        y=mean,
+        mode="markers",
+        name=f"re-test mean, 95% CI ({res.rows[0].seeds} fresh seeds)",
+        error_y=dict(type="data", symmetric=False, array=up, arrayminus=down),
+        marker=dict(size=10, color=color(0)),
+    )
     fig.update_layout(
-        **LAYOUT, xaxis_title="number of trials", xaxis_type="log", yaxis_title=f"expected best {d.metric}"
+        **LAYOUT, xaxis_title="config (sweep rank)", yaxis_title=d.metric, legend=dict(orientation="h", y=1.12)
     )
     return fig
 
@@ -208,9 +339,11 @@ def system(d: ReportData) -> go.Figure | None:
 
 FIGURES = [
     ("comparison", "Models compared", comparison),
+    ("tradeoff", "Score against cost", tradeoff),
     ("heatmap", "Learning rate × batch size", heatmaps),
     ("curves", "Learning curves (best config per model)", curves),
-    ("evp", "Expected validation performance vs trials", evp),
+    ("evp", "Expected validation performance vs trials and vs time", evp),
+    ("retest", "Re-test of the top configs on fresh seeds", retest),
     ("importance", "Parameter importance and correlation", importance),
     ("parallel", "Parallel coordinates", parallel),
     ("system", "System", system),

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter
 
 from analysis.data import ReportData
-from analysis.figures import PALETTE
+from analysis.figures import PALETTE, best_config_bars
 
 # Run names may hold '$' or '_': never let matplotlib parse them as mathtext.
 RC = {"text.parse_math": False, "figure.dpi": 100, "savefig.dpi": 100, "font.size": 9}
@@ -31,19 +31,33 @@ def _save(fig, path: Path) -> Path:
 
 def comparison(d: ReportData, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    for i, pm in enumerate(d.per_model):
-        bc = pm["best_config"] or {}
-        ax.bar(
-            i,
-            bc.get("mean", pm["best_run"]["value"]) * d.scale.factor,
-            yerr=(bc.get("std") or 0) * d.scale.factor,
-            color=_c(i),
-            capsize=4,
-        )
+    mid, lo, hi = best_config_bars(d)
+    for i in range(len(d.per_model)):
+        ax.bar(i, mid[i], yerr=[[mid[i] - lo[i]], [hi[i] - mid[i]]], color=_c(i), capsize=4)
     ax.set_xticks(range(len(d.per_model)), [pm["model"] for pm in d.per_model])
-    ax.set_ylabel(f"{d.metric}\n(best config, mean ± std)")
-    lo = min((pm["best_config"] or {}).get("mean", 0) for pm in d.per_model) * d.scale.factor
-    ax.set_ylim(bottom=lo * 0.95 if lo > 0 else None)
+    ax.set_ylabel(f"{d.metric}\n(best config, mean, 95% CI)")
+    ax.set_ylim(bottom=min(lo) * 0.95 if min(lo) > 0 else None)
+    return _save(fig, path)
+
+
+def tradeoff(d: ReportData, path: Path) -> Path | None:
+    cc = d.config_costs
+    if cc.empty or "hours" not in cc or cc["hours"].isna().all():
+        return None
+    f = d.scale.factor
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    groups = cc.groupby("model", sort=False) if "model" in cc else [("configs", cc)]
+    for i, (m, g) in enumerate(groups):
+        g = g.dropna(subset=["hours"])
+        err = [(g["mean"] - g["low"]).fillna(0) * f, (g["high"] - g["mean"]).fillna(0) * f]
+        ax.errorbar(g["hours"], g["mean"] * f, yerr=err, fmt="o", color=_c(i), label=str(m), capsize=2, lw=0.8)
+    front = cc[cc["pareto"]].sort_values("hours")
+    ax.step(front["hours"], front["mean"] * f, where="post", color="#333", ls=":", label="Pareto front")
+    ax.scatter(front["hours"], front["mean"] * f, s=120, facecolors="none", edgecolors="#333")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"{d.hours_unit} per trial")
+    ax.set_ylabel(f"{d.metric}\n(config mean, 95% CI)")
+    ax.legend(fontsize=7)
     return _save(fig, path)
 
 
@@ -77,39 +91,80 @@ def heatmaps(d: ReportData, path: Path) -> Path | None:
     return path
 
 
-def _bands(ax, items, scale):
-    for i, (m, x, mu, sd) in enumerate(items):
-        mu, sd = mu * scale, np.nan_to_num(sd) * scale
+def _bands(ax, items, scale, legend: bool = True):
+    for i, (m, x, mu, lo, hi) in enumerate(items):
+        mu = mu * scale
+        lo = np.where(np.isfinite(lo), lo, mu / scale) * scale
+        hi = np.where(np.isfinite(hi), hi, mu / scale) * scale
         ax.plot(x, mu, color=_c(i), label=m)
-        ax.fill_between(x, mu - sd, mu + sd, color=_c(i), alpha=0.2, linewidth=0)
-    ax.legend()
+        ax.fill_between(x, lo, hi, color=_c(i), alpha=0.2, linewidth=0)
+    if legend:
+        ax.legend()
+
+
+def _cols(df, x: str) -> tuple:
+    return tuple(df[c].to_numpy(dtype=float) for c in (x, "mean", "low", "high"))
 
 
 def curves(d: ReportData, path: Path) -> Path | None:
-    items = [
-        (m, c["step"].to_numpy(), c["mean"].to_numpy(), c["std"].to_numpy()) for m, c in d.curves.items() if not c.empty
-    ]
+    items = [(m, *_cols(c, "step")) for m, c in d.curves.items() if not c.empty]
     if not items:
         return None
     fig, ax = plt.subplots(figsize=(6, 3.2))
     _bands(ax, items, d.scale.factor)
+    # As in report.html: the axis follows the runs' spread; a wide few-seed interval runs off the edge.
+    spread = [(c["mean"] - c["std"].fillna(0), c["mean"] + c["std"].fillna(0)) for c in d.curves.values() if len(c)]
+    lo_y = min(float(a.min()) for a, _ in spread) * d.scale.factor
+    hi_y = max(float(b.max()) for _, b in spread) * d.scale.factor
+    pad = 0.15 * max(hi_y - lo_y, 1e-9)
+    ax.set_ylim(lo_y - pad, hi_y + pad)
     ax.set_xlabel("step")
-    ax.set_ylabel(f"{d.metric} (mean ± std)")
+    ax.set_ylabel(f"{d.metric} (mean, 95% CI)")
     return _save(fig, path)
 
 
-def evp(d: ReportData, path: Path) -> Path | None:
-    items = [(m, e["n"].to_numpy(), e["mean"].to_numpy(), e["std"].to_numpy()) for m, e in d.evp.items() if len(e)]
-    if not items:
-        return None
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    _bands(ax, items, d.scale.factor)
-    ax.set_xscale("log")
+def _plain_log_axis(ax) -> None:
     # parse_math is off (run names), so the default 10^n log labels would print as raw TeX.
+    ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
-    ax.set_xlabel("number of trials")
-    ax.set_ylabel(f"expected best {d.metric}")
+
+
+def evp(d: ReportData, path: Path) -> Path | None:
+    items = [(m, *_cols(e, "n")) for m, e in d.evp.items() if len(e)]
+    if not items:
+        return None
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.2), sharey=True)
+    _bands(a1, items, d.scale.factor)
+    _plain_log_axis(a1)
+    a1.set_xlabel("number of trials")
+    a1.set_ylabel(f"expected best {d.metric}")
+    timed = [(m, *_cols(e[e["share"] >= 0.5], "budget")) for m, e in d.evp_time.items()]
+    _bands(a2, [t for t in timed if len(t[1])], d.scale.factor, legend=False)
+    _plain_log_axis(a2)
+    a2.set_xlabel(f"budget ({d.hours_unit})")
+    return _save(fig, path)
+
+
+def retest(d: ReportData, path: Path) -> Path | None:
+    res = d.retest
+    if res is None or not any(r.mean is not None for r in res.rows):
+        return None
+    f = d.scale.factor
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    x = np.arange(len(res.rows))
+    best = [np.nan if r.sweep_best is None else r.sweep_best * f for r in res.rows]
+    mean = np.array([np.nan if r.mean is None else r.mean * f for r in res.rows])
+    err = [
+        [0 if r.low is None else (r.mean - r.low) * f for r in res.rows],
+        [0 if r.high is None else (r.high - r.mean) * f for r in res.rows],
+    ]
+    ax.scatter(x, best, marker="x", color=_c(3), label="best in the sweep", zorder=3)
+    ax.errorbar(x, mean, yerr=err, fmt="o", color=_c(0), capsize=4, label="re-test mean, 95% CI")
+    ax.set_xticks(x, [f"#{r.sweep_rank}" for r in res.rows])
+    ax.set_xlabel("config (sweep rank)")
+    ax.set_ylabel(d.metric)
+    ax.legend(fontsize=7)
     return _save(fig, path)
 
 
@@ -145,9 +200,11 @@ def system(d: ReportData, path: Path) -> Path | None:
 
 PNGS = {
     "comparison": comparison,
+    "tradeoff": tradeoff,
     "heatmap": heatmaps,
     "curves": curves,
     "evp": evp,
+    "retest": retest,
     "importance": importance,
     "system": system,
 }

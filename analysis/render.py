@@ -20,6 +20,7 @@ from analysis.files import jsonable, script_json, write_atomic
 from analysis.live import run_page_path
 
 TEMPLATES = Path(__file__).parent / "templates"
+CELL_STATS = ("mean", "std", "low", "high", "seeds")
 MAX_TABLE_ROWS = 200
 
 
@@ -61,6 +62,9 @@ def report_json(d: ReportData) -> dict:
             else {},
             "curves": d.curves,
             "evp": d.evp,
+            "evp_time": {"unit": d.hours_unit, "curves": d.evp_time},
+            "cost": {"unit": d.hours_unit, "configs": d.config_costs},
+            "retest": d.retest.to_json() if d.retest is not None else None,
             "importance": d.importance,
             "failures": d.failures,
             "system": d.system,
@@ -84,7 +88,7 @@ def safe_url(u: Any) -> str | None:
 
 
 def fmt_num(v: Any, scale_factor: float | None = None) -> str:
-    if v is None:
+    if v is None or v is pd.NA:
         return ""
     if isinstance(v, (bool, np.bool_)):
         return str(v)
@@ -118,59 +122,124 @@ def _table(df: pd.DataFrame, limit: int = MAX_TABLE_ROWS) -> dict:
     return {"columns": list(shown.columns), "rows": shown.to_dict(orient="records"), "more": max(0, len(df) - limit)}
 
 
-def _context(d: ReportData) -> dict:
-    per_model_rows = []
+def _per_model_rows(d: ReportData) -> list[dict]:
+    f = d.scale.factor
+    rows = []
     for pm in d.per_model:
-        bc = pm["best_config"] or {}
-        per_model_rows.append(
+        bc, c = pm["best_config"] or {}, pm["cost"]
+        low, high = bc.get("low"), bc.get("high")
+        rows.append(
             {
                 "model": pm["model"],
                 "runs": pm["runs"],
                 "best run": pm["best_run"]["name"],
-                "best value": pm["best_run"]["value"] * d.scale.factor,
-                "best config": ", ".join(
-                    f"{k}={v}" for k, v in bc.items() if k not in ("mean", "std", "seeds") and k != d.compare
-                ),
-                "best config mean": bc.get("mean", np.nan) * d.scale.factor,
-                "± std": (bc.get("std") or np.nan) * d.scale.factor,
+                "best value": pm["best_run"]["value"] * f,
+                "best config": ", ".join(f"{k}={v}" for k, v in bc.items() if k not in CELL_STATS and k != d.compare),
+                "best config mean": bc.get("mean", np.nan) * f,
+                "95% CI": "n/a (one seed)" if low is None else f"{fmt_num(low * f)} to {fmt_num(high * f)}",
                 "seeds": bc.get("seeds"),
-                "train runtime s": pm["runtime_s"],
-                "samples/s": pm["throughput"],
-                "parameters": int(pm["num_parameters"]) if pm["num_parameters"] else None,
-                f"{d.metric}/GPU-h": pm["metric_per_gpu_hour"] * d.scale.factor
-                if pm["metric_per_gpu_hour"] is not None
-                else None,
+                f"{d.hours_unit}/trial": c["hours"],
+                "wall s/trial": c["wall_s"],
+                "samples/s": c["throughput"],
+                "parameters": int(c["num_parameters"]) if c["num_parameters"] else None,
+                "peak GPU MB": c["peak_gpu_memory_mb"],
             }
         )
-    comps = [
+    return rows
+
+
+def _comparison_rows(d: ReportData) -> list[dict]:
+    f = d.scale.factor
+    return [
         {
             "a": c.a,
             "b": c.b,
-            "mean": c.mean * d.scale.factor,
-            "low": None if c.low is None else c.low * d.scale.factor,
-            "high": None if c.high is None else c.high * d.scale.factor,
+            "mean": c.mean * f,
+            "low": None if c.low is None else c.low * f,
+            "high": None if c.high is None else c.high * f,
             "pairs": c.n_pairs,
+            "p": c.p_value,
+            "sign_flip_p": c.sign_flip_p,
             "significant": c.significant,
+            "detectable": None if c.detectable is None else c.detectable * f,
+            "seeds_needed": c.seeds_needed,
+            "underpowered": c.underpowered,
             "note": c.note,
+            "method": c.method,
         }
         for c in d.comparisons
     ]
-    cells = d.cells.copy()
-    for c in ("mean", "std"):
-        if c in cells:
-            cells[c] = cells[c] * d.scale.factor
+
+
+def retest_context(d: ReportData) -> dict | None:
+    """The re-test table, scaled for display; None without a re-test."""
+    if d.retest is None:
+        return None
+    f = d.scale.factor
+
+    def sc(v):
+        return None if v is None else v * f
+
+    rows = [
+        {
+            "sweep rank": r.sweep_rank,
+            "config": r.label,
+            "sweep best": sc(r.sweep_best),
+            "sweep runs": r.sweep_runs,
+            "re-test mean": sc(r.mean),
+            "95% CI": "n/a" if r.low is None else f"{fmt_num(r.low * f)} to {fmt_num(r.high * f)}",
+            "seeds": r.seeds,
+            "optimism": sc(r.optimism),
+            "optimism 95% CI": "n/a"
+            if r.optimism_low is None
+            else f"{fmt_num(r.optimism_low * f)} to {fmt_num(r.optimism_high * f)}",
+            "re-test rank": r.retest_rank,
+        }
+        for r in d.retest.rows
+    ]
+    return {
+        "id": d.retest.retest_id,
+        "table": _table(pd.DataFrame(rows)),
+        "messages": d.retest.messages,
+        "method": d.retest.method,
+    }
+
+
+def _scaled(df: pd.DataFrame, cols, factor: float) -> pd.DataFrame:
+    out = df.copy()
+    for c in cols:
+        if c in out:
+            out[c] = out[c] * factor
+    return out
+
+
+def _context(d: ReportData) -> dict:
     lb = d.leaderboard.copy()
     lb[d.metric] = lb[d.metric] * d.scale.factor
     lb["page"] = [run_page_path(str(r)) for r in lb["run_id"]]
+    costs = _scaled(d.config_costs, ("mean", "std", "low", "high"), d.scale.factor).rename(
+        columns={
+            "hours": f"{d.hours_unit}/trial",
+            "wall_s": "wall s/trial",
+            "throughput": "samples/s",
+            "num_parameters": "parameters",
+            "peak_gpu_memory_mb": "peak GPU MB",
+        }
+    )
+    if "pareto" in costs:
+        costs["pareto"] = costs["pareto"].map({True: "yes", False: ""})
     return {
         "d": d,
-        "per_model": _table(pd.DataFrame(per_model_rows)),
-        "comparisons": comps,
-        "cells": _table(cells),
+        "per_model": _table(pd.DataFrame(_per_model_rows(d))),
+        "comparisons": _comparison_rows(d),
+        "cells": _table(_scaled(d.cells, ("mean", "std", "low", "high"), d.scale.factor)),
+        "costs": _table(costs),
         "leaderboard": lb.to_dict(orient="records"),
         "lb_columns": [c for c in lb.columns if c not in ("run_id", "url", "name", "page")],
         "failures": _table(d.failures),
         "goal": "maximize" if d.maximize else "minimize",
+        "figure_titles": {k: t for k, t, _ in figs.FIGURES},
+        "retest": retest_context(d),
     }
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.backends.base import Backend, BackendError
+from agent.sweep_config import SweepConfigError
 from analysis import live, render, tidy
 from analysis.build import build_report
 from analysis.data import ReportData, ReportError
@@ -113,7 +114,7 @@ def summary_line(data: ReportData, html: Path) -> str:
         f"{data.counts['usable']}/{data.counts['total']} runs; best {data.metric} "
         f"{data.scale.fmt(best['best_run']['value'])} ({best['model']})"
     )
-    comp = data.takeaways.get("comparison", "")
+    comp = data.takeaways.get("comparison", "") + " " + data.takeaways.get("retest", "")
     return " ".join(f"{head}. {comp} Report: {html}".split())  # one line, whatever runs are called
 
 
@@ -127,6 +128,7 @@ def report_from_source(
     publish: bool = False,
     console=None,
     live_data: dict | None = None,
+    retest: str | None = None,
 ) -> ReportResult:
     from analysis import tidy
 
@@ -145,6 +147,9 @@ def report_from_source(
             raise ReportError(f"could not read the runs of {sweep_id}: {exc}") from exc
         with _step(progress, "computing statistics"):
             data = build_report(runs, history, info.config, compare, seed_key, sweep_id=sweep_id)
+        if retest:
+            with _step(progress, f"reading the re-test {retest}"):
+                _attach_retest(data, RunSource(source.backend, retest), retest, seed_key)
         url = None
         if publish:  # first, so that the local report says whether and where it was published
             from analysis.publish import publish_report
@@ -169,6 +174,24 @@ def report_from_source(
     return res
 
 
+def _attach_retest(data: ReportData, source: RunSource, retest_id: str, seed_key: str) -> None:
+    from analysis.retest import attach_retest
+
+    try:
+        config = source.sweep_info().config
+        runs = tidy.sanitize_runs(source.runs_table())
+    except BackendError as exc:
+        raise ReportError(
+            f"re-test {retest_id}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from exc
+    if runs.empty:
+        raise ReportError(f"re-test {retest_id} has no runs yet; run it first: sweepkit agent {retest_id}")
+    try:
+        attach_retest(data, runs, config, retest_id=retest_id, seed_key=seed_key)
+    except SweepConfigError as exc:
+        raise ReportError(f"--retest {retest_id}: {exc}") from exc
+
+
 def write_report(
     sweep_id: str,
     *,
@@ -178,6 +201,7 @@ def write_report(
     seed_key: str = "seed",
     publish: bool = False,
     console=None,
+    retest: str | None = None,
 ) -> ReportResult:
     """Write report.html/.md/.json, runs.csv and history.csv for one sweep into out_dir.
 
@@ -191,4 +215,5 @@ def write_report(
         seed_key=seed_key,
         publish=publish,
         console=console,
+        retest=retest,
     )

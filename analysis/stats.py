@@ -7,7 +7,6 @@ direction comes from the sweep's `metric.goal` and is decided once, by the calle
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -16,6 +15,9 @@ from scipy.special import gammaln
 
 from agent.sweep_config.metric import best
 from analysis import tidy
+from analysis.compare import t_half_width
+
+OUTCOME_RANGE = (0.05, 0.95)  # the EVP bands: the central 90% of the best-of-n outcomes
 
 
 # ---------------------------------------------------------------- expected validation performance
@@ -35,13 +37,15 @@ def expected_max_curve(
 
     Dodge et al. 2019 ("Show Your Work") with replacement: P(max_n = v(i)) = (i/N)^n - ((i-1)/N)^n.
     Tang et al. 2020's unbiased estimator without replacement: C(i,n)/C(N,n) - C(i-1,n)/C(N,n).
-    The band is the standard deviation of that same discrete distribution of the maximum.
+    The band, `low`-`high`, is the central 90% of that same discrete distribution of the best
+    of n (its 5th and 95th percentiles): where 9 budgets of n random trials in 10 would end. It
+    is a range of outcomes, not a confidence interval of the mean; `std` is its spread.
     Computed in log space so N in the thousands does not overflow C(N, n).
-    Returns columns n, mean, std (for a minimised metric, the expected *minimum*).
+    Returns columns n, mean, std, low, high (for a minimised metric, the expected *minimum*).
     """
     v = np.asarray([s for s in scores if s is not None and np.isfinite(s)], dtype=float)
     if v.size == 0:
-        return pd.DataFrame({"n": [], "mean": [], "std": []})
+        return pd.DataFrame({"n": [], "mean": [], "std": [], "low": [], "high": []})
     sign = 1.0 if maximize else -1.0
     v = np.sort(sign * v)  # ascending in "goodness"
     N = v.size
@@ -59,30 +63,15 @@ def expected_max_curve(
         p /= p.sum()
         mean = float(p @ v)
         var = float(p @ (v - mean) ** 2)
-        rows.append((n, sign * mean, np.sqrt(max(var, 0.0))))
-    return pd.DataFrame(rows, columns=["n", "mean", "std"])
+        cum = np.cumsum(p)
+        q05 = v[min(int(np.searchsorted(cum, OUTCOME_RANGE[0] - 1e-12)), N - 1)]
+        q95 = v[min(int(np.searchsorted(cum, OUTCOME_RANGE[1] - 1e-12)), N - 1)]
+        lo, hi = sorted((sign * q05, sign * q95))
+        rows.append((n, sign * mean, np.sqrt(max(var, 0.0)), lo, hi))
+    return pd.DataFrame(rows, columns=["n", "mean", "std", "low", "high"])
 
 
-# ---------------------------------------------------------------- paired bootstrap
-@dataclass
-class PairedDifference:
-    """mean(a - b) over matched cells, with a bootstrap CI; `better` is a, b or None."""
-
-    a: str
-    b: str
-    mean: float
-    low: float | None
-    high: float | None
-    n_pairs: int
-    confidence: float
-    significant: bool
-    better: str | None
-    note: str = ""
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
+# ---------------------------------------------------------------- pairs
 def matched_pairs(runs: pd.DataFrame, *, compare: str, a, b, metric: str, match_keys: Sequence[str]) -> pd.DataFrame:
     """One row per cell (match_keys) where both a and b have a value: columns a, b, diff.
 
@@ -109,71 +98,32 @@ def matched_pairs(runs: pd.DataFrame, *, compare: str, a, b, metric: str, match_
     return out
 
 
-def paired_bootstrap(
-    diffs: Sequence[float],
-    *,
-    a: str,
-    b: str,
-    maximize: bool,
-    confidence: float = 0.95,
-    n_resamples: int = 9999,
-    seed: int = 0,
-) -> PairedDifference:
-    """Bootstrap CI (scipy, BCa) of the mean paired difference a - b.
-
-    Significant only when the CI excludes 0; then `better` is whichever is better in the
-    sweep's direction. Fewer than 2 pairs: no CI.
-    """
-    d = np.asarray(diffs, dtype=float)
-    d = d[np.isfinite(d)]
-    n = int(d.size)
-    if n == 0:
-        return PairedDifference(a, b, float("nan"), None, None, 0, confidence, False, None, "no matched cells")
-    mean = float(d.mean())
-    if n < 2:
-        return PairedDifference(a, b, mean, None, None, n, confidence, False, None, "only one matched cell")
-    if np.ptp(d) == 0:
-        low = high = mean  # every resample has the same mean; BCa would divide by zero
-    else:
-        res = sps.bootstrap(
-            (d,),
-            np.mean,
-            confidence_level=confidence,
-            n_resamples=n_resamples,
-            method="BCa",
-            rng=np.random.default_rng(seed),
-        )
-        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-        if not (np.isfinite(low) and np.isfinite(high)):
-            res = sps.bootstrap(
-                (d,),
-                np.mean,
-                confidence_level=confidence,
-                n_resamples=n_resamples,
-                method="percentile",
-                rng=np.random.default_rng(seed),
-            )
-            low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    significant = bool(low > 0 or high < 0)
-    better = None
-    if significant:
-        a_higher = low > 0
-        better = a if a_higher == maximize else b
-    return PairedDifference(a, b, mean, low, high, n, confidence, significant, better)
-
-
 # ---------------------------------------------------------------- seeds, configs
+def with_t_interval(df: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Add low/high, the t-interval of each row's mean from its mean, std (ddof=1) and count.
+
+    The seed bands: t(0.975, n-1) * s / sqrt(n) keeps 95% coverage at 2 or 3 seeds, where a
+    normal +-1.96 s/sqrt(n) or a bootstrap falls far short. One seed: no interval (NaN).
+    """
+    out = df.copy()
+    n = pd.to_numeric(out["count"], errors="coerce").to_numpy(dtype=float)
+    sd = pd.to_numeric(out["std"], errors="coerce").to_numpy(dtype=float)
+    half = t_half_width(sd, n, confidence)
+    mean = pd.to_numeric(out["mean"], errors="coerce").to_numpy(dtype=float)
+    out["low"], out["high"] = mean - half, mean + half
+    return out
+
+
 def seed_summary(runs: pd.DataFrame, *, config_keys: Sequence[str], metric: str) -> pd.DataFrame:
-    """mean, std (ddof=1; NaN for one seed) and count of `metric` per config (seeds pooled)."""
+    """mean, std (ddof=1; NaN for one seed), count and the 95% t-interval of `metric` per config."""
     keys = [k for k in config_keys if k in runs.columns]
     df = runs.dropna(subset=[metric])
     if df.empty:
-        return pd.DataFrame(columns=[*keys, "mean", "std", "count"])
+        return pd.DataFrame(columns=[*keys, "mean", "std", "count", "low", "high"])
     if not keys:
         g = df[metric]
-        return pd.DataFrame({"mean": [g.mean()], "std": [g.std()], "count": [g.count()]})
-    out = df.groupby(keys, dropna=False)[metric].agg(["mean", "std", "count"]).reset_index()
-    return out
+        return with_t_interval(pd.DataFrame({"mean": [g.mean()], "std": [g.std()], "count": [g.count()]}))
+    return with_t_interval(df.groupby(keys, dropna=False)[metric].agg(["mean", "std", "count"]).reset_index())
 
 
 def best_row(df: pd.DataFrame, col: str, *, maximize: bool) -> pd.Series | None:
@@ -228,14 +178,3 @@ def importance_table(
         rows.append((feat, owner[feat], float(rf.feature_importances_[j]), pear, spear))
     out = pd.DataFrame(rows, columns=["feature", "param", "importance", "pearson", "spearman"])
     return out.sort_values("importance", ascending=False, ignore_index=True)
-
-
-# ---------------------------------------------------------------- cost
-def metric_per_gpu_hour(metric: Sequence[float], runtime_s: Sequence[float], gpus: float = 1.0) -> float:
-    """Mean metric divided by mean GPU-hours per run: what an hour of accelerator buys."""
-    m = pd.Series(metric, dtype=float)
-    r = pd.Series(runtime_s, dtype=float)
-    ok = m.notna() & r.notna() & (r > 0)
-    if not ok.any():
-        return float("nan")
-    return float(m[ok].mean() / (r[ok].mean() * gpus / 3600.0))

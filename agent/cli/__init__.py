@@ -14,6 +14,7 @@ import click
 from agent.backends import BackendError
 from agent.cli.agent import agent_command
 from agent.cli.report import report_command
+from agent.cli.retest import retest_command
 from agent.cli.session import Session
 from agent.cli.status import status_command
 from agent.cli.sweep import sweep_command
@@ -36,6 +37,7 @@ for name, command in (
     ("sweeps", sweeps_command),
     ("sync", sync_command),
     ("report", report_command),
+    ("retest", retest_command),
 ):
     cli.add_command(command, name)
 

@@ -9,7 +9,7 @@ from typing import Optional
 import click
 
 from agent.backends import BackendError
-from agent.cli.session import Session, backend_option, pass_session, storage_option
+from agent.cli.session import Session, backend_option, entity_option, pass_session, project_option, storage_option
 from agent.paths import report_dir
 
 
@@ -24,6 +24,12 @@ from agent.paths import report_dir
 )
 @click.option("--compare", default=None, help="Parameter whose values the report compares (e.g. model).")
 @click.option("--seed-key", default="seed", show_default=True, help="Config key that holds the seed.")
+@click.option(
+    "--retest",
+    default=None,
+    metavar="RETEST_ID",
+    help="A re-test of SWEEP_ID (sweepkit retest): add each config's sweep best against its re-test mean.",
+)
 @click.option("--publish", is_flag=True, help="Also publish a W&B Report (needs W&B access).")
 @click.option(
     "--watch",
@@ -48,8 +54,8 @@ from agent.paths import report_dir
 @click.option("--serve", is_flag=True, help="With --watch: also serve the folder on http://127.0.0.1.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port for --serve [default: any free one].")
 @backend_option
-@click.option("--project", default=None)
-@click.option("--entity", default=None)
+@project_option
+@entity_option
 @storage_option
 @pass_session
 def report_command(
@@ -58,6 +64,7 @@ def report_command(
     out_dir: Optional[str],
     compare: Optional[str],
     seed_key: str,
+    retest: Optional[str],
     publish: bool,
     watch: bool,
     every: float,
@@ -78,6 +85,8 @@ def report_command(
         session.fail(f"the report needs sweepkit's analysis package ({exc}); reinstall sweepkit", 1)
     if (serve or port) and not watch:
         session.fail("--serve and --port go with --watch")
+    if retest and watch:
+        session.fail("--retest goes with a one-off report, not --watch; report the re-test once it has run")
     b = session.backend(backend or sweep_id, storage=storage, project=project, entity=entity)
     out = out_dir or str(report_dir(sweep_id))
     try:
@@ -90,6 +99,7 @@ def report_command(
                 seed_key=seed_key,
                 publish=publish,
                 console=session.err,
+                retest=retest,
             )
             click.echo(result.summary)
             return

@@ -33,6 +33,13 @@ class Session:
         except BackendError as exc:
             self.fail(str(exc))
 
+    def create_sweep(self, backend: Backend, config: dict, *, project: Optional[str], entity: Optional[str]) -> str:
+        """A new sweep of a validated config, its id; a one-line error if the backend refuses."""
+        try:
+            return backend.create_sweep(config, project=project, entity=entity)
+        except BackendError as exc:
+            self.fail(str(exc))
+
 
 pass_session = click.make_pass_decorator(Session, ensure=True)
 
@@ -43,6 +50,8 @@ storage_option = click.option(
     help="PostgreSQL/MySQL URL shared by agents on several machines "
     "(default: $SWEEPKIT_STORAGE, else the embedded store under $SWEEPKIT_HOME or ./.sweepkit).",
 )
+project_option = click.option("--project", default=None, help="W&B project (W&B backend; a local sweep records it).")
+entity_option = click.option("--entity", default=None, help="W&B entity (W&B backend).")
 backend_option = click.option(
     "--backend",
     type=click.Choice(["local", "wandb"]),

@@ -6,16 +6,15 @@ from typing import Optional
 
 import click
 
-from agent.backends import BackendError
-from agent.cli.session import Session, pass_session, storage_option
+from agent.cli.session import Session, entity_option, pass_session, project_option, storage_option
 from agent.cli.validate import load_valid
 
 
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--backend", type=click.Choice(["local", "wandb"]), default="local", show_default=True)
-@click.option("--project", default=None, help="W&B project (wandb backend; recorded for sync locally).")
-@click.option("--entity", default=None, help="W&B entity (wandb backend).")
+@project_option
+@entity_option
 @storage_option
 @pass_session
 def sweep_command(
@@ -24,10 +23,7 @@ def sweep_command(
     """Validate FILE and create a sweep; the sweep id is the last line printed."""
     config = load_valid(session, file)
     b = session.backend(backend, storage=storage, project=project, entity=entity)
-    try:
-        sweep_id = b.create_sweep(config, project=project, entity=entity)
-    except BackendError as exc:
-        session.fail(str(exc))
+    sweep_id = session.create_sweep(b, config, project=project, entity=entity)
     session.err.print(
         f"created {backend} sweep ({config.get('method')}); run it with: sweepkit agent {sweep_id}"
         + (f" --storage {storage}" if storage else "")

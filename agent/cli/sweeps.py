@@ -10,14 +10,14 @@ from rich.console import Console
 from rich.table import Table
 
 from agent.backends import BackendError
-from agent.cli.session import Session, pass_session, storage_option
+from agent.cli.session import Session, entity_option, pass_session, project_option, storage_option
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--backend", type=click.Choice(["local", "wandb"]), default="local", show_default=True)
-@click.option("--project", default=None, help="W&B project to list (wandb backend).")
-@click.option("--entity", default=None)
+@project_option
+@entity_option
 @storage_option
 @pass_session
 def sweeps_command(

@@ -8,7 +8,12 @@ fit, capped by CPU cores and SWEEPKIT_MAX_PER_GPU (default 8).
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Optional
+
+from agent.paths import write_atomic
 
 MAX_PER_GPU_ENV = "SWEEPKIT_MAX_PER_GPU"
 DEFAULT_MAX_PER_GPU = 8  # 8 BERT trials on one H200 gave 5.8x; more mostly adds contention
@@ -106,3 +111,18 @@ def cuda_device_count() -> int:
             return torch.cuda.device_count()
         except Exception:
             return 0
+
+
+def agents_file(log_dir: Path, gpu: str) -> Path:
+    """The file that tells the trials on `gpu` how many agents share it (see GPU_AGENTS_ENV)."""
+    return log_dir / f"gpu-{gpu}.agents"
+
+
+def publish_gpu_agents(log_dir: Path, live_gpus: Iterable[Optional[str]], last: dict[str, int]) -> None:
+    """Rewrite each GPU's agent count where it changed (`last` remembers what was written)."""
+    counts = Counter(g for g in live_gpus if g is not None)
+    for gpu in set(counts) | set(last):
+        n = counts.get(gpu, 0)
+        if last.get(gpu) != n:
+            write_atomic(agents_file(log_dir, gpu), f"{n}\n")
+            last[gpu] = n

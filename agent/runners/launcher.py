@@ -33,13 +33,16 @@ from agent.runners.gpus import (
     DEFAULT_MAX_PER_GPU,
     MAX_PER_GPU_ENV,
     LaunchError,
+    agents_file,
     choose_per_gpu,
     cuda_device_count,
     gpu_memory_mb,
     parse_gpus,
     parse_per_gpu,
+    publish_gpu_agents,
 )
 from agent.runners.warm import RESTART_EXIT
+from agent.trial.result import GPU_AGENTS_ENV
 
 MAX_RESTARTS = 20
 
@@ -100,6 +103,7 @@ class Launcher:
         self._stop_at = 0.0
         self.auto_pending = gpus is not None and per_gpu is None
         self._printed: dict[int, int] = {}
+        self._agents_written: dict[str, int] = {}
         first = per_gpu or 1
         targets = [g for g in gpus for _ in range(first)] if gpus is not None else [None] * workers
         self.planned = len(gpus) * (per_gpu or DEFAULT_MAX_PER_GPU) if gpus is not None else workers
@@ -121,6 +125,7 @@ class Launcher:
         if slot.gpu is not None:
             env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"  # so index i is nvidia-smi's / pynvml's GPU i
             env["CUDA_VISIBLE_DEVICES"] = slot.gpu
+            env[GPU_AGENTS_ENV] = str(agents_file(self.dir, slot.gpu))
         # N workers each spawning one thread per core would oversubscribe the CPU N times over.
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, self.planned))))
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -150,6 +155,11 @@ class Launcher:
                 start_new_session=True,
             )
         slot.exit_code = None
+        self._publish_agents()
+
+    def _publish_agents(self) -> None:
+        live = (s.gpu for s in self.slots if s.proc is not None and s.proc.poll() is None)
+        publish_gpu_agents(self.dir, live, self._agents_written)
 
     def note(self, text: str) -> None:
         self.notes.append(text)
@@ -239,6 +249,7 @@ class Launcher:
 
     def _poll(self) -> None:
         self._read_status()
+        self._publish_agents()
         for s in self.slots:
             if s.proc is None or s.proc.poll() is None or s.exit_code is not None:
                 continue

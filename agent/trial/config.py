@@ -9,8 +9,10 @@ validation must be instant and must happen before any model or dataset loads.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
+import json
 import math
 import os
 import types
@@ -19,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
+from agent.sweep_config.retest import CANDIDATE
 from agent.trial.tasks import TASKS
 
 # Keys a sweep may carry that are not training knobs (wandb's own bookkeeping).
@@ -273,8 +276,42 @@ def _check_consistency(cfg: TrialConfig) -> None:
             raise ConfigError(f"data file {f!r} does not exist; pass an existing csv/tsv/json/jsonl/parquet path")
 
 
+def candidate_mapping(raw: Any) -> dict[str, Any]:
+    """A re-test's `candidate` value as a mapping: given as one, as JSON, or as Python's str() of one
+    (what `${args}` makes of a mapping: `--candidate={'learning_rate': 0.0003}`)."""
+    value = raw
+    if isinstance(raw, str):
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            try:
+                value = ast.literal_eval(raw)
+            except (ValueError, SyntaxError):
+                value = None
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ConfigError(
+            f"{CANDIDATE}={str(raw)[:60]!r} is not a mapping of trial keys; give it as {{learning_rate: 3e-4, ...}}"
+        )
+    return value
+
+
+def merge_candidate(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with a re-test's `candidate` mapping merged in (its keys are trial keys)."""
+    if CANDIDATE not in values:
+        return values
+    rest = {k: v for k, v in values.items() if k != CANDIDATE}
+    for name, value in candidate_mapping(values[CANDIDATE]).items():
+        if name == CANDIDATE:
+            raise ConfigError(f"{CANDIDATE} cannot hold another {CANDIDATE}")
+        if name in rest and check_value(name, rest[name]) != check_value(name, value):
+            raise ConfigError(f"{name} is given twice, {rest[name]!r} and {value!r} (in {CANDIDATE}); give it once")
+        rest[name] = value
+    return rest
+
+
 def build_config(values: dict[str, Any]) -> TrialConfig:
     """Validate raw values (strings from argv or typed values from JSON / wandb.config)."""
+    values = merge_candidate(values)
     clean = {name: check_value(name, value) for name, value in values.items() if not name.startswith(IGNORED_PREFIXES)}
     cfg = TrialConfig(**clean)
     _check_consistency(cfg)
@@ -292,6 +329,8 @@ def check_draws(
     """
     if name.startswith(IGNORED_PREFIXES):
         return []
+    if name == CANDIDATE:
+        return _check_candidates(values, nested)
     if name not in FIELDS:
         near = closest_keys(name)
         fix = f"rename it to {near[0]}" if near else "see `python -m agent --help` for the trial's keys"
@@ -345,6 +384,21 @@ def check_draws(
                 "use int_uniform (integer min/max), a q_* distribution with an integer q, or `values:`",
             )
         )
+    return out
+
+
+def _check_candidates(values: Sequence[Any], nested: bool) -> list[tuple[str, str, str]]:
+    if nested or not values:
+        return [("", f"{CANDIDATE} lists whole configs", f"give {CANDIDATE} `values: [{{key: value, ...}}, ...]`")]
+    out = []
+    for v in values:
+        try:
+            mapping = candidate_mapping(v)
+        except ConfigError as exc:
+            out.append(("value", str(exc), f"give each {CANDIDATE} value as a mapping of trial keys"))
+            continue
+        for k, x in mapping.items():
+            out += [(where or "value", problem, fix) for where, problem, fix in check_draws(k, [x], None, None, True)]
     return out
 
 

@@ -9,6 +9,21 @@ from pathlib import Path
 from typing import Any, Optional
 
 EXIT = {"finished": 0, "failed": 1, "killed": 143, "pruned": 0}
+# The launcher keeps, per GPU, a file holding how many agents share that GPU; a trial reads it to
+# record its share of the GPU (1 / agents), which turns its wall time into GPU-hours.
+GPU_AGENTS_ENV = "SWEEPKIT_GPU_AGENTS_FILE"
+
+
+def gpu_agents() -> Optional[int]:
+    """Agents sharing this process's GPU now, from the launcher's file (None: not launched packed)."""
+    path = os.environ.get(GPU_AGENTS_ENV)
+    if not path:
+        return None
+    try:
+        n = int(Path(path).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return n if n > 0 else None
 
 
 @dataclass
@@ -24,6 +39,7 @@ class TrialResult:
     train_runtime_s: Optional[float] = None
     num_parameters: Optional[int] = None
     peak_gpu_memory_mb: Optional[float] = None
+    gpu_share: Optional[float] = None  # 1 / (agents on its GPU, averaged over the trial's start and end)
     run_id: Optional[str] = None
     output_dir: Optional[str] = None
     data_cache: Optional[str] = None  # miss | disk | memory: where the tokenized data came from

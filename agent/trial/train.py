@@ -20,7 +20,7 @@ from typing import Any
 
 from agent.trial.arguments import HARDWARE_KEYS, check_applied, make_collator, resolve_hardware, training_arguments
 from agent.trial.config import ConfigError, TrialConfig, build_config
-from agent.trial.result import TrialFailure, TrialKilled, TrialResult
+from agent.trial.result import TrialFailure, TrialKilled, TrialResult, gpu_agents
 
 METRIC_PATH = str(Path(__file__).with_name("metrics") / "glue.py")
 
@@ -230,6 +230,7 @@ def _train(cfg, hw, effective, run, result, stop, phase, on_log=None) -> TrialRe
     cuda = hw["cuda"]
     if cuda:
         torch.cuda.reset_peak_memory_stats()
+        agents_at_start = gpu_agents() or 1
     tokenizer = models.load_tokenizer(cfg.model_name_or_path)
     task = data.load_task_data(cfg, tokenizer, models.tokenizer_fingerprint(cfg.model_name_or_path, tokenizer))
     result.data_cache = task.cache
@@ -294,6 +295,7 @@ def _train(cfg, hw, effective, run, result, stop, phase, on_log=None) -> TrialRe
         }
     if cuda:
         result.peak_gpu_memory_mb = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        result.gpu_share = round(2.0 / (agents_at_start + (gpu_agents() or 1)), 4)
     if run is not None:
         run.summary.update(
             {
@@ -302,6 +304,7 @@ def _train(cfg, hw, effective, run, result, stop, phase, on_log=None) -> TrialRe
                 "train/train_samples_per_second": out.metrics.get("train_samples_per_second"),
                 "num_parameters": result.num_parameters,
                 "peak_gpu_memory_mb": result.peak_gpu_memory_mb,
+                "gpu_share": result.gpu_share,
                 "global_step": result.global_step,
             }
         )

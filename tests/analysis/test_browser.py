@@ -71,7 +71,7 @@ def test_report_renders_in_headless_chromium(tmp_path):
     d = build_report(runs, hist, cfg, sweep_id="browser-test")
     paths = write_outputs(d, runs, hist, tmp_path / "out")
     expected = len(re.findall(r'<div class="figure" id="fig-', paths["html"].read_text()))
-    assert expected == 7
+    assert expected == 8
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report.png"

@@ -1,17 +1,16 @@
 """Report generation from synthetic run tables: numbers, takeaways, edge cases, outputs."""
 
 import json
-import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from analysis.build import ReportError, build_report
+from analysis.compare import PairedDifference, paired_difference
 from analysis.data import Scale
 from analysis.report import write_outputs
-from analysis.stats import PairedDifference
-from analysis.takeaways import comparison_sentence
+from analysis.takeaways import comparison_sentence, tradeoff_sentence
 from tests.synthetic import synthetic_sweep
 
 
@@ -32,22 +31,45 @@ def test_build_report_finds_the_known_gap(sweep):
     assert d.importance.iloc[0]["param"] in {"learning_rate", "model_name_or_path"}
     assert d.caveats and "grid" in d.caveats[0]  # EVP's i.i.d. caveat for grid sweeps
     t = d.takeaways["comparison"]
-    assert t.startswith("tiny-distilbert is 2.") and "below tiny-bert" in t and "95% CI" in t
-    assert f"{-c.high * 100:.1f}–{-c.low * 100:.1f}" in t and "× the throughput" in t
+    assert t.startswith("tiny-distilbert is 2.") and "below tiny-bert" in t and "95% CI" in t and "paired t" in t
+    assert f"{-c.high * 100:.1f}–{-c.low * 100:.1f}" in t and "18 pairs" in t
+    tr = d.takeaways["tradeoff"]
+    assert tr.startswith("tiny-distilbert gives up 2.") and "× the throughput" in tr and "× fewer parameters" in tr
+    assert "Pareto front" in tr
 
 
 def test_takeaway_never_claims_a_winner_the_ci_does_not_support():
     s = Scale(100.0, "points")
-    ns = PairedDifference("a", "b", -0.004, -0.011, 0.003, 12, 0.95, False, None)
-    text = comparison_sentence(ns, s, maximize=True, throughput_ratio=1.7)
-    assert "not significant" in text and "includes 0" in text
+    ns = paired_difference([-0.004, 0.003, -0.011, 0.002], a="a", b="b", maximize=True)
+    text = comparison_sentence(ns, s, maximize=True)
+    assert "not significant" in text and "paired t" in text and "4 pairs" in text
     assert " below " not in text and " above " not in text and "better" not in text
-    sig = PairedDifference("a", "b", -0.012, -0.020, -0.004, 12, 0.95, True, "b")
-    text = comparison_sentence(sig, s, maximize=True, throughput_ratio=1.7)
-    assert text.startswith("a is 1.2 points (95% CI 0.4–2.0) below b at 1.7× the throughput")
+    assert "4 pairs cannot show a difference at 95% without assuming normal differences" in text
+    assert "run at least 6 seeds" in text
+    if ns.underpowered:
+        assert "Underpowered" in text and f"{ns.detectable * 100:.1f} points or more with 80% power" in text
+    sig = PairedDifference(
+        "a", "b", -0.012, -0.020, -0.004, 12, 0.95, True, "b", p_value=0.004, sign_flip_p=0.01, min_pairs_sign_flip=6
+    )
+    text = comparison_sentence(sig, s, maximize=True)
+    assert text.startswith("a is 1.2 points (95% CI 0.4–2.0; paired t, p = 0.004, 12 pairs) below b (worse)")
     one = PairedDifference("a", "b", -0.012, None, None, 6, 0.95, False, None, "a single seed")
     text = comparison_sentence(one, s, maximize=True)
     assert "no winner is claimed" in text and "single seed" in text and "CI 0" not in text
+
+
+def test_tradeoff_sentence_reads_as_the_issue_asks():
+    s = Scale(100.0, "points")
+    sig = PairedDifference("distil", "bert", -0.012, -0.020, -0.004, 12, 0.95, True, "bert")
+    a = {"throughput": 340.0, "num_parameters": 2.0e6, "hours": 0.01}
+    b = {"throughput": 200.0, "num_parameters": 4.4e6, "hours": 0.02}
+    text = tradeoff_sentence(sig, a, b, s, maximize=True, hours_unit="GPU-hours")
+    assert text == (
+        "distil gives up 1.2 points (95% CI 0.4–2.0) for 1.7× the throughput / 2.2× fewer parameters / "
+        "2.0× fewer GPU-hours per trial, relative to bert."
+    )
+    ns = PairedDifference("distil", "bert", -0.004, -0.011, 0.003, 12, 0.95, False, None)
+    assert "not significant" in tradeoff_sentence(ns, a, b, s, maximize=True, hours_unit="GPU-hours")
 
 
 def test_equal_models_are_reported_as_not_significant():
@@ -119,6 +141,9 @@ def test_minimize_goal_flips_direction(sweep):
 
 
 def test_report_json_numbers_recompute_from_runs_csv(sweep, tmp_path):
+    """Every number checked here is recomputed from runs.csv with scipy/pandas, not with analysis code."""
+    from scipy import stats as sps
+
     runs, hist, cfg = sweep
     d = build_report(runs, hist, cfg, sweep_id="s")
     paths = write_outputs(d, runs, hist, tmp_path)
@@ -130,22 +155,56 @@ def test_report_json_numbers_recompute_from_runs_csv(sweep, tmp_path):
         sub = csv[csv.model_name_or_path == pm["model"]]
         assert pm["best_run"]["value"] == pytest.approx(sub[m].max())
         assert pm["runs"] == len(sub) and pm["mean"] == pytest.approx(sub[m].mean())
-        assert pm["throughput"] == pytest.approx(sub["train/train_samples_per_second"].mean())
+        c = pm["cost"]
+        assert c["throughput"] == pytest.approx(sub["train/train_samples_per_second"].mean())
+        assert c["wall_s"] == pytest.approx(sub["runtime_s"].mean()) and c["hours"] == pytest.approx(c["wall_s"] / 3600)
+        assert c["num_parameters"] == sub["num_parameters"].median()
+        assert c["peak_gpu_memory_mb"] == pytest.approx(sub["peak_gpu_memory_mb"].mean())
     keys = ["model_name_or_path", "learning_rate", "per_device_train_batch_size"]
-    grouped = csv.groupby(keys)[m].agg(["mean", "std", "count"])
+    grouped = csv.groupby(keys)[m].agg(["mean", "std", "count", "sem"])
     for cell in rj["cells"]:
         row = grouped.loc[tuple(cell[k] for k in keys)]
         assert cell["mean"] == pytest.approx(row["mean"]) and cell["std"] == pytest.approx(row["std"])
         assert cell["count"] == row["count"]
-    # CI bounds: the stated interval is the bootstrap of the paired differences in runs.csv.
+        lo, hi = sps.t.interval(0.95, row["count"] - 1, loc=row["mean"], scale=row["sem"])
+        assert (cell["low"], cell["high"]) == pytest.approx((lo, hi))
+    # The comparison: scipy's paired t-test on the matched differences in runs.csv.
     comp = rj["comparisons"][0]
     piv = csv.pivot_table(index=keys[1:] + ["seed"], columns=keys[0], values=m)
-    diffs = (piv[comp["a"]] - piv[comp["b"]]).dropna()
-    assert comp["mean"] == pytest.approx(diffs.mean()) and comp["n_pairs"] == len(diffs)
-    assert comp["low"] <= comp["mean"] <= comp["high"]
+    a, b = piv[comp["a"]].dropna(), piv[comp["b"]].dropna()
+    ref = sps.ttest_rel(a, b)
+    ci = ref.confidence_interval(0.95)
+    assert comp["mean"] == pytest.approx((a - b).mean()) and comp["n_pairs"] == len(a)
+    assert (comp["low"], comp["high"]) == pytest.approx((ci.low, ci.high)) and comp["p_value"] == pytest.approx(
+        ref.pvalue
+    )
+    assert comp["significant"] == (ref.pvalue < 0.05) and comp["method"].startswith("paired t")
+    # Power: the noncentral t at the observed spread.
+    sd, n = (a - b).std(ddof=1), len(a)
+    crit = sps.t.ppf(0.975, n - 1)
+    nc = comp["detectable"] / sd * np.sqrt(n)
+    assert 1 - sps.nct.cdf(crit, n - 1, nc) + sps.nct.cdf(-crit, n - 1, nc) == pytest.approx(0.8, abs=1e-4)
     evp = rj["evp"]["tiny-bert"]
     sub = csv[csv.model_name_or_path == "tiny-bert"][m]
     assert evp[0]["mean"] == pytest.approx(sub.mean()) and evp[-1]["mean"] == pytest.approx(sub.max())
+    assert evp[-1]["low"] == evp[-1]["high"] == pytest.approx(sub.max())
+    timed = rj["evp_time"]["curves"]["tiny-bert"]
+    assert rj["evp_time"]["unit"] == "wall hours" and timed[-1]["budget"] == pytest.approx(
+        csv[csv.model_name_or_path == "tiny-bert"]["runtime_s"].sum() / 3600
+    )
+    assert timed[-1]["mean"] == pytest.approx(sub.max())  # the whole budget runs every trial
+    configs = pd.DataFrame(rj["cost"]["configs"])
+    for _, r in configs.iterrows():
+        mine = csv[(csv[keys[0]] == r["model"]) & (csv[keys[1]] == r[keys[1]]) & (csv[keys[2]] == r[keys[2]])]
+        assert r["hours"] == pytest.approx(mine["runtime_s"].mean() / 3600) and r["mean"] == pytest.approx(
+            mine[m].mean()
+        )
+        dominated = (
+            (configs["mean"] >= r["mean"])
+            & (configs["hours"] <= r["hours"])
+            & ((configs["mean"] > r["mean"]) | (configs["hours"] < r["hours"]))
+        ).any()
+        assert r["pareto"] == (not dominated)
     assert {r["feature"] for r in rj["importance"]} and all(0 <= r["importance"] <= 1 for r in rj["importance"])
     hm = rj["heatmaps"]["tiny-bert"]
     i, j = hm["rows"].index(16), hm["cols"].index(3e-5)
@@ -156,7 +215,6 @@ def test_report_json_numbers_recompute_from_runs_csv(sweep, tmp_path):
             & (csv.learning_rate == 3e-5)
         ][m].mean()
     )
-    assert not math.isnan(rj["per_model"][0]["metric_per_gpu_hour"])
 
 
 def test_all_outputs_written_and_markdown_links_pngs(sweep, tmp_path):
@@ -164,7 +222,7 @@ def test_all_outputs_written_and_markdown_links_pngs(sweep, tmp_path):
     d = build_report(runs, hist, cfg, sweep_id="s")
     paths = write_outputs(d, runs, hist, tmp_path)
     md = paths["md"].read_text()
-    for name in ("comparison", "heatmap", "curves", "evp", "importance", "system"):
+    for name in ("comparison", "tradeoff", "heatmap", "curves", "evp", "importance", "system"):
         assert f"(figures/{name}.png)" in md and (tmp_path / "figures" / f"{name}.png").stat().st_size > 1000
     html = paths["html"].read_text()
     # self-contained: plotly.js inline exactly once, no external script, style or image

@@ -46,32 +46,29 @@ def test_evp_ignores_nan_and_empty():
     assert stats.expected_max_curve([]).empty
 
 
-def test_paired_bootstrap_coverage_is_near_nominal():
-    rng = np.random.default_rng(12345)
-    true, hits, reps = 0.5, 0, 200
-    for r in range(reps):
-        d = rng.normal(true, 1.0, 25)
-        res = stats.paired_bootstrap(d, a="x", b="y", maximize=True, n_resamples=1999, seed=r)
-        hits += res.low <= true <= res.high
-    assert 0.90 <= hits / reps <= 0.99, hits / reps
+def test_evp_band_is_the_central_90_percent_of_the_best_of_n():
+    from itertools import combinations
+
+    v = [0.5, 0.7, 0.7, 0.2, 0.9, 0.1, 0.3, 0.6]
+    e = stats.expected_max_curve(v, maximize=True)
+    for n in (1, 2, 4):
+        maxima = [max(c) for c in combinations(v, n)]
+        lo, hi = np.quantile(maxima, [0.05, 0.95], method="inverted_cdf")
+        assert (e["low"].iloc[n - 1], e["high"].iloc[n - 1]) == pytest.approx((lo, hi))
+    m = stats.expected_max_curve(v, maximize=False)  # the best of n is then the minimum
+    minima = [min(c) for c in combinations(v, 2)]
+    assert m["low"].iloc[1] <= np.mean(minima) <= m["high"].iloc[1]
+    assert m["low"].iloc[1] == pytest.approx(np.quantile(minima, 0.05, method="inverted_cdf"))
 
 
-def test_paired_bootstrap_direction_and_significance():
-    d = np.full(10, -0.02) + np.linspace(-0.001, 0.001, 10)
-    res = stats.paired_bootstrap(d, a="small", b="big", maximize=True)
-    assert res.significant and res.high < 0 and res.better == "big"
-    res_min = stats.paired_bootstrap(d, a="small", b="big", maximize=False)  # loss: lower wins
-    assert res_min.better == "small"
-    noisy = stats.paired_bootstrap(np.array([-1.0, 1.0, -0.5, 0.5, 0.1]), a="a", b="b", maximize=True)
-    assert noisy.low < 0 < noisy.high and not noisy.significant and noisy.better is None
-
-
-def test_paired_bootstrap_degenerate_inputs():
-    one = stats.paired_bootstrap([0.3], a="a", b="b", maximize=True)
-    assert one.low is None and "one matched cell" in one.note
-    same = stats.paired_bootstrap([0.1, 0.1, 0.1], a="a", b="b", maximize=True)
-    assert same.low == pytest.approx(0.1) and same.significant
-    assert stats.paired_bootstrap([], a="a", b="b", maximize=True).n_pairs == 0
+def test_evp_band_predicts_a_fresh_budget_nine_times_in_ten():
+    rng = np.random.default_rng(5)
+    inside = 0
+    for _ in range(300):
+        e = stats.expected_max_curve(rng.normal(0, 1, 60), maximize=True)
+        best_of_5 = rng.normal(0, 1, 5).max()
+        inside += e["low"].iloc[4] <= best_of_5 <= e["high"].iloc[4]
+    assert 0.84 <= inside / 300 <= 0.96
 
 
 def test_matched_pairs_average_repeats_and_drop_unmatched():
@@ -87,11 +84,14 @@ def test_matched_pairs_average_repeats_and_drop_unmatched():
     assert sorted(p["diff"].round(6).tolist()) == [0.2, 0.2]  # lr=1: 0.7-0.5, lr=2: 0.9-0.7
 
 
-def test_seed_summary_mean_std_count():
+def test_seed_summary_mean_std_count_and_t_interval():
+    from scipy import stats as sps
+
     runs = pd.DataFrame({"lr": [1, 1, 1, 2], "seed": [1, 2, 3, 1], "m": [1.0, 2.0, 3.0, 5.0]})
     s = stats.seed_summary(runs, config_keys=["lr"], metric="m").set_index("lr")
     assert s.loc[1, "mean"] == 2.0 and s.loc[1, "std"] == pytest.approx(1.0) and s.loc[1, "count"] == 3
-    assert np.isnan(s.loc[2, "std"])
+    assert (s.loc[1, "low"], s.loc[1, "high"]) == pytest.approx(sps.t.interval(0.95, 2, loc=2.0, scale=1 / 3**0.5))
+    assert np.isnan(s.loc[2, "std"]) and np.isnan(s.loc[2, "low"])  # one seed: no interval
 
 
 def test_importance_finds_the_informative_parameter_with_signed_correlation():
@@ -104,11 +104,6 @@ def test_importance_finds_the_informative_parameter_with_signed_correlation():
     assert imp.iloc[0]["pearson"] < -0.95 and imp.iloc[0]["spearman"] < -0.95
     assert {"model=a", "model=b"} & set(imp["feature"])  # one-hot for categoricals
     assert imp["importance"].sum() == pytest.approx(1.0)
-
-
-def test_metric_per_gpu_hour():
-    assert stats.metric_per_gpu_hour([0.8, 0.9], [1800, 1800]) == pytest.approx(0.85 / 0.5)
-    assert np.isnan(stats.metric_per_gpu_hour([0.8], [0]))
 
 
 def test_best_row_is_the_one_best_rule_on_dataframes():

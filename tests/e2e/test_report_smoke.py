@@ -60,6 +60,6 @@ def test_smoke_sweep_to_report(tmp_path, monkeypatch):
     for pm in rj["per_model"]:
         sub = runs[runs.model_name_or_path == pm["model"]]
         assert pm["best_run"]["value"] == pytest.approx(sub["eval/accuracy"].max())
-        assert pm["num_parameters"] == pytest.approx(sub["num_parameters"].median())
+        assert pm["cost"]["num_parameters"] == pytest.approx(sub["num_parameters"].median())
     assert rj["comparisons"][0]["n_pairs"] == 2
     assert rj["takeaways"]["comparison"] in res.html.read_text().replace("&#39;", "'")
