@@ -72,6 +72,23 @@ def test_gpu_workers_are_pinned_and_auto_fills_the_gpu(tmp_path, monkeypatch):
     assert any("workers per GPU" in n for n in la.notes)
 
 
+def test_trials_learn_how_many_agents_share_their_gpu(tmp_path, monkeypatch):
+    from agent.runners.gpus import publish_gpu_agents
+    from agent.trial.result import GPU_AGENTS_ENV, gpu_agents
+
+    la = Launcher("abc", gpus=["0", "1"], per_gpu=3, console=None, log_dir=tmp_path, live=False)
+    env = la._env(la.slots[0])
+    monkeypatch.setenv(GPU_AGENTS_ENV, env[GPU_AGENTS_ENV])
+    assert gpu_agents() is None  # no file yet: the trial assumes it has the GPU to itself
+    written: dict = {}
+    publish_gpu_agents(tmp_path, [s.gpu for s in la.slots], written)
+    assert gpu_agents() == 3 and written == {"0": 3, "1": 3}
+    publish_gpu_agents(tmp_path, ["0", "1", "1"], written)  # two workers on GPU 0 ended
+    assert gpu_agents() == 1 and (tmp_path / "gpu-1.agents").read_text() == "2\n"
+    publish_gpu_agents(tmp_path, [None, None], written)  # CPU workers share no GPU
+    assert gpu_agents() is None  # 0 agents reads as "not known"
+
+
 # ---- real workers --------------------------------------------------------------------------
 
 
