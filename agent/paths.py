@@ -7,8 +7,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import shutil
+import threading
 from pathlib import Path
 
 HOME_ENV = "SWEEPKIT_HOME"
@@ -43,7 +46,7 @@ def write_atomic(path: str | os.PathLike, content: str | bytes) -> Path:
     a browser) never sees half a file, and a failed write leaves the old file as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
     try:
         if isinstance(content, bytes):
             tmp.write_bytes(content)
@@ -53,3 +56,43 @@ def write_atomic(path: str | os.PathLike, content: str | bytes) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+# A trial that ran out of disk exits with this code (ENOSPC's number), so an agent tells "the disk
+# is full, stop" from "this trial failed, try the next".
+DISK_FULL_EXIT = 28
+DISK_FULL = "disk full"
+_LOW_SPACE_BYTES = 16 * 2**20
+
+
+def disk_full(exc: BaseException, where: str | os.PathLike | None = None) -> bool:
+    """Did `exc` come from a full disk (or quota)? Some writers (torch.save, arrow) drop the errno
+    and say only that a write failed; for those, a nearly full `where` decides."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(seen) or "Disk quota exceeded" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    if where is not None and "writ" in str(exc).lower():
+        return free_bytes(where) < _LOW_SPACE_BYTES
+    return False
+
+
+def free_bytes(where: str | os.PathLike) -> int:
+    path = Path(where)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return 1 << 62
+
+
+def disk_full_reason(where: str | os.PathLike | None) -> str:
+    """The one-line reason a disk-full run gets: where, how much is left, and the fix."""
+    place = Path(where) if where else Path.cwd()
+    free = free_bytes(place)
+    left = "" if free >= 1 << 62 else f", {free / 2**20:.1f} MiB free"
+    return f"{DISK_FULL}: no space left on the disk holding {place}{left}; free space, then run it again"

@@ -218,6 +218,12 @@ class Backend(abc.ABC):
         """How to upload this sweep's runs to W&B; BackendError when there is nothing to sync."""
         raise BackendError(f"{sweep_id} lives on W&B already; `sweepkit sync` uploads offline sweeps")
 
+    def doctor(self, sweep_id: str, *, repair: bool = False) -> list[str]:
+        """Problems in the sweep's store, one line each (with what `repair` fixed); [] when sound."""
+        raise BackendError(
+            f"{sweep_id} lives on W&B, whose server keeps its store; `sweepkit doctor` checks offline sweeps"
+        )
+
     def publish_report(
         self,
         info: SweepInfo,

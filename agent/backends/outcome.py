@@ -6,6 +6,9 @@ import math
 from typing import Optional
 
 from agent.backends.base import CRASHED, FAILED, FINISHED, KILLED, PRUNED
+from agent.paths import DISK_FULL, DISK_FULL_EXIT
+
+_NO_SPACE = "No space left on device"  # how a foreign program's last line says it (OSError's text)
 
 
 def outcome(
@@ -30,8 +33,16 @@ def outcome(
         if metric and value is None:
             return FINISHED, None, f"finished without logging a finite {metric!r} (check metric.name)"
         return FINISHED, value, None
+    if exit_code == DISK_FULL_EXIT or (reason or "").startswith(DISK_FULL) or _NO_SPACE in (reason or ""):
+        said = reason or ""  # from the child's stderr it reads "sweepkit: trial failed: disk full: ..."
+        return FAILED, value, said[said.find(DISK_FULL) :] if DISK_FULL in said else f"{DISK_FULL}: {said or 'exit 28'}"
     if exit_code is None:
         return CRASHED, value, reason or "could not start"
     if exit_code < 0:
         return CRASHED, value, f"killed by signal {-exit_code}" + (f": {reason}" if reason else "")
     return FAILED, value, reason or f"exit code {exit_code}"
+
+
+def is_disk_full(state: str, reason: Optional[str]) -> bool:
+    """A run that failed for want of disk space: the agent stops, and a grid point runs again later."""
+    return state == FAILED and (reason or "").startswith(DISK_FULL)

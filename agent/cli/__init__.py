@@ -2,17 +2,19 @@
 
 One module per command; what they share (the error console, backend lookup) is a `Session`
 built once per invocation and passed down. Exit codes: 0 ok; 1 runs failed (the agent's failure
-guard) or a step failed; 2 bad input (config, sweep id, unreachable store); 130 interrupted.
+guard) or a step failed; 2 bad input (config, sweep id, unreachable store); 28 the disk is full; 130 interrupted.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
 from agent.backends import BackendError
 from agent.cli.agent import agent_command
+from agent.cli.doctor import doctor_command
 from agent.cli.report import report_command
 from agent.cli.retest import retest_command
 from agent.cli.session import Session
@@ -21,6 +23,7 @@ from agent.cli.sweep import sweep_command
 from agent.cli.sweeps import sweeps_command
 from agent.cli.sync import sync_command
 from agent.cli.validate import validate_command
+from agent.paths import DISK_FULL_EXIT, disk_full, disk_full_reason
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,6 +41,7 @@ for name, command in (
     ("sync", sync_command),
     ("report", report_command),
     ("retest", retest_command),
+    ("doctor", doctor_command),
 ):
     cli.add_command(command, name)
 
@@ -50,6 +54,9 @@ def main() -> None:
     except Exception as exc:  # a bug or an unforeseen environment: one line, traceback on request
         if os.environ.get("SWEEPKIT_DEBUG"):
             raise
+        if disk_full(exc):
+            where = getattr(exc, "filename", None)
+            Session().fail(disk_full_reason(Path(where).parent if where else None), DISK_FULL_EXIT)
         Session().fail(
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
             "(set SWEEPKIT_DEBUG=1 for the traceback)",

@@ -24,6 +24,7 @@ from typing import Optional
 import yaml
 
 from agent.backends.base import TrialControl, TrialOutcome, TrialSpec
+from agent.paths import write_atomic
 from agent.runlog import Follower
 from agent.sweep_config import args_json, expand_command, format_param_file
 
@@ -70,7 +71,7 @@ def build_argv(spec: TrialSpec, config: dict, env: dict) -> list[str]:
     json_file = None
     if command and "${args_json_file}" in command:
         json_file = str((run_dir / ARGS_JSON_FILE).resolve())
-        Path(json_file).write_text(args_json(spec.params))
+        write_atomic(json_file, args_json(spec.params))
     # wandb's ${interpreter} is "python" from PATH; the Python running sweepkit is what a
     # venv user means, and PATH may not hold it (cron, CI, IDE launchers).
     return expand_command(
@@ -87,7 +88,7 @@ def prepare(spec: TrialSpec, config: dict, env_base: Optional[dict] = None) -> t
     """Write the trial's param file; return its argv and environment (what `wandb agent` would use)."""
     run_dir = Path(spec.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / PARAM_FILE).write_text(yaml.safe_dump(format_param_file(spec.params), sort_keys=False))
+    write_atomic(run_dir / PARAM_FILE, yaml.safe_dump(format_param_file(spec.params), sort_keys=False))
     env = child_env(spec, env_base)
     return build_argv(spec, config, env), env
 

@@ -24,6 +24,7 @@ from typing import Any, Optional
 import click
 
 from agent.backends import AgentSettings, Backend, BackendError, TrialControl, TrialOutcome, TrialRunner, TrialSpec
+from agent.paths import write_atomic
 from agent.runners import options
 from agent.runners.child import ChildRunner
 from agent.runners.warm import RESTART_EXIT, WarmRunner, WarmUnsupported, preload
@@ -51,9 +52,7 @@ class WorkerStatus:
         self.data.update(updates)
         if self.path is None:
             return
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, default=str))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(self.data, default=str))
 
     def started(self, spec: TrialSpec) -> None:
         self.write(state="running", run_id=spec.run_id, since=time.time())

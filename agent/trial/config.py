@@ -139,8 +139,8 @@ class TrialConfig:
     dataloader_num_workers: int = key(0, "DataLoader worker processes", min=0, max=64, arg=True)
     inject_failure: str = key(
         "none",
-        "Testing aid: make the trial fail on purpose (nan loss, exception, CUDA OOM)",
-        choices=("none", "nan", "exception", "oom"),
+        "Testing aid: make the trial fail on purpose (nan loss, exception, CUDA OOM, a full disk)",
+        choices=("none", "nan", "exception", "oom", "disk_full"),
     )
 
     def to_dict(self) -> dict[str, Any]:

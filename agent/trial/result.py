@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from agent.paths import DISK_FULL_EXIT, write_atomic
+
 EXIT = {"finished": 0, "failed": 1, "killed": 143, "pruned": 0}
 # The launcher keeps, per GPU, a file holding how many agents share that GPU; a trial reads it to
 # record its share of the GPU (1 / agents), which turns its wall time into GPU-hours.
@@ -43,18 +45,17 @@ class TrialResult:
     run_id: Optional[str] = None
     output_dir: Optional[str] = None
     data_cache: Optional[str] = None  # miss | disk | memory: where the tokenized data came from
+    disk_full: bool = False  # failed because a write found no space: the agent stops (exit 28)
 
     @property
     def exit_code(self) -> int:
+        if self.disk_full and self.status == "failed":
+            return DISK_FULL_EXIT
         return EXIT.get(self.status, 1)
 
     def write(self, output_dir: str | os.PathLike) -> Path:
-        path = Path(output_dir) / "trial_result.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".json.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2, default=str) + "\n")
-        os.replace(tmp, path)
-        return path
+        text = json.dumps(asdict(self), indent=2, default=str) + "\n"
+        return write_atomic(Path(output_dir) / "trial_result.json", text)
 
 
 class TrialFailure(RuntimeError):

@@ -9,6 +9,7 @@ never show in the UI without reaching training.
 
 from __future__ import annotations
 
+import errno
 import gc
 import math
 import os
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.paths import disk_full, disk_full_reason
 from agent.trial.arguments import HARDWARE_KEYS, check_applied, make_collator, resolve_hardware, training_arguments
 from agent.trial.config import ConfigError, TrialConfig, build_config
 from agent.trial.result import TrialFailure, TrialKilled, TrialResult, gpu_agents
@@ -68,6 +70,8 @@ def _callbacks(cfg: TrialConfig, stop: threading.Event, on_begin=None, on_log=No
                     raise RuntimeError("injected failure (inject_failure=exception)")
                 if cfg.inject_failure == "oom":
                     raise torch.OutOfMemoryError("CUDA out of memory (injected: inject_failure=oom)")
+                if cfg.inject_failure == "disk_full":
+                    raise OSError(errno.ENOSPC, "No space left on device (injected: inject_failure=disk_full)")
                 with torch.no_grad():  # nan: poison the weights so the next losses are NaN
                     for p in model.parameters():
                         p.fill_(float("nan"))
@@ -205,6 +209,8 @@ def run_trial(cfg: TrialConfig, on_log=None) -> TrialResult:
         result.status, result.reason = "killed", "stopped by SIGTERM"
     except Exception as exc:
         result.status, result.reason = "failed", _one_line(exc)
+        if disk_full(exc, result.output_dir):
+            _mark_disk_full(result)
     finally:
         phase["raise"] = False  # from here a SIGTERM only marks the trial; the run still finishes
         _free_memory()
@@ -213,8 +219,18 @@ def run_trial(cfg: TrialConfig, on_log=None) -> TrialResult:
         if stop.is_set() and result.status == "finished":
             result.status, result.reason = "killed", "stopped by SIGTERM"
         if result.output_dir:
-            result.write(result.output_dir)
-        _finish(run, result)
+            try:
+                result.write(result.output_dir)
+            except OSError as exc:
+                if not disk_full(exc, result.output_dir):
+                    raise
+                _mark_disk_full(result)  # the agent still learns it from the exit code
+        try:
+            _finish(run, result)
+        except Exception as exc:
+            if not result.disk_full and not disk_full(exc, result.output_dir):
+                raise
+            _mark_disk_full(result)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -324,8 +340,14 @@ def _finish(run, result: TrialResult, exit_code: int | None = None) -> None:
         run.summary["stopped_by"] = result.reason
     run.summary["status"] = result.status
     # A killed run ends cleanly (exit 0): W&B's own early-terminate stops are not failures.
-    code = exit_code if exit_code is not None else (1 if result.status == "failed" else 0)
+    code = exit_code if exit_code is not None else (result.exit_code if result.status == "failed" else 0)
     run.finish(exit_code=code)
+
+
+def _mark_disk_full(result: TrialResult) -> None:
+    if not result.disk_full:
+        result.status, result.disk_full = "failed", True
+        result.reason = disk_full_reason(result.output_dir)
 
 
 def _free_memory() -> None:

@@ -173,6 +173,17 @@ def test_injected_failure_gives_failed_run_with_reason(tmp_path, cache, kind, ne
         assert result["global_step"] < 20  # the guard stopped training early
 
 
+@pytest.mark.slow
+def test_a_full_disk_fails_the_run_as_disk_full_with_its_own_exit_code(tmp_path, cache):
+    run_dir = tmp_path / "run"
+    proc, result = run_agent([*QUICK, "--max_steps=20", "--inject_failure=disk_full"], run_dir, cache)
+    assert proc.returncode == 28
+    assert last_line(proc.stderr).startswith("sweepkit: trial failed: disk full: no space left on the disk holding")
+    assert result["status"] == "failed" and result["disk_full"] and result["reason"].startswith("disk full")
+    run = read_summary(run_dir)
+    assert run["state"] == "failed" and run["summary"]["failure_reason"].startswith("disk full")
+
+
 def test_oom_reason_is_one_actionable_line():
     import torch
 

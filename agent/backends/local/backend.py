@@ -20,6 +20,7 @@ from agent.backends.base import (
     SyncPlan,
     TrialRunner,
 )
+from agent.backends.local import doctor
 from agent.backends.local.engine import Engine
 from agent.backends.local.loop import AgentLoop
 from agent.backends.local.store import sweep_dir
@@ -113,6 +114,10 @@ class LocalBackend(Backend):
         return loop.run()
 
     # -- W&B later --------------------------------------------------------------------------
+    def doctor(self, sweep_id: str, *, repair: bool = False) -> list[str]:
+        self._engines.clear()  # a repair may rewrite the journal under an engine's cached offsets
+        return [f.line() for f in doctor.check(sweep_id, self.storage_url, repair=repair)]
+
     def sync_plan(
         self, sweep_id: str, *, project: Optional[str], entity: Optional[str], include_synced: bool = False
     ) -> SyncPlan:

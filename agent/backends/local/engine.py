@@ -13,6 +13,8 @@ Optuna holds sweep state; the run dirs hold run data (each trial's offline `.wan
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import socket
 import time
@@ -42,10 +44,12 @@ from agent.backends.base import (
 )
 from agent.backends.local.hyperband import WandbHyperbandPruner
 from agent.backends.local.leases import is_stale, reap_stale
+from agent.backends.local.queue import live_counts, pop_waiting
 from agent.backends.local.results import extremes, jsonable, learned_value
 from agent.backends.local.space import suggest
-from agent.backends.local.store import claim_lock, mask_url, new_id, open_storage, sweep_dir
-from agent.backends.outcome import outcome
+from agent.backends.local.store import batched_writes, claim_lock, mask_url, new_id, open_storage, sweep_dir
+from agent.backends.outcome import is_disk_full, outcome
+from agent.paths import write_atomic
 from agent.sweep_config import grid_points, hyperband_rungs, sample_random
 from agent.sweep_config.metric import finite, reached
 
@@ -53,6 +57,7 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 _OPTUNA_STATE = {FINISHED: TrialState.COMPLETE, PRUNED: TrialState.PRUNED}
 EXIT_WAIT_S = 30.0  # how long a run's log may take to get its exit record after the trial ended
+REAP_EVERY_S = 1.0  # how often one agent looks for dead agents' runs (a claim costs less without the scan)
 
 
 @dataclass
@@ -94,15 +99,16 @@ class Engine:
         self.study.pruner = _pruner(self.config)
         self.study.sampler = _sampler(self.config, sweep_id)
         self._run_files: dict = {}
+        self._reaped_at = -math.inf
 
     @staticmethod
     def create(config: dict, storage_url: Optional[str], project: Optional[str]) -> str:
         sweep_id = new_id()
         d = sweep_dir(sweep_id)
         d.mkdir(parents=True, exist_ok=False)
-        (d / "sweep.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        write_atomic(d / "sweep.yaml", yaml.safe_dump(config, sort_keys=False))
         if storage_url:
-            (d / "storage.txt").write_text(mask_url(storage_url) + "\n")
+            write_atomic(d / "storage.txt", mask_url(storage_url) + "\n")
         storage = open_storage(sweep_id, storage_url, create=True)
         goal = (config.get("metric") or {}).get("goal", "minimize")
         study = optuna.create_study(
@@ -127,7 +133,7 @@ class Engine:
             id=self.sweep_id,
             backend="local",
             config=self.config,
-            state="finished" if self.stop_reason(trials) else "running",
+            state="finished" if self.stop_reason(_counts(trials)) else "running",
             name=self.config.get("name") or "",
             created_at=self.study.user_attrs.get("sk_created"),
             path=mask_url(self.storage_url) if self.storage_url else str(sweep_dir(self.sweep_id)),
@@ -185,60 +191,77 @@ class Engine:
         return [r["run_id"] for r in runs if r and r.get("linked", True)]
 
     # -- claiming ---------------------------------------------------------------------------
-    def stop_reason(self, trials=None) -> Optional[str]:
-        """Why no new trial may be handed out (target reached, run_cap, grid exhausted)."""
-        trials = self.study.get_trials(deepcopy=False) if trials is None else trials
-        for t in trials:
-            if t.state == TrialState.COMPLETE and reached(
-                self.metric, (t.user_attrs.get("sk_result") or {}).get("value")
-            ):
-                return f"metric.target {self.metric['target']} reached by run {t.user_attrs['sk_run']['run_id']}"
-        used = sum(1 for t in trials if t.state != TrialState.WAITING and not t.user_attrs.get("sk_requeued"))
-        cap = self.config.get("run_cap")
-        if cap and used >= cap:
-            return f"run_cap {cap} reached"
-        if self.config.get("method") == "grid" and not any(
-            t.state in (TrialState.WAITING, TrialState.RUNNING) for t in trials
-        ):
+    def stop_reason(self, live: Optional[tuple[int, int]] = None) -> Optional[str]:
+        """Why no new trial may be handed out (target reached, run_cap, grid exhausted). `live`: the
+        (waiting, running) counts, if the caller has them. Only a target or a cap needs every trial:
+        a claim reads no more than it must (on PostgreSQL every read is a query)."""
+        if self.metric.get("target") is not None or self.config.get("run_cap"):
+            trials = self.study.get_trials(deepcopy=False)
+            for t in trials:
+                if t.state == TrialState.COMPLETE and reached(
+                    self.metric, (t.user_attrs.get("sk_result") or {}).get("value")
+                ):
+                    return f"metric.target {self.metric['target']} reached by run {t.user_attrs['sk_run']['run_id']}"
+            used = sum(1 for t in trials if t.state != TrialState.WAITING and not t.user_attrs.get("sk_requeued"))
+            cap = self.config.get("run_cap")
+            if cap and used >= cap:
+                return f"run_cap {cap} reached"
+        if self.config.get("method") == "grid" and not any(live_counts(self.study) if live is None else live):
             return "grid exhausted: every point has run"
         return None
 
     def claim(self, lease_s: float, link: bool = True) -> Claim | str:
-        """A trial to run; or a string: why the sweep has nothing for us ("wait:" = try again later)."""
+        """A trial to run; or a string: why the sweep has nothing for us ("wait:" = try again later).
+
+        The claim lock serialises what must not race: reaping dead agents' runs (two agents must not
+        both requeue a point), counting against run_cap, and sampling. A grid point is popped
+        without it: the store's own state change hands each point to exactly one agent."""
         study, config = self.study, self.config
         grid = config.get("method") == "grid"
-        with claim_lock(study._storage, self.sweep_id):
-            reap_stale(study, requeue=grid)
-            trials = study.get_trials(deepcopy=False)
-            why = self.stop_reason(trials)
+        if time.monotonic() - self._reaped_at >= REAP_EVERY_S:
+            with claim_lock(study._storage, self.sweep_id):
+                reap_stale(study, requeue=grid)
+            self._reaped_at = time.monotonic()
+        # bayes and random sample under the lock too: the next agent then sees this one's trial
+        serial = bool(config.get("run_cap")) or not grid
+        with claim_lock(study._storage, self.sweep_id) if serial else contextlib.nullcontext():
+            live = live_counts(study) if grid else None
+            why = self.stop_reason(live)
             if why:
                 return why
-            if grid and not any(t.state == TrialState.WAITING for t in trials):
-                n = sum(t.state == TrialState.RUNNING for t in trials)
-                return f"wait: {n} grid point(s) still running in other agents"
-            trial = study.ask()
-            params = config.get("parameters") or {}
             if grid:
-                point = trial.user_attrs.get("sk_params", {})
-            elif config.get("method") == "bayes":
-                point = suggest(trial, params)
+                trial = pop_waiting(study)
+                if trial is None:
+                    n = live_counts(study)[1]
+                    return f"wait: {n} grid point(s) still running in other agents"
             else:
-                rng = np.random.default_rng([zlib.crc32(self.sweep_id.encode()), trial.number])
-                point = sample_random(params, rng)
-            run_id = new_id()
-            # one attr per write: every journal write costs a lock + append + replay (~4 ms)
-            run = {
-                "params": point,
-                "run_id": run_id,
-                "lease_s": lease_s,
-                "linked": link,
-                "run_dir": str((sweep_dir(self.sweep_id) / "runs" / run_id).resolve()),
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-            }
-            trial.set_user_attr("sk_heartbeat", time.time())
-            trial.set_user_attr("sk_run", run)
-            return Claim(trial, run)
+                trial = study.ask()
+            return self._start(trial, lease_s, link)
+
+    def _start(self, trial: optuna.Trial, lease_s: float, link: bool) -> Claim:
+        config = self.config
+        grid = config.get("method") == "grid"
+        params = config.get("parameters") or {}
+        if grid:
+            point = trial.user_attrs.get("sk_params", {})
+        elif config.get("method") == "bayes":
+            point = suggest(trial, params)
+        else:
+            rng = np.random.default_rng([zlib.crc32(self.sweep_id.encode()), trial.number])
+            point = sample_random(params, rng)
+        run_id = new_id()
+        # one attr, one write: every journal write costs a lock, an append, an fsync and a replay
+        run = {
+            "params": point,
+            "run_id": run_id,
+            "lease_s": lease_s,
+            "linked": link,
+            "run_dir": str((sweep_dir(self.sweep_id) / "runs" / run_id).resolve()),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        }
+        trial.set_user_attr("sk_run", run)  # its start time is its first heartbeat
+        return Claim(trial, run)
 
     # -- while it runs ----------------------------------------------------------------------
     def report(self, trial: optuna.Trial, step: int, value: float) -> Optional[str]:
@@ -294,7 +317,7 @@ class Engine:
                 "config": jsonable(run_config) or spec.params,
             }
         }
-        requeue = state == KILLED and config.get("method") == "grid"
+        requeue = (state == KILLED or is_disk_full(state, reason)) and config.get("method") == "grid"
         if requeue:
             attrs["sk_requeued"] = True
         learned, imputed = None, False
@@ -308,19 +331,20 @@ class Engine:
             if imputed or as_state != FINISHED:
                 attrs["sk_result"]["imputed"] = learned if imputed else None
         try:
-            for key, v in attrs.items():
-                trial.set_user_attr(key, v)
-            if learned is not None:
-                study.tell(trial, learned)  # W&B's bayes: a run's best value, or one imputed; the run keeps its state
-            elif config.get("method") == "bayes" and metric:
-                study.tell(trial, state=TrialState.FAIL)  # nothing to learn from yet
-            elif state == FINISHED and (value is not None or not metric):
-                study.tell(trial, 0.0 if value is None else value)  # no metric: samplers ignore it
-            elif state == FINISHED:
-                study.tell(trial, state=TrialState.FAIL)  # ran fine, but nothing for the sampler to learn
-            else:
-                study.tell(trial, state=_OPTUNA_STATE.get(state, TrialState.FAIL))
-        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError):
+            with batched_writes(study._storage):  # the result and the state: one journal append
+                for key, v in attrs.items():
+                    trial.set_user_attr(key, v)
+                if learned is not None:
+                    study.tell(trial, learned)  # W&B's bayes: a run's best value, or one imputed; it keeps its state
+                elif config.get("method") == "bayes" and metric:
+                    study.tell(trial, state=TrialState.FAIL)  # nothing to learn from yet
+                elif state == FINISHED and (value is not None or not metric):
+                    study.tell(trial, 0.0 if value is None else value)  # no metric: samplers ignore it
+                elif state == FINISHED:
+                    study.tell(trial, state=TrialState.FAIL)  # ran fine, but nothing for the sampler to learn
+                else:
+                    study.tell(trial, state=_OPTUNA_STATE.get(state, TrialState.FAIL))
+        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):  # ValueError: tell on a FAIL
             return (
                 CRASHED,
                 value,
@@ -351,6 +375,11 @@ class Engine:
         except (runlog.RunReadError, OSError, ValueError):
             return []
         return [float(r[metric]) for r in rows if finite(r.get(metric))]
+
+
+def _counts(trials: list[optuna.trial.FrozenTrial]) -> tuple[int, int]:
+    """(waiting, running) among trials already read."""
+    return sum(t.state == TrialState.WAITING for t in trials), sum(t.state == TrialState.RUNNING for t in trials)
 
 
 def _live_summary(run_dir: Optional[str]) -> dict:

@@ -9,16 +9,21 @@ marks trials whose heartbeat is older than their lease as crashed and re-enqueue
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from typing import Optional
 
 import optuna
 from optuna.trial import TrialState
 
+from agent.backends.local.queue import running_trials
+
 HEARTBEAT_ENV = "SWEEPKIT_HEARTBEAT_TIMEOUT"
 DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
+CLAIM_GRACE_S = 5.0
 
 
 def heartbeat_timeout(value: Optional[float] = None) -> float:
@@ -28,13 +33,16 @@ def heartbeat_timeout(value: Optional[float] = None) -> float:
 
 
 class Heartbeat:
-    """Refreshes a running trial's lease from a background thread until stopped."""
+    """Refreshes the lease of the trial its agent is running, from one background thread per agent
+    (not one per trial: a thread per claim shows up when trials are short)."""
 
-    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int, timeout_s: float):
-        self.storage, self.trial_id = storage, trial_id
+    def __init__(self, storage: optuna.storages.BaseStorage, timeout_s: float):
+        self.storage = storage
         self.interval = max(0.2, timeout_s / 4)
+        self._trial_id: Optional[int] = None
+        self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True, name="sweepkit-heartbeat")
 
     def __enter__(self) -> Heartbeat:
         self._thread.start()
@@ -44,18 +52,37 @@ class Heartbeat:
         self._stop.set()
         self._thread.join(timeout=10)
 
+    @contextlib.contextmanager
+    def lease(self, trial_id: int) -> Iterator[None]:
+        """Keep `trial_id` alive while the block runs."""
+        with self._lock:
+            self._trial_id = trial_id
+        try:
+            yield
+        finally:
+            with self._lock:  # after this no beat for it is written
+                self._trial_id = None
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            try:
-                self.storage.set_trial_user_attr(self.trial_id, "sk_heartbeat", time.time())
-            except Exception:
-                return  # trial already finished/reaped; nothing left to keep alive
+            with self._lock:
+                if self._trial_id is None:
+                    continue
+                try:
+                    self.storage.set_trial_user_attr(self._trial_id, "sk_heartbeat", time.time())
+                except Exception:
+                    self._trial_id = None  # finished or reaped meanwhile: nothing left to keep alive
 
 
 def is_stale(trial: optuna.trial.FrozenTrial, now: float) -> bool:
     attrs = trial.user_attrs
     if trial.state != TrialState.RUNNING:
         return False
+    if "sk_run" not in attrs:
+        # Claiming holds the claim lock until sk_run is written (milliseconds), and reapers take that
+        # lock: a running trial without it, seconds old, is a claim cut short (its agent died, or the
+        # disk filled mid-claim), whatever lease its agent meant to promise.
+        return now - last_beat(trial) > CLAIM_GRACE_S
     lease = (attrs.get("sk_run") or {}).get("lease_s", DEFAULT_HEARTBEAT_TIMEOUT_S)
     return now - last_beat(trial) > float(lease)
 
@@ -72,7 +99,7 @@ def reap_stale(study: optuna.Study, *, requeue: bool) -> list[int]:
     """Fail trials whose agent died; re-enqueue their params. Call under `claim_lock`."""
     reaped = []
     now = time.time()
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    for t in running_trials(study):
         if not is_stale(t, now):
             continue
         storage = study._storage
@@ -90,6 +117,8 @@ def reap_stale(study: optuna.Study, *, requeue: bool) -> list[int]:
         except optuna.exceptions.UpdateFinishedTrialError:
             continue  # its agent finished it just now
         if requeue:
-            study.enqueue_trial({}, user_attrs={"sk_params": run.get("params", {}), "sk_requeue_of": t.number})
+            # a claim cut short (its agent died, or the disk filled) may not have recorded sk_run yet
+            params = run.get("params") or t.user_attrs.get("sk_params", {})
+            study.enqueue_trial({}, user_attrs={"sk_params": params, "sk_requeue_of": t.number})
         reaped.append(t.number)
     return reaped

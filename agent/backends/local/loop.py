@@ -6,10 +6,12 @@ The loop knows no runner and no view: it gets a `TrialRunner` (child process or 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any, Optional
 
 import numpy as np
@@ -28,6 +30,29 @@ from agent.backends.base import (
 from agent.backends.local.engine import Claim, Engine
 from agent.backends.local.hyperband import MetricFeed
 from agent.backends.local.leases import Heartbeat, heartbeat_timeout
+from agent.backends.outcome import is_disk_full
+from agent.paths import DISK_FULL, DISK_FULL_EXIT, disk_full, disk_full_reason
+
+
+def _disk_full_stop(reason: Optional[str]) -> str:
+    return (
+        f"stopping: {reason or DISK_FULL}. Runs already recorded are kept; "
+        "a grid point that hit it runs again when an agent restarts"
+    )
+
+
+@contextlib.contextmanager
+def _stop_on_full_disk(progress: ProgressSink) -> Iterator[list[bool]]:
+    """The store's own writes (claim, finish) finding the disk full end the agent with one line; the
+    journal keeps every complete record, and a trial left running is requeued when its lease lapses."""
+    full: list[bool] = []
+    try:
+        yield full
+    except OSError as exc:
+        if not disk_full(exc):
+            raise
+        full.append(True)
+        progress.note(_disk_full_stop(f"{DISK_FULL}: the sweep store could not write ({exc.strerror or exc})"))
 
 
 def max_failures_default() -> int:
@@ -55,7 +80,11 @@ class AgentLoop:
             old = signal.signal(signal.SIGINT, self._on_sigint)
         ran, fails, code, overheads = 0, 0, 0, []
         try:
-            with progress:
+            with (
+                progress,
+                _stop_on_full_disk(progress) as full,
+                Heartbeat(self.engine.study._storage, self.lease_s) as heartbeat,
+            ):
                 while settings.count is None or ran < settings.count:
                     if self.interrupted.is_set():
                         code = 130
@@ -79,7 +108,7 @@ class AgentLoop:
                         link_sweep=not settings.no_sweep_id,
                     )
                     progress.started(spec)
-                    with Heartbeat(self.engine.study._storage, got.trial._trial_id, self.lease_s):
+                    with heartbeat.lease(got.trial._trial_id):
                         ended = self._run_one(got, spec)
                         state, value, reason = self.engine.finish(got, spec, ended)
                     ran += 1
@@ -87,6 +116,10 @@ class AgentLoop:
                     progress.finished(spec, state, value, reason)
                     if state == KILLED:
                         code = 130
+                        break
+                    if is_disk_full(state, reason):
+                        progress.note(_disk_full_stop(reason))
+                        code = DISK_FULL_EXIT
                         break
                     fails = fails + 1 if state in (FAILED, CRASHED) else 0
                     if fails >= max_fail:
@@ -105,7 +138,7 @@ class AgentLoop:
         finally:
             if old is not None:
                 signal.signal(signal.SIGINT, old)
-        return code
+        return DISK_FULL_EXIT if full else code
 
     def _run_one(self, claim: Claim, spec: TrialSpec) -> TrialOutcome:
         prune: dict[str, str] = {}
@@ -132,6 +165,8 @@ class AgentLoop:
             self.interrupted.set()
             return TrialOutcome(exit_code=None, runtime_s=time.monotonic() - t0, stopped="interrupted")
         except Exception as exc:  # a runner's own bug is that trial's failure, not the agent's
+            if disk_full(exc):  # e.g. the run's param file could not be written
+                return TrialOutcome(DISK_FULL_EXIT, time.monotonic() - t0, reason=disk_full_reason(spec.run_dir))
             return TrialOutcome(exit_code=1, runtime_s=time.monotonic() - t0, reason=f"{type(exc).__name__}: {exc}")
         if ended.stopped == "interrupted":
             self.interrupted.set()

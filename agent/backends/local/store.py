@@ -3,7 +3,7 @@
 Layout (`$SWEEPKIT_HOME`, default `./.sweepkit/`):
 
     sweeps/<sweep_id>/sweep.yaml     the config as given
-    sweeps/<sweep_id>/journal.log    Optuna JournalStorage (unless --storage URL)
+    sweeps/<sweep_id>/journal.log    Optuna JournalStorage (unless --storage URL), torn-write safe (journal.py)
     sweeps/<sweep_id>/claim.lock     serialises claiming a trial across agent processes
     sweeps/<sweep_id>/storage.txt    only with --storage: the URL, password masked
     sweeps/<sweep_id>/runs/<run_id>/ one run's dir (WANDB_DIR and the trial's output_dir)
@@ -26,9 +26,9 @@ from typing import Optional
 
 import optuna
 from optuna.storages import JournalStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend
 
 from agent.backends.base import BackendError
+from agent.backends.local.journal import SafeJournalFileBackend
 from agent.paths import home
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -75,7 +75,7 @@ def open_storage(sweep_id: str, url: Optional[str] = None, *, create: bool = Fal
         )
     d.mkdir(parents=True, exist_ok=True)
     try:
-        return JournalStorage(JournalFileBackend(str(journal)))
+        return JournalStorage(SafeJournalFileBackend(str(journal)))
     except OSError as exc:
         raise BackendError(f"cannot open {journal}: {_short(exc)}") from None
 
@@ -88,6 +88,30 @@ def mask_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return url.split("@")[-1]
+
+
+@contextlib.contextmanager
+def batched_writes(storage: optuna.storages.BaseStorage) -> Iterator[None]:
+    """The writes inside reach the journal as one append (a no-op on a database, where each write is
+    a transaction anyway). JournalStorage checks a write only when it replays it, so what went out
+    is replayed here, at once: a write the others made moot (on a trial another agent already
+    ended) raises UpdateFinishedTrialError here, not in whatever this process reads next."""
+    backend = getattr(storage, "_backend", None)
+    if not isinstance(backend, SafeJournalFileBackend):
+        yield
+        return
+    with backend.batch() as pending:
+        yield
+    rejected: Optional[Exception] = None
+    for _ in range(len(pending) + 1):
+        try:
+            with storage._thread_lock:  # type: ignore[attr-defined]
+                storage._sync_with_backend()  # type: ignore[attr-defined]
+            break
+        except optuna.exceptions.UpdateFinishedTrialError as exc:
+            rejected = exc  # replay skips it and goes on with the next pending write
+    if rejected is not None:
+        raise rejected
 
 
 @contextlib.contextmanager

@@ -1,0 +1,171 @@
+"""`sweepkit doctor`: what can go wrong with a local sweep's store, found and (when safe) fixed.
+
+Checks, each finding one line:
+- torn records in the journal (a write cut short by a kill, a full disk or an I/O error), and a torn
+  last line; agents already skip them, `--repair` rewrites the journal without them, backup kept;
+- a stale symlink lock (`journal.log.lock`), left by a writer using Optuna's own journal lock that
+  died holding it (sweepkit's agents lock with flock, which dies with its holder): Optuna's
+  writers wait out a 30 s grace on every write until it goes; `--repair` removes it;
+- orphaned leases: runs still "running" whose agent stopped beating; `--repair` marks them crashed
+  and requeues grid points, exactly as the next agent would;
+- run dirs with no record in the store (a claim that never got written); `--repair` moves them
+  into `orphans-<time>/` beside `runs/`;
+- records whose run dir is gone: the result stays in the store, its logs are lost; reported only.
+
+A repair that rewrites the journal refuses while any run holds a live lease: agents keep byte
+offsets into the file, so it may change only while none is running.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import optuna
+from optuna.storages.journal._file import get_lock_file
+from optuna.trial import TrialState
+
+from agent.backends.base import BackendError
+from agent.backends.local import journal
+from agent.backends.local.leases import is_stale, last_beat, reap_stale
+from agent.backends.local.store import claim_lock, open_storage, sweep_dir
+
+LOCK_GRACE_S = 30.0  # Optuna's journal lock: a holder this quiet is presumed dead
+
+
+@dataclass
+class Finding:
+    kind: str
+    text: str
+    fixed: Optional[str] = None  # what --repair did about it
+
+    def line(self) -> str:
+        return f"{self.kind}: {self.text}" + (f" -> fixed: {self.fixed}" if self.fixed else "")
+
+
+def _stamp() -> str:
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+def check(sweep_id: str, storage_url: Optional[str] = None, *, repair: bool = False) -> list[Finding]:
+    d = sweep_dir(sweep_id)
+    log = d / "journal.log"
+    findings: list[Finding] = []
+    if not storage_url:
+        findings += _check_lock(log, repair)
+    storage = open_storage(sweep_id, storage_url)
+    try:
+        study = optuna.load_study(study_name=sweep_id, storage=storage)
+    except KeyError:
+        raise BackendError(f"no sweep {sweep_id!r} in {d}; list them with `sweepkit sweeps`") from None
+    if not storage_url:
+        findings += _check_journal(log, study, repair)
+    findings += _check_leases(study, sweep_id, repair)
+    findings += _check_run_dirs(study, d, repair)
+    return findings
+
+
+def _check_lock(log: Path, repair: bool) -> list[Finding]:
+    lock = Path(f"{log}.lock")
+    try:
+        age = time.time() - lock.lstat().st_mtime
+    except FileNotFoundError:
+        return []
+    if age < LOCK_GRACE_S:
+        return []  # a writer holds it now
+    f = Finding("stale lock", f"{lock} has been held for {age:.0f} s by a writer that is gone")
+    if repair:
+        lock.unlink(missing_ok=True)
+        f.fixed = "removed"
+    return [f]
+
+
+def _live(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    now = time.time()
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if not is_stale(t, now)]
+
+
+def _check_journal(log: Path, study: optuna.Study, repair: bool) -> list[Finding]:
+    _, torn = journal.scan(log)
+    findings = [
+        Finding(
+            "torn tail" if t.tail else "torn record",
+            f"{log} byte {t.offset}: {t.length} bytes that are not a record ({t.head[:40]!r}...)",
+        )
+        for t in torn
+    ]
+    if not findings or not repair:
+        return findings
+    live = _live(study)
+    if live:
+        why = f"not rewritten: {len(live)} run(s) are running; stop the agents (or let them finish), then repair"
+        for f in findings:
+            f.fixed = None
+            f.text += f" [{why}]"
+        return findings
+    backup = log.with_name(f"{log.name}.bak-{_stamp()}")
+    with get_lock_file(journal.FlockLock(str(log))):
+        dropped = journal.rewrite(log, backup)
+    for f in findings:
+        f.fixed = f"journal rewritten without it ({dropped} line(s) dropped), the original kept as {backup.name}"
+    return findings
+
+
+def _check_leases(study: optuna.Study, sweep_id: str, repair: bool) -> list[Finding]:
+    now = time.time()
+    stale = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if is_stale(t, now)]
+    findings = []
+    for t in stale:
+        run = t.user_attrs.get("sk_run") or {}
+        where = f"{run.get('host', '?')} pid {run.get('pid', '?')}"
+        findings.append(
+            Finding(
+                "orphaned lease",
+                f"run {run.get('run_id', t.number)} is 'running' but its agent ({where}) has not beaten for "
+                f"{now - last_beat(t):.0f} s (lease {run.get('lease_s', '?')} s)",
+            )
+        )
+    if stale and repair:
+        grid = (study.user_attrs.get("sk_config") or {}).get("method") == "grid"
+        with claim_lock(study._storage, sweep_id):
+            reaped = set(reap_stale(study, requeue=grid))
+        for t, f in zip(stale, findings, strict=True):
+            if t.number in reaped:
+                f.fixed = "marked crashed" + (", its grid point requeued" if grid else "")
+    return findings
+
+
+def _check_run_dirs(study: optuna.Study, d: Path, repair: bool) -> list[Finding]:
+    runs = d / "runs"
+    recorded: dict[str, optuna.trial.FrozenTrial] = {}
+    for t in study.get_trials(deepcopy=False):
+        run_id = (t.user_attrs.get("sk_run") or {}).get("run_id")
+        if run_id:
+            recorded[run_id] = t
+    on_disk = {p.name for p in runs.iterdir() if p.is_dir()} if runs.is_dir() else set()
+    findings = []
+    strays = sorted(on_disk - set(recorded))
+    if strays:
+        orphans = d / f"orphans-{_stamp()}"
+        for name in strays:
+            f = Finding("run dir without a record", f"{runs / name} belongs to no run of the sweep")
+            if repair:
+                orphans.mkdir(exist_ok=True)
+                shutil.move(str(runs / name), str(orphans / name))
+                f.fixed = f"moved to {orphans.name}/"
+            findings.append(f)
+    for run_id in sorted(set(recorded) - on_disk):
+        t = recorded[run_id]
+        if t.state == TrialState.RUNNING and not is_stale(t, time.time()):
+            continue  # just claimed: its agent is creating the dir
+        findings.append(
+            Finding(
+                "record without a run dir",
+                f"run {run_id} (trial {t.number}, {t.state.name.lower()}) has no {runs / run_id}: its result "
+                "is kept, its logs are gone (nothing to repair)",
+            )
+        )
+    return findings
