@@ -286,7 +286,9 @@ def build_report(
     if all(c.empty for c in curves.values()):
         msgs.append(f"No {metric} history was logged: learning curves skipped.")
 
-    evp = {m: stats.expected_max_curve(usable.loc[usable._model == m, metric], maximize=maximize) for m in models}
+    scores = {m: usable.loc[usable._model == m, metric] for m in models}
+    common = min((int(v.notna().sum()) for v in scores.values()), default=0)  # the budget every model reaches
+    evp = {m: stats.expected_max_curve(v, maximize=maximize, also=(common,)) for m, v in scores.items()}
     costed = cost.with_cost(usable)
     evp_time = {
         m: cost.expected_best_by_budget(

@@ -39,7 +39,13 @@ def jsonable(x: Any) -> Any:
 def script_json(obj: Any) -> str:
     """JSON safe inside a <script> element: no '<', '>', '&' or JS line separators survive literally,
     so no string from a run can close the element or start markup."""
-    text = obj if isinstance(obj, str) else json.dumps(jsonable(obj), allow_nan=False, default=str)
+    if isinstance(obj, str):
+        text = obj
+    else:
+        try:  # plain Python already (the common case): no slow walk
+            text = json.dumps(obj, allow_nan=False)
+        except (TypeError, ValueError):  # a numpy value or a NaN slipped in
+            text = json.dumps(jsonable(obj), allow_nan=False, default=str)
     for a, b in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(a, b)
     return text

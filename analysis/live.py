@@ -26,6 +26,7 @@ from analysis.figures import PALETTE
 from analysis.files import jsonable, write_atomic
 
 MAX_CURVE_POINTS = 100
+MAX_CURVES = 200  # runs drawn in the live curves figure
 
 
 def cell(v: Any) -> Any:
@@ -212,11 +213,12 @@ def figures(
             "layout": {**LAYOUT, "xaxis": {"title": {"text": title}}, "yaxis": {"title": {"text": metric}}},
         }
     curves = []
-    points = run_curves(hist, metric, curve_cache)
+    rows = hist[hist["metric"] == metric]
+    has_rows = set(rows["run_id"].unique()) if len(rows) else set()
+    drawn = _curve_runs([r for r in table if r["id"] in has_rows], metric_cfg)
+    points = run_curves(rows[rows["run_id"].isin({r["id"] for r in drawn})], metric, curve_cache)
     shown = set()
-    for r in table:
-        if r["id"] not in points:
-            continue
+    for r in drawn:
         x, y = points[r["id"]]
         model = r["model"]
         curves.append(
@@ -238,15 +240,31 @@ def figures(
             }
         )
         shown.add(model)
-    out["curves"] = {
-        "data": curves,
-        "layout": {
-            **LAYOUT,
-            "xaxis": {"title": {"text": "step"}},
-            "yaxis": {"title": {"text": f"{metric}, per run" + (f" (colour: {compare})" if compare else "")}},
-        },
+    with_curves = len(has_rows)
+    some = f"; {len(drawn)} of {with_curves:,} runs: the running, then the best" if len(drawn) < with_curves else ""
+    layout = {
+        **LAYOUT,
+        "xaxis": {"title": {"text": "step"}},
+        "yaxis": {"title": {"text": f"{metric}, per run" + (f" (colour: {compare})" if compare else "")}},
     }
+    if some:
+        layout["title"] = {"text": some[2:], "font": {"size": 12}}
+    out["curves"] = {"data": curves, "layout": layout}
     return out
+
+
+def _curve_runs(table: list[dict], metric_cfg: dict) -> list[dict]:
+    """The runs whose curves are drawn: all of them up to MAX_CURVES; past that the running ones, then
+    the finished by value, best first (thousands of lines are one blot, and megabytes of page)."""
+    if len(table) <= MAX_CURVES:
+        return table
+    sign = -1.0 if metric_cfg.get("goal") == "maximize" else 1.0
+    running = [r for r in table if r["state"] == "running"]
+    rest = sorted(
+        (r for r in table if r["state"] != "running"),
+        key=lambda r: (r["value"] is None, sign * (r["value"] or 0.0)),
+    )
+    return (running + rest)[:MAX_CURVES]
 
 
 def run_curves(hist: pd.DataFrame, metric: str, cache: dict | None = None) -> dict[str, tuple[list, list]]:

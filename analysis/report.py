@@ -6,6 +6,7 @@ Errors a user can act on (bad sweep id, no finished runs, network down) come out
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from agent.sweep_config import SweepConfigError
 from analysis import live, render, tidy
 from analysis.build import build_report
 from analysis.data import ReportData, ReportError
+from analysis.files import write_atomic
 from analysis.sources import RunSource
 
 __all__ = ["ReportData", "ReportError", "ReportResult", "build_report", "write_report", "write_outputs"]
@@ -62,25 +64,64 @@ def _step(progress, text: str) -> Iterator:
 
 
 def write_outputs(
-    data: ReportData, runs, history, out_dir: str | Path, progress=None, *, live_data: dict | None = None
+    data: ReportData,
+    runs,
+    history,
+    out_dir: str | Path,
+    progress=None,
+    *,
+    live_data: dict | None = None,
+    data_stamp: str | None = None,
 ) -> dict[str, Path]:
-    """Every report file; `live_data` is the progress section (default: the runs as they are, final)."""
+    """Every report file; `live_data` is the progress section (default: the runs as they are, final).
+
+    `data_stamp` names the runs' data (None: unknown). When it and the report's own numbers are
+    what the folder was last written from, the two costly files that follow from them alone,
+    history.csv and report.md's figures, are kept as they are."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"html": out / "report.html", "md": out / "report.md", "json": out / "report.json"}
     live_data = live_data or live.payload(
         data.sweep_id, data.config, tidy.sanitize_runs(runs), history, stamp=new_stamp()
     )
-    with _step(progress, "writing runs.csv and history.csv"):
-        paths["runs_csv"], paths["history_csv"] = render.write_tables(runs, history, out)
     with _step(progress, "writing report.json"):
-        render.write_json(data, paths["json"])
+        text = render.write_json(data, paths["json"])
+    done = _written(out, data_stamp, text)
+    with _step(progress, "writing runs.csv and history.csv"):
+        paths["runs_csv"], paths["history_csv"] = render.write_tables(runs, history, out, keep_history=done is not None)
     with _step(progress, "drawing report.html"):
         render.write_html(data, paths["html"], live_data)
         paths["live"] = live.write_live(out, live_data)
     with _step(progress, "drawing report.md figures"):
-        render.write_md(data, paths["md"])
+        images = render.write_md(data, paths["md"], images=done)
+    if data_stamp:
+        write_atomic(out / STAMP_FILE, json.dumps({"stamp": _stamp(data_stamp, text), "images": images}))
     return paths
+
+
+STAMP_FILE = ".written.json"  # what the folder's history.csv and figures were drawn from
+
+
+def _stamp(data_stamp: str, report_json: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{data_stamp}\n{report_json}".encode()).hexdigest()
+
+
+def _written(out: Path, data_stamp: str | None, report_json: str) -> dict | None:
+    """The figures of the last writing, if it was from these same runs and numbers and its files are there."""
+    if not data_stamp:
+        return None
+    try:
+        last = json.loads((out / STAMP_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    images = last.get("images")
+    if last.get("stamp") != _stamp(data_stamp, report_json) or not isinstance(images, dict):
+        return None
+    if not (out / "history.csv").is_file() or not all((out / f).is_file() for f in images.values()):
+        return None
+    return images
 
 
 def new_stamp() -> str:
@@ -97,14 +138,31 @@ def write_run_pages(source: RunSource, out_dir: str | Path, only: set[str] | Non
     runs = source.runs_table()
     metric = (source.sweep_info().metric or {}).get("name")
     env = render.env()
+    # The data key each page was drawn from: a run whose key has not changed keeps its page (a
+    # second report of a 10,000-run sweep rewrites none of them). A new page template redraws all.
+    manifest_path = out / "runs" / ".pages.json"
+    template = render.template_stamp("run.html.j2")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, ValueError):
+        manifest = {}
+    if manifest.get("_template") != template:
+        manifest = {"_template": template}
+    rows = runs.to_dict(orient="records")
     written = []
     for i, rec in enumerate(source.records):
-        if only is not None and rec.id not in only and (out / live.run_page_path(rec.id)).exists():
+        page = out / live.run_page_path(rec.id)
+        if only is not None and rec.id not in only and page.exists():
             continue
-        row = runs.iloc[i].to_dict() if i < len(runs) else {}
+        if rec.data_key and manifest.get(rec.id) == rec.data_key and page.exists():
+            continue
+        row = rows[i] if i < len(rows) else {}
         written.append(
             write_run_page(out, env, rec, row, source.data.get(rec.id), sweep_id=source.sweep_id, metric=metric)
         )
+        manifest[rec.id] = rec.data_key
+    if written:
+        write_atomic(manifest_path, json.dumps(manifest))
     return written
 
 
@@ -157,7 +215,7 @@ def report_from_source(
             with _step(progress, "publishing a W&B Report"):
                 url, note = publish_report(data, info, source.backend)
             data.messages.append(note)
-        paths = write_outputs(data, runs, history, out_dir, progress, live_data=live_data)
+        paths = write_outputs(data, runs, history, out_dir, progress, live_data=live_data, data_stamp=source.stamp())
         with _step(progress, "writing the run pages"):
             write_run_pages(source, out_dir)
     res = ReportResult(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from agent.backends.base import Backend, RunRecord, SweepInfo
@@ -49,6 +50,18 @@ class RunData:
     console_complete: bool = True  # False: only the tail kept in the cache
 
 
+def _split_by_run(hist: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Each run's rows, as slices of one sorted copy (a groupby builds ten thousand frames slowly)."""
+    if not len(hist):
+        return {}
+    codes, ids = pd.factorize(hist["run_id"])
+    if np.any(np.diff(codes) < 0):  # the cache is written run by run, so this is rare: sort once
+        order = np.argsort(codes, kind="stable")
+        hist, codes = hist.iloc[order].reset_index(drop=True), codes[order]
+    bounds = np.searchsorted(codes, np.arange(len(ids) + 1))
+    return {str(rid): hist.iloc[bounds[i] : bounds[i + 1]] for i, rid in enumerate(ids)}
+
+
 def _seconds(system: list[dict]) -> list[dict]:
     """System-metric rows with `_step` = seconds since the first sample (or their index if untimed)."""
     times = [r.get("_runtime") if isinstance(r.get("_runtime"), (int, float)) else r.get("_timestamp") for r in system]
@@ -76,6 +89,7 @@ class RunSource:
         self._runs: pd.DataFrame | None = None
         self._history: pd.DataFrame | None = None
         self._rows: list[dict] = []
+        self._cached_history: pd.DataFrame | None = None  # the whole history as the cache held it
 
     # -- the disk cache ---------------------------------------------------------------------
     def _read_cache(self) -> dict:
@@ -84,11 +98,13 @@ class RunSource:
             hist = tidy.normalize_history(pd.read_parquet(self.dir / "history.parquet"))
         except (OSError, ValueError, ImportError, KeyError):
             return {}
-        by_run = dict(tuple(hist.groupby("run_id", sort=False))) if len(hist) else {}
+        self._cached_history = hist
+        by_run = _split_by_run(hist)
+        empty = tidy.empty_history()
         for rid, ent in (meta.get("runs") or {}).items():
             self.data[rid] = RunData(
                 ent.get("data_key"),
-                by_run.get(rid, tidy.empty_history()),
+                by_run.get(rid, empty),
                 ent.get("summary") or {},
                 ent.get("console") or [],
                 console_complete=False,
@@ -182,9 +198,25 @@ class RunSource:
     def _tables(self) -> None:
         self._runs = tidy.runs_frame(self._rows)
         ids = {r.id for r in self.records} if self.records else {row["id"] for row in self._rows}
+        cached = self._cached_history
+        if cached is not None and not self.fresh:  # nothing re-read: the cached table is the history
+            hist = cached if set(self.data) <= ids else cached[cached["run_id"].isin(ids)]
+            self._history = hist.reset_index(drop=True) if len(hist) else tidy.empty_history()
+            return
         frames = [d.frame for rid, d in self.data.items() if rid in ids and len(d.frame)]
         hist = pd.concat(frames, ignore_index=True) if frames else tidy.empty_history()
         self._history = tidy.normalize_history(hist) if len(hist) else tidy.empty_history()
+        self._cached_history = self._history  # what the next unchanged refresh returns as it is
+
+    def stamp(self) -> str | None:
+        """Names the data of every run as last read (None when some run's data has no key)."""
+        import hashlib
+
+        self._load()
+        keys = [(r.id, r.state, r.data_key) for r in self.records]
+        if not keys or any(k[2] is None for k in keys):
+            return None
+        return hashlib.sha256(json.dumps(keys).encode()).hexdigest()
 
     # -- the answers ------------------------------------------------------------------------
     def sweep_info(self) -> SweepInfo:

@@ -30,8 +30,21 @@ def _log_comb(n: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+EVP_EVERY_N_UP_TO = 200  # budgets computed one by one; past this, a log-spaced grid of about 200 more
+
+
+def evp_budgets(n_max: int, also: Sequence[int] = ()) -> list[int]:
+    """The budgets n an EVP curve is computed at: every n up to 200, then a log-spaced grid to n_max
+    (a 10,000-run sweep needs no 10,000 points to draw a smooth curve), plus any in `also`."""
+    dense = range(1, min(n_max, EVP_EVERY_N_UP_TO) + 1)
+    sparse: list[int] = []
+    if n_max > EVP_EVERY_N_UP_TO:
+        sparse = np.unique(np.geomspace(EVP_EVERY_N_UP_TO, n_max, 200).round().astype(int)).tolist()
+    return sorted({*dense, *sparse, n_max, *(int(n) for n in also if 1 <= n <= n_max)})
+
+
 def expected_max_curve(
-    scores: Sequence[float], *, maximize: bool = True, with_replacement: bool = False
+    scores: Sequence[float], *, maximize: bool = True, with_replacement: bool = False, also: Sequence[int] = ()
 ) -> pd.DataFrame:
     """Expected best score after n of the N observed trials, for n = 1..N.
 
@@ -40,7 +53,8 @@ def expected_max_curve(
     The band, `low`-`high`, is the central 90% of that same discrete distribution of the best
     of n (its 5th and 95th percentiles): where 9 budgets of n random trials in 10 would end. It
     is a range of outcomes, not a confidence interval of the mean; `std` is its spread.
-    Computed in log space so N in the thousands does not overflow C(N, n).
+    Computed in log space so N in the thousands does not overflow C(N, n), at the budgets of
+    `evp_budgets(N, also)`.
     Returns columns n, mean, std, low, high (for a minimised metric, the expected *minimum*).
     """
     v = np.asarray([s for s in scores if s is not None and np.isfinite(s)], dtype=float)
@@ -51,7 +65,7 @@ def expected_max_curve(
     N = v.size
     i = np.arange(1, N + 1)
     rows = []
-    for n in range(1, N + 1):
+    for n in evp_budgets(N, also):
         if with_replacement:
             cdf = (i / N) ** n
             cdf_prev = ((i - 1) / N) ** n

@@ -186,20 +186,17 @@ def takeaways_for(data: ReportData) -> dict[str, str]:
         )
     evp = {k: e for k, e in data.evp.items() if len(e)}
     if evp:
-        n = int(min(len(e) for e in evp.values()))
+        n = int(min(e["n"].max() for e in evp.values()))
         few = EVP_FEW if n > EVP_FEW else 1
+        at = {k: e.set_index("n") for k, e in evp.items()}  # the curves hold every n up to 200, and n
         out["evp"] = (
             f"With {few} trial{'s' if few > 1 else ''}, the expected best {m} is "
             + "; ".join(
-                f"{k} {s.fmt(e['mean'].iloc[few - 1])} (9 budgets in 10: {s.fmt(e['low'].iloc[few - 1])}–"
-                f"{s.fmt(e['high'].iloc[few - 1])})"
-                for k, e in evp.items()
+                f"{k} {s.fmt(e.at[few, 'mean'])} (9 budgets in 10: {s.fmt(e.at[few, 'low'])}–"
+                f"{s.fmt(e.at[few, 'high'])})"
+                for k, e in at.items()
             )
-            + (
-                f"; with {n}: " + "; ".join(f"{k} {s.fmt(e['mean'].iloc[n - 1])}" for k, e in evp.items())
-                if n > few
-                else ""
-            )
+            + (f"; with {n}: " + "; ".join(f"{k} {s.fmt(e.at[n, 'mean'])}" for k, e in at.items()) if n > few else "")
             + "."
         )
         timed = {k: e.dropna(subset=["mean"]) for k, e in data.evp_time.items()}

@@ -94,15 +94,15 @@ def agent_main(sweep_id: str, storage: str | None, out: Path, go: Path) -> None:
 
 
 # ---- one bare Optuna process -------------------------------------------------------------------
-def bare_main(study_name: str, storage: str, out: Path, go: Path) -> None:
+def bare_main(study_name: str, storage: str, out: Path, go: Path, budget_s: float) -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.load_study(study_name=study_name, storage=_bare_storage(storage))
     (out.parent / f"{out.name}.ready").touch()
-    _wait_for(go)
+    start = _wait_for(go)
     asks, trials = [], []
-    while True:
+    while time.time() - start < budget_s:
         t0 = time.perf_counter()
         trial = study.ask()
         asks.append(time.perf_counter() - t0)
@@ -176,7 +176,9 @@ def _summarise(results: list[dict], go_t: float, points: int) -> dict:
     }
 
 
-def run_store(store: str, url: str | None, agents: list[int], points: int, work_root: Path) -> list[dict]:
+def run_store(
+    store: str, url: str | None, agents: list[int], points: int, work_root: Path, bare_budget_s: float
+) -> list[dict]:
     from agent.backends.local import LocalBackend
 
     rows = []
@@ -204,8 +206,10 @@ def run_store(store: str, url: str | None, agents: list[int], points: int, work_
         study = optuna.create_study(study_name=name, storage=_bare_storage(bare_url))
         for x in range(points):
             study.enqueue_trial({}, user_attrs={"x": x})
-        bres, bgo, _ = _spawn("bare", [name, bare_url], n, work, env)
+        bres, bgo, _ = _spawn("bare", [name, bare_url, str(bare_budget_s)], n, work, env)
         bare = _summarise(bres, bgo, points)
+        xs = [t[2] for r in bres for t in r["trials"]]
+        bare["exactly_once"] = len(xs) == len(set(xs))  # within its time budget: none twice
         rows.append(
             {
                 "store": store,
@@ -260,6 +264,9 @@ def main() -> None:
     ap.add_argument("--stores", default="journal,postgres")
     ap.add_argument("--storage", default=None, help="PostgreSQL URL (default: scripts/start_postgres.sh)")
     ap.add_argument("--out", default=None, help="also write the rows as JSON here")
+    ap.add_argument(
+        "--bare-budget", type=float, default=60.0, help="seconds the bare baseline runs (its rate is what it did)"
+    )
     ap.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.role == "agent":
@@ -267,8 +274,8 @@ def main() -> None:
         agent_main(sweep_id, None if storage == "-" else storage, Path(out), Path(go))
         return
     if a.role == "bare":
-        name, storage, out, go = a.rest
-        bare_main(name, storage, Path(out), Path(go))
+        name, storage, budget, out, go = a.rest
+        bare_main(name, storage, Path(out), Path(go), float(budget))
         return
     agents = [int(x) for x in a.agents.split(",")]
     rows: list[dict] = []
@@ -281,7 +288,7 @@ def main() -> None:
                 if not url:
                     print("postgres  skipped: no server (pass --storage URL, or install PostgreSQL)")
                     continue
-            rows += run_store(store, url, agents, a.points, Path(tmp))
+            rows += run_store(store, url, agents, a.points, Path(tmp), a.bare_budget)
     if a.out:
         Path(a.out).write_text(json.dumps(rows, indent=1))
 

@@ -1,12 +1,13 @@
-"""Report generation at scale: a synthetic 1,000-run sweep with 200 history points per run.
+"""Report generation at scale: a synthetic sweep of 10,000 runs with 200 history points each.
 
-Times the path a second `sweepkit report` takes on a finished W&B sweep: load the tidy tables
-from the disk cache (no network: the Api object refuses every call), build_report
-(statistics, takeaways), then write every output (runs.csv, history.csv, report.json,
-report.html with plotly, report.md with matplotlib PNGs). Prints times; asserts nothing.
-Target: <= 10 s on 2 cores.
+Times what a second `sweepkit report` does on a finished W&B sweep (`report_from_source`): load
+the tidy tables and run data from the disk cache (no network: the Api object refuses every
+call), build_report (statistics, takeaways), write every output (runs.csv, history.csv,
+report.json, report.html with plotly, report.md with matplotlib PNGs) and the run pages. Prints
+the times, the peak memory of the process, the size of report.html, and whether headless
+Chromium renders every figure of it. Asserts nothing. Targets: <= 15 s, <= 3 GB, <= 20 MB.
 
-    python -m benchmarks.report_scale [--runs 1000] [--steps 200] [--repeat 1]
+    python -m benchmarks.report_scale [--runs 10000] [--steps 200] [--no-browser]
 """
 
 from __future__ import annotations
@@ -47,60 +48,114 @@ def _records(runs, cfg) -> list[dict]:
     return out
 
 
+def _seed_cache(src, info, records: list[dict], hist) -> None:
+    """What a first report of a finished sweep leaves in the cache (meta.json + history.parquet)."""
+    import json
+
+    for r in records:
+        r["data_key"] = "final"
+    src.dir.mkdir(parents=True, exist_ok=True)
+    hist.to_parquet(src.dir / "history.parquet", index=False)
+    meta = {
+        "sweep": info.to_json(),
+        "complete": True,
+        "records": records,
+        "runs": {r["id"]: {"data_key": "final", "summary": r["summary"], "console": []} for r in records},
+        "fetched_at": time.time(),
+    }
+    (src.dir / "meta.json").write_text(json.dumps(meta, default=str))
+
+
+def _peak_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _chromium(html: Path, work: Path) -> str:
+    """Whether Chromium renders every figure of the page (the page records it on <html>)."""
+    import re
+    import shutil
+    import subprocess
+
+    exe = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    if exe is None:
+        return "not checked (no chromium)"
+    argv = [
+        exe,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--enable-unsafe-swiftshader",
+        f"--user-data-dir={work / 'profile'}",
+        "--virtual-time-budget=60000",
+        "--dump-dom",
+        html.resolve().as_uri(),
+    ]
+    t = time.perf_counter()
+    try:
+        dom = subprocess.run(argv, capture_output=True, text=True, timeout=300).stdout
+    except subprocess.TimeoutExpired:
+        return "Chromium did not finish within 300 s"
+    took = time.perf_counter() - t
+    want = re.search(r'data-figures-expected="(\d+)"', dom)
+    got = re.search(r'data-figures-rendered="(\d+)"', dom)
+    errors = re.search(r'data-errors="([^"]*)"', dom)
+    if not want or not got:
+        return f"Chromium returned no rendered page after {took:.0f} s"
+    return f"Chromium rendered {got.group(1)} of {want.group(1)} figures in {took:.0f} s" + (
+        f"; errors: {errors.group(1)[:200]}" if errors and errors.group(1) else ""
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=1000)
+    ap.add_argument("--runs", type=int, default=10000)
     ap.add_argument("--steps", type=int, default=200)
-    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--no-browser", action="store_true")
     args = ap.parse_args()
 
     from agent.backends.base import SweepInfo
     from agent.backends.wandb import WandbBackend
-    from analysis.build import build_report
-    from analysis.report import write_outputs
+    from analysis.report import report_from_source
     from analysis.sources import RunSource
     from tests.synthetic import scale_sweep
 
     t = time.perf_counter()
     runs, hist, cfg = scale_sweep(args.runs, args.steps)
     print(
-        f"synthesised {len(runs)} runs, {len(hist):,} history rows "
-        f"({hist.metric.nunique()} metrics x {args.steps} steps) in {time.perf_counter() - t:.2f} s"
+        f"synthesised {len(runs):,} runs, {len(hist):,} history rows "
+        f"({hist.metric.nunique()} metrics x {args.steps} steps) in {time.perf_counter() - t:.1f} s"
     )
-
     with tempfile.TemporaryDirectory() as tmp:
-        path = "bench/report-scale/sweep1000"
+        path = "bench/report-scale/sweep"
         offline = WandbBackend(api=_NoNetwork())
-        info = SweepInfo(id="sweep1000", backend="wandb", config=cfg, state="finished", path=path)
-        RunSource(offline, path, cache_dir=tmp)._write_cache(
-            {"sweep": info.to_json(), "complete": True, "records": _records(runs, cfg), "runs": {}}, hist
+        info = SweepInfo(id="sweep", backend="wandb", config=cfg, state="finished", path=path)
+        _seed_cache(RunSource(offline, path, cache_dir=tmp), info, _records(runs, cfg), hist)
+        del runs, hist
+        base = _peak_mb()
+        out = Path(tmp) / "out"
+        t0 = time.perf_counter()
+        res = report_from_source(RunSource(offline, path, cache_dir=tmp), path, out_dir=out)
+        total = time.perf_counter() - t0
+        sizes = {p.name: p.stat().st_size / 1e6 for p in out.iterdir() if p.is_file()}
+        pages = list((out / "runs").glob("*.html"))
+        print(
+            f"report from cache: {total:.1f} s (target <= 15 s); peak memory {_peak_mb():,.0f} MB "
+            f"(target <= 3,000 MB; {base:,.0f} MB before the report, synthesis included)"
         )
-        for rep in range(args.repeat):
-            out = Path(tmp) / f"out{rep}"
-            times = {}
-            t0 = time.perf_counter()
-            src = RunSource(offline, path, cache_dir=tmp)
-            r, h = src.runs_table(), src.history_table()
-            times["load from cache"] = time.perf_counter() - t0
-            t = time.perf_counter()
-            d = build_report(r, h, src.sweep_info().config, sweep_id="sweep1000")
-            times["build_report"] = time.perf_counter() - t
-            t = time.perf_counter()
-            paths = write_outputs(d, r, h, out)
-            times["write outputs"] = time.perf_counter() - t
-            total = time.perf_counter() - t0
-            sizes = {k: p.stat().st_size / 1e6 for k, p in paths.items()}
-            print(
-                f"\nrun {rep + 1}: "
-                + ", ".join(f"{k} {v:.2f} s" for k, v in times.items())
-                + f"  | total {total:.2f} s (target <= 10 s)"
-            )
-            print("  outputs (MB): " + ", ".join(f"{k} {v:.1f}" for k, v in sizes.items()))
-            print(
-                f"  {d.counts['usable']} usable runs, {len(d.cells)} config cells, "
-                f"{d.comparisons[0].n_pairs if d.comparisons else 0} matched pairs"
-            )
-            print(f"  takeaway: {d.takeaways['comparison']}")
+        print(
+            f"report.html {sizes['report.html']:.1f} MB (target <= 20 MB); "
+            + ", ".join(f"{k} {v:.1f} MB" for k, v in sorted(sizes.items()) if k != "report.html")
+        )
+        print(f"{len(pages):,} run pages, {sum(p.stat().st_size for p in pages) / 1e6:.0f} MB")
+        print(f"{res.data.counts['usable']:,} usable runs, {len(res.data.cells)} config cells")
+        t0 = time.perf_counter()
+        again = report_from_source(RunSource(offline, path, cache_dir=tmp), path, out_dir=out)
+        print(f"the same report again, into the same folder (run pages kept): {time.perf_counter() - t0:.1f} s")
+        if not args.no_browser:
+            print(_chromium(again.html, Path(tmp)))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ engine: cold = a child process per trial (wandb agent's protocol), warm = `WarmT
 process. The first warm trial also pays imports and cache fills, so it is shown apart.
 
     python -m benchmarks.trial_overhead [--trials 4] [--synthetic DIR --arch distilbert-base] [--out FILE]
+    python -m benchmarks.trial_overhead --warm-ab --trials 6     # warm set-up before/after, one run
 """
 
 from __future__ import annotations
@@ -109,6 +110,54 @@ def rss_run(backend, n: int, fixed: list[str], out: str | None) -> int:
     return 0
 
 
+_TIMINGS = ("runtime", "per_second")
+
+
+def warm_ab(backend, trials: int, fixed: list[str], out: str | None) -> int:
+    """Warm trials without the set-up savings, then with them, in this one process, on the same grid:
+    overhead per phase and the final metrics side by side (they must be identical)."""
+    from agent.runners.warm import WarmRunner
+
+    results = {}
+    for label, lean in (("before", False), ("after", True)):
+        sid = backend.create_sweep(grid(trials, fixed))
+        fn = WarmRunner(lean=lean)
+        agent(backend, sid, fn)
+        rows = []
+        for r in backend.runs(sid):
+            res = json.loads((Path(r.run_dir) / "trial_result.json").read_text())
+            rows.append({"seed": r.config.get("seed"), "overhead_s": None, **res})
+        for row, o in zip(rows, fn.overhead_s, strict=False):
+            row["overhead_s"] = o
+        results[label] = rows
+    if out:
+        Path(out).write_text(json.dumps(results, indent=1, default=str))
+    later = {k: v[1:] for k, v in results.items()}  # the first trial of a worker pays imports and cache fills
+    phases = sorted({p for rows in later.values() for r in rows for p in r.get("phases_s", {})})
+    print(f"\nwarm trials, tiny-bert on CPU; means over trials 2..{trials} of each worker (s)")
+    print(f"{'':14s}" + "".join(f"{k:>10s}" for k in later))
+    for name in ["overhead_s", *phases]:
+        cells = []
+        for rows in later.values():
+            xs = [r["overhead_s"] if name == "overhead_s" else r.get("phases_s", {}).get(name) for r in rows]
+            xs = [x for x in xs if x is not None]
+            cells.append(f"{statistics.mean(xs):10.3f}" if xs else f"{'-':>10s}")
+        print(f"{'outside train' if name == 'overhead_s' else name:14s}" + "".join(cells))
+
+    def scores(rows):  # timings (eval/runtime, .../samples_per_second) differ by nature
+        return {r["seed"]: {k: v for k, v in r["metrics"].items() if not k.endswith(_TIMINGS)} for r in rows}
+
+    before, after = scores(results["before"]), scores(results["after"])
+    same = before == after
+    keys = sorted(next(iter(before.values()), {}))
+    print(f"final {', '.join(keys)} identical seed for seed: {'yes' if same else 'NO'}")
+    if not same:
+        print(f"  before {before}\n  after  {after}")
+    b, a = (statistics.mean(r["overhead_s"] for r in later[k]) for k in ("before", "after"))
+    print(f"overhead outside the train loop: {b:.2f} s -> {a:.2f} s ({b / max(a, 1e-9):.1f}x less; target <= 0.5 s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--trials", type=int, default=4)
@@ -121,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=0,
         help="instead: run N short warm trials in this process and report host RSS after each",
+    )
+    ap.add_argument(
+        "--warm-ab", action="store_true", help="instead: warm trials without, then with, the set-up savings"
     )
     ap.add_argument("--out")
     args = ap.parse_args(argv)
@@ -159,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     backend = get_backend("local")
     if args.rss_trials:
         return rss_run(backend, args.rss_trials, fixed + ["--max_steps=2"], args.out)
+    if args.warm_ab:
+        return warm_ab(backend, args.trials, fixed, args.out)
     results: dict = {"trial_args": fixed, "import_s": import_cost()}
 
     cold_id = backend.create_sweep(grid(args.trials, fixed))

@@ -23,6 +23,23 @@ MODEL_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "labels", "len
 FORMATS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
 _MEMORY: dict[str, object] = {}  # cache key -> tokenized DatasetDict
+_RAW: dict[tuple, tuple] = {}  # (task, file stamps) -> the raw splits with their labels and text keys
+
+
+def forget_raw() -> None:
+    """Drop the raw splits kept in memory (the next trial loads them again)."""
+    _RAW.clear()
+
+
+def _file_stamp(path: str | None) -> tuple | None:
+    """A data file as of now (path, size, mtime): an edited file is loaded afresh."""
+    if not path:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (path,)
+    return (path, st.st_size, st.st_mtime_ns)
 
 
 class DataError(RuntimeError):
@@ -180,14 +197,17 @@ def load_task_data(cfg, tokenizer, tok_fp: str) -> TaskData:
     import datasets
 
     task = cfg.task_name
-    if task == "mrpc-mini":
-        raw, data_fp = _load_mini()
-    elif cfg.train_file:
-        raw, data_fp = _load_files(cfg.train_file, cfg.validation_file)
-    else:
-        raw, data_fp = _load_glue(task)
-    raw, label_names, num_labels = _labels(raw, task, TASKS[task].num_labels)
-    text_keys = _text_keys(raw, task)
+    raw_key = (task, *(_file_stamp(f) for f in (cfg.train_file, cfg.validation_file)))
+    if raw_key not in _RAW:  # a warm worker's later trials skip the raw load (~0.1 s) too
+        if task == "mrpc-mini":
+            raw, data_fp = _load_mini()
+        elif cfg.train_file:
+            raw, data_fp = _load_files(cfg.train_file, cfg.validation_file)
+        else:
+            raw, data_fp = _load_glue(task)
+        raw, label_names, num_labels = _labels(raw, task, TASKS[task].num_labels)
+        _RAW[raw_key] = (raw, data_fp, label_names, num_labels, _text_keys(raw, task))
+    raw, data_fp, label_names, num_labels, text_keys = _RAW[raw_key]
     key = cache_key(tok_fp, task, text_keys, cfg.max_seq_length, cfg.pad_to_max_length, data_fp)
     where = "memory"
     if key not in _MEMORY:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -46,6 +49,7 @@ class TrialResult:
     output_dir: Optional[str] = None
     data_cache: Optional[str] = None  # miss | disk | memory: where the tokenized data came from
     disk_full: bool = False  # failed because a write found no space: the agent stops (exit 28)
+    phases_s: dict[str, float] = field(default_factory=dict)  # where the wall time went (set-up, train, ...)
 
     @property
     def exit_code(self) -> int:
@@ -56,6 +60,16 @@ class TrialResult:
     def write(self, output_dir: str | os.PathLike) -> Path:
         text = json.dumps(asdict(self), indent=2, default=str) + "\n"
         return write_atomic(Path(output_dir) / "trial_result.json", text)
+
+
+@contextlib.contextmanager
+def phase(result: TrialResult, name: str) -> Iterator[None]:
+    """Adds the block's wall time to `result.phases_s[name]`."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        result.phases_s[name] = round(result.phases_s.get(name, 0.0) + time.perf_counter() - t0, 4)
 
 
 class TrialFailure(RuntimeError):

@@ -22,7 +22,7 @@ from typing import Any
 from agent.paths import disk_full, disk_full_reason
 from agent.trial.arguments import HARDWARE_KEYS, check_applied, make_collator, resolve_hardware, training_arguments
 from agent.trial.config import ConfigError, TrialConfig, build_config
-from agent.trial.result import TrialFailure, TrialKilled, TrialResult, gpu_agents
+from agent.trial.result import TrialFailure, TrialKilled, TrialResult, gpu_agents, phase
 
 METRIC_PATH = str(Path(__file__).with_name("metrics") / "glue.py")
 
@@ -134,13 +134,13 @@ def _default_output_dir(run) -> str:
 # ---- the trial ----------------------------------------------------------------------------
 
 
-def _install_sigterm(stop: threading.Event, phase: dict):
+def _install_sigterm(stop: threading.Event, signals: dict):
     if threading.current_thread() is not threading.main_thread():
         return None  # signals can only be handled on the main thread (wandb.agent runs f in a thread)
 
     def handler(signum, frame):
         stop.set()
-        if phase["raise"]:  # set-up or evaluation: nothing polls `stop`, so interrupt now
+        if signals["raise"]:  # set-up or evaluation: nothing polls `stop`, so interrupt now
             raise TrialKilled()
 
     return signal.signal(signal.SIGTERM, handler)
@@ -183,12 +183,13 @@ def run_trial(cfg: TrialConfig, on_log=None) -> TrialResult:
     t0 = time.monotonic()
     sweep = bool(os.environ.get("WANDB_SWEEP_PARAM_PATH"))
     run = None
-    stop, phase = threading.Event(), {"raise": True}
-    previous = _install_sigterm(stop, phase)
+    stop, signals = threading.Event(), {"raise": True}
+    previous = _install_sigterm(stop, signals)
     result = TrialResult(status="failed", config=cfg.to_dict())
     try:
         if cfg.report_to == "wandb" or sweep:
-            run = _wandb_start(cfg, sweep)
+            with phase(result, "wandb_init"):
+                run = _wandb_start(cfg, sweep)
             result.run_id = run.id
             if sweep:
                 cfg = _sweep_config(run, cfg)
@@ -198,7 +199,7 @@ def run_trial(cfg: TrialConfig, on_log=None) -> TrialResult:
         result.config, result.output_dir = effective, effective["output_dir"]
         if run is not None:
             _publish_config(run, effective, cfg)
-        result = _train(cfg, hw, effective, run, result, stop, phase, on_log)
+        result = _train(cfg, hw, effective, run, result, stop, signals, on_log)
     except ConfigError as exc:
         result.reason = str(exc)
         _finish(run, result, exit_code=2)
@@ -212,7 +213,7 @@ def run_trial(cfg: TrialConfig, on_log=None) -> TrialResult:
         if disk_full(exc, result.output_dir):
             _mark_disk_full(result)
     finally:
-        phase["raise"] = False  # from here a SIGTERM only marks the trial; the run still finishes
+        signals["raise"] = False  # from here a SIGTERM only marks the trial; the run still finishes
         _free_memory()
     try:
         result.runtime_s = round(time.monotonic() - t0, 3)
@@ -220,7 +221,7 @@ def run_trial(cfg: TrialConfig, on_log=None) -> TrialResult:
             result.status, result.reason = "killed", "stopped by SIGTERM"
         if result.output_dir:
             try:
-                result.write(result.output_dir)
+                result.write(result.output_dir)  # the wandb finish below is not in its phases
             except OSError as exc:
                 if not disk_full(exc, result.output_dir):
                     raise
@@ -237,7 +238,7 @@ def run_trial(cfg: TrialConfig, on_log=None) -> TrialResult:
     return result
 
 
-def _train(cfg, hw, effective, run, result, stop, phase, on_log=None) -> TrialResult:
+def _train(cfg, hw, effective, run, result, stop, signals, on_log=None) -> TrialResult:
     import torch
     from transformers import Trainer
 
@@ -247,20 +248,25 @@ def _train(cfg, hw, effective, run, result, stop, phase, on_log=None) -> TrialRe
     if cuda:
         torch.cuda.reset_peak_memory_stats()
         agents_at_start = gpu_agents() or 1
-    tokenizer = models.load_tokenizer(cfg.model_name_or_path)
-    task = data.load_task_data(cfg, tokenizer, models.tokenizer_fingerprint(cfg.model_name_or_path, tokenizer))
+    with phase(result, "tokenizer"):
+        tokenizer = models.load_tokenizer(cfg.model_name_or_path)
+    with phase(result, "data"):
+        fingerprint = models.tokenizer_fingerprint(cfg.model_name_or_path, tokenizer)
+        task = data.load_task_data(cfg, tokenizer, fingerprint)
     result.data_cache = task.cache
     id2label = dict(enumerate(task.label_names)) if task.label_names else None
-    model = models.build_model(
-        cfg.model_name_or_path,
-        task.num_labels,
-        cfg.seed,
-        problem_type="regression" if task.is_regression else None,
-        id2label=id2label,
-    )
+    with phase(result, "model"):
+        model = models.build_model(
+            cfg.model_name_or_path,
+            task.num_labels,
+            cfg.seed,
+            problem_type="regression" if task.is_regression else None,
+            id2label=id2label,
+        )
     result.num_parameters = model.num_parameters()
-    args = training_arguments(cfg, effective["output_dir"], hw, run_name=getattr(run, "name", None))
-    check_applied(args, cfg, hw)
+    with phase(result, "arguments"):
+        args = training_arguments(cfg, effective["output_dir"], hw, run_name=getattr(run, "name", None))
+        check_applied(args, cfg, hw)
     # HF's WandbCallback writes TrainingArguments' own spelling of some keys over ours at
     # train begin (warmup_steps as a ratio, tf32=None on CPU); put the effective values back.
     republish = (
@@ -273,21 +279,25 @@ def _train(cfg, hw, effective, run, result, stop, phase, on_log=None) -> TrialRe
         )
     )
     guard = _callbacks(cfg, stop, republish, on_log)
-    trainer = Trainer(
-        model=model,
-        args=args,
-        train_dataset=task.train,
-        eval_dataset=task.eval,
-        processing_class=tokenizer,
-        compute_metrics=_metrics_fn(task.task, task.is_regression),
-        data_collator=make_collator(tokenizer, 8 if cuda and not cfg.pad_to_max_length else None),
-        callbacks=[guard],
-    )
-    phase["raise"] = False  # the FailureGuard callback polls `stop` at every step
+    with phase(result, "metric_load"):
+        compute_metrics = _metrics_fn(task.task, task.is_regression)
+    with phase(result, "trainer_init"):
+        trainer = Trainer(
+            model=model,
+            args=args,
+            train_dataset=task.train,
+            eval_dataset=task.eval,
+            processing_class=tokenizer,
+            compute_metrics=compute_metrics,
+            data_collator=make_collator(tokenizer, 8 if cuda and not cfg.pad_to_max_length else None),
+            callbacks=[guard],
+        )
+    signals["raise"] = False  # the FailureGuard callback polls `stop` at every step
     try:
-        out = trainer.train()
+        with phase(result, "train"):
+            out = trainer.train()
     finally:
-        phase["raise"] = True
+        signals["raise"] = True
     state = trainer.state
     result.global_step = state.global_step
     result.train_runtime_s = out.metrics.get("train_runtime")
@@ -302,7 +312,8 @@ def _train(cfg, hw, effective, run, result, stop, phase, on_log=None) -> TrialRe
         result.reason = f"loss became {loss} at step {step}; fix: lower learning_rate or use precision=fp32"
     else:
         if cfg.eval_strategy == "no" or not evals or evals[-1].get("step") != state.global_step:
-            trainer.evaluate()
+            with phase(result, "final_eval"):
+                trainer.evaluate()
             evals = [h for h in state.log_history if any(k.startswith("eval_") for k in h)]
         result.status = "finished"
     if evals:

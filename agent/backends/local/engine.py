@@ -219,24 +219,26 @@ class Engine:
         study, config = self.study, self.config
         grid = config.get("method") == "grid"
         if time.monotonic() - self._reaped_at >= REAP_EVERY_S:
-            with claim_lock(study._storage, self.sweep_id):
-                reap_stale(study, requeue=grid)
+            with claim_lock(study._storage, self.sweep_id, wait=False) as mine:
+                if mine:  # else another agent is reaping right now: no need to queue behind it
+                    reap_stale(study, requeue=grid)
             self._reaped_at = time.monotonic()
         # bayes and random sample under the lock too: the next agent then sees this one's trial
         serial = bool(config.get("run_cap")) or not grid
         with claim_lock(study._storage, self.sweep_id) if serial else contextlib.nullcontext():
-            live = live_counts(study) if grid else None
-            why = self.stop_reason(live)
+            # a grid with points left needs no count: the pop is the check
+            why = self.stop_reason((1, 0)) if grid else self.stop_reason()
             if why:
                 return why
-            if grid:
-                trial = pop_waiting(study)
-                if trial is None:
-                    n = live_counts(study)[1]
-                    return f"wait: {n} grid point(s) still running in other agents"
-            else:
-                trial = study.ask()
-            return self._start(trial, lease_s, link)
+            if not grid:
+                return self._start(study.ask(), lease_s, link)
+            trial = pop_waiting(study)
+            if trial is not None:
+                return self._start(trial, lease_s, link)
+            waiting, running = live_counts(study)
+            if not waiting and not running:
+                return "grid exhausted: every point has run"
+            return f"wait: {running} grid point(s) still running in other agents"
 
     def _start(self, trial: optuna.Trial, lease_s: float, link: bool) -> Claim:
         config = self.config

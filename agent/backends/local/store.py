@@ -115,35 +115,53 @@ def batched_writes(storage: optuna.storages.BaseStorage) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def claim_lock(storage: optuna.storages.BaseStorage, sweep_id: str) -> Iterator[None]:
-    """One agent at a time may reap and claim within a sweep."""
-    if isinstance(storage, RDBStorage):
-        from sqlalchemy import text
-
-        dialect = storage.engine.dialect.name
-        key = zlib.crc32(f"sweepkit:{sweep_id}".encode())
-        if dialect not in ("postgresql", "mysql"):
-            yield  # SQLite: no cross-process lock (and Optuna's SQLite is unsafe for several agents)
-            return
-        with storage.engine.connect() as conn:
-            if dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-            else:
-                conn.execute(text("SELECT GET_LOCK(:k, 600)"), {"k": f"sweepkit:{sweep_id}"})
-            try:
-                yield
-            finally:
-                if dialect == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                else:
-                    conn.execute(text("SELECT RELEASE_LOCK(:k)"), {"k": f"sweepkit:{sweep_id}"})
-                conn.commit()
+def claim_lock(storage: optuna.storages.BaseStorage, sweep_id: str, *, wait: bool = True) -> Iterator[bool]:
+    """One agent at a time may reap and claim within a sweep. With `wait=False` it does not queue:
+    it yields False at once when another agent holds the lock (reaping needs one reaper, not all)."""
+    if isinstance(storage, RDBStorage) or isinstance(getattr(storage, "_backend", None), RDBStorage):
+        rdb = storage if isinstance(storage, RDBStorage) else storage._backend  # type: ignore[attr-defined]
+        with _database_lock(rdb, sweep_id, wait) as got:
+            yield got
         return
     path = sweep_dir(sweep_id) / "claim.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            yield
+            fcntl.flock(fh, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _database_lock(rdb: RDBStorage, sweep_id: str, wait: bool) -> Iterator[bool]:
+    from sqlalchemy import text
+
+    dialect = rdb.engine.dialect.name
+    key = zlib.crc32(f"sweepkit:{sweep_id}".encode())
+    if dialect not in ("postgresql", "mysql"):
+        yield True  # SQLite: no cross-process lock (and Optuna's SQLite is unsafe for several agents)
+        return
+    with rdb.engine.connect() as conn:
+        if dialect == "postgresql":
+            sql = "SELECT pg_advisory_lock(:k)" if wait else "SELECT pg_try_advisory_lock(:k)"
+            got = conn.execute(text(sql), {"k": key}).scalar() is not False
+        else:
+            got = (
+                conn.execute(
+                    text("SELECT GET_LOCK(:k, :t)"), {"k": f"sweepkit:{sweep_id}", "t": 600 if wait else 0}
+                ).scalar()
+                == 1
+            )
+        try:
+            yield got
+        finally:
+            if got and dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            elif got:
+                conn.execute(text("SELECT RELEASE_LOCK(:k)"), {"k": f"sweepkit:{sweep_id}"})
+            conn.commit()
