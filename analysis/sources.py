@@ -50,14 +50,20 @@ class RunData:
     console_complete: bool = True  # False: only the tail kept in the cache
 
 
+def by_run_order(hist: pd.DataFrame) -> pd.DataFrame:
+    """The history with each run's rows together (runs in first-seen order, rows in their order)."""
+    codes, _ = pd.factorize(hist["run_id"])
+    if not np.any(np.diff(codes) < 0):
+        return hist
+    return hist.iloc[np.argsort(codes, kind="stable")].reset_index(drop=True)
+
+
 def _split_by_run(hist: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Each run's rows, as slices of one sorted copy (a groupby builds ten thousand frames slowly)."""
     if not len(hist):
         return {}
+    hist = by_run_order(hist)
     codes, ids = pd.factorize(hist["run_id"])
-    if np.any(np.diff(codes) < 0):  # the cache is written run by run, so this is rare: sort once
-        order = np.argsort(codes, kind="stable")
-        hist, codes = hist.iloc[order].reset_index(drop=True), codes[order]
     bounds = np.searchsorted(codes, np.arange(len(ids) + 1))
     return {str(rid): hist.iloc[bounds[i] : bounds[i + 1]] for i, rid in enumerate(ids)}
 
@@ -131,7 +137,7 @@ class RunSource:
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             tmp = self.dir / "history.parquet.tmp"
-            self.history_table().to_parquet(tmp, index=False)
+            by_run_order(self.history_table()).to_parquet(tmp, index=False)  # read back as slices, no sort
             tmp.replace(self.dir / "history.parquet")
             tmp = self.dir / "meta.json.tmp"
             tmp.write_text(json.dumps(meta, default=str))

@@ -176,3 +176,17 @@ def test_a_result_written_after_another_agent_reaped_the_run_is_refused_once_and
     assert not isinstance(nxt, str)
     rows = {r.id: r.state for r in LocalBackend().runs(sid)}
     assert rows[got.run["run_id"]] == CRASHED
+
+
+def test_reaping_does_not_queue_behind_another_agent_holding_the_claim_lock(home):
+    from agent.backends.local.store import claim_lock, open_storage
+
+    b = LocalBackend()
+    sid = b.create_sweep(GRID)
+    storage = open_storage(sid)
+    with claim_lock(storage, sid) as held:
+        assert held
+        with claim_lock(open_storage(sid), sid, wait=False) as other:
+            assert other is False
+    with claim_lock(storage, sid, wait=False) as free:
+        assert free

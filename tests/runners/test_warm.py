@@ -173,3 +173,21 @@ def test_a_crashed_trial_does_not_poison_the_worker(tmp_path, cache):
     fresh = result_of(status(tmp_path, alone, env=e)["runs"][0])["metrics"]
     after = result_of(runs["none"])["metrics"]
     assert after["eval/loss"] == pytest.approx(fresh["eval/loss"], rel=1e-5)
+
+
+def test_a_warm_worker_lists_the_installed_packages_once(monkeypatch):
+    import wandb.util
+
+    from agent.runners import warm
+
+    calls = []
+
+    def listing():
+        calls.append(1)
+        yield from ("pkg-a", "pkg-b")
+
+    monkeypatch.setattr(wandb.util, "working_set", listing)
+    warm._memoize_working_set()
+    warm._memoize_working_set()  # a second trial does not wrap it again
+    assert [list(wandb.util.working_set()) for _ in range(3)] == [["pkg-a", "pkg-b"]] * 3
+    assert len(calls) == 1
