@@ -63,6 +63,7 @@ def test_a_known_effect_is_detected_at_the_stated_power(n):
     assert abs(hits - 0.80) <= 3 * se, f"n={n}: detected {hits:.1%} at a stated 80% power"
 
 
+@pytest.mark.slow  # 3 x a few seconds of simulated re-tests
 @pytest.mark.parametrize("seeds", (2, 3, 5))
 def test_the_retest_optimism_interval_covers_the_true_optimism(seeds):
     """Sweeps of 6 configs x 1 seed pick a winner; a re-test of the top 3 states each optimism."""

@@ -74,6 +74,7 @@ def test_split_by_run_gives_each_runs_rows_as_a_groupby_would(shuffle):
         pd.testing.assert_frame_equal(got[rid].reset_index(drop=True), g.reset_index(drop=True))
 
 
+@pytest.mark.slow  # four full writes of a report, figures and all
 def test_a_report_rewritten_from_the_same_runs_keeps_history_csv_and_its_figures(tmp_path):
     runs, hist, cfg = synthetic_sweep()
     d = build_report(runs, hist, cfg, sweep_id="s")
