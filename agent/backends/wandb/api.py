@@ -1,0 +1,126 @@
+"""W&B's public API, as the W&B backend uses it: one sweep-path parser, one runs query, retries.
+
+Looping `run.history()` over thousands of runs hits HTTP 429; every call here goes through
+`with_retry` (exponential backoff with jitter on 429 and network errors), and runs are listed in
+one paged query with `lazy=False` (a lazy list costs one query per run for its config and summary).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from typing import Any, Callable, Optional
+
+from agent.backends.base import TERMINAL_STATES, BackendError, RunHistory, RunRecord
+
+PER_PAGE = 500
+HISTORY_SAMPLES = 500
+
+
+def split_path(sweep_path: str) -> tuple[Optional[str], Optional[str], str]:
+    """ "entity/project/id", "project/id" or "id" -> (entity, project, id); a pasted URL path works too."""
+    parts = [p for p in sweep_path.strip("/").split("/") if p]
+    if "sweeps" in parts:  # a pasted URL path: entity/project/sweeps/id
+        parts.remove("sweeps")
+    if not parts or len(parts) > 3:
+        raise BackendError(f"bad W&B sweep path {sweep_path!r}; expected entity/project/sweep_id")
+    padded: list[Optional[str]] = [None] * (3 - len(parts)) + list(parts)
+    return padded[0], padded[1], str(padded[2])
+
+
+def is_wandb_path(sweep_id: str) -> bool:
+    """A W&B sweep path (`entity/project/id`) rather than a bare local id."""
+    return "/" in sweep_id.strip("/")
+
+
+def _retryable(exc: BaseException) -> bool:
+    import requests
+    import wandb.errors
+
+    if isinstance(exc, (requests.exceptions.RequestException, ConnectionError, TimeoutError)):
+        return True
+    if isinstance(exc, wandb.errors.CommError):
+        return True
+    return "429" in str(exc) or "rate limit" in str(exc).lower()
+
+
+def with_retry(
+    fn: Callable[[], Any],
+    *,
+    what: str,
+    retries: int = 6,
+    base_delay: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Any:
+    """Exponential backoff with jitter (1, 2, 4... s, capped at 60) on 429/network errors."""
+    for attempt in range(retries + 1):
+        try:
+            return fn()
+        except Exception as exc:  # classified just below
+            if not _retryable(exc) or attempt == retries:
+                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise BackendError(
+                    f"W&B request failed while {what}: {msg[:200]} (check network access and WANDB_API_KEY)"
+                ) from exc
+            sleep(min(60.0, base_delay * 2**attempt) * (1 + random.random() / 4))
+    raise AssertionError("unreachable")
+
+
+def run_to_record(run: Any) -> RunRecord:
+    """A `wandb.apis.public.Run` in our one shape."""
+    summary = dict(getattr(run, "summary_metrics", None) or {})
+    config = {k: v for k, v in dict(run.config or {}).items() if not str(k).startswith("_")}
+    attrs = getattr(run, "_attrs", {}) or {}
+    try:
+        url = run.url
+    except Exception:  # a run without a reachable app URL still reports
+        url = None
+    runtime = summary.get("_runtime") or summary.get("train/train_runtime")
+    state = str(run.state)
+    return RunRecord(
+        id=run.id,
+        state=state,
+        config=config,
+        summary=summary,
+        name=run.name or run.id,
+        runtime_s=float(runtime) if isinstance(runtime, (int, float)) else None,
+        reason=summary.get("failure_reason"),
+        url=url,
+        created_at=attrs.get("createdAt") or getattr(run, "created_at", None),
+        tags=list(attrs.get("tags") or []),
+        # a run that reached a terminal state never changes again
+        data_key=state if state in TERMINAL_STATES else None,
+    )
+
+
+def fetch_history(run: Any, keys: Optional[list[str]], retry: Callable[..., Any]) -> RunHistory:
+    rows = retry(
+        lambda: run.history(keys=keys, samples=HISTORY_SAMPLES, pandas=False) if keys else [],
+        what=f"reading history of run {run.id}",
+    )
+    system = retry(
+        lambda: run.history(stream="system", samples=HISTORY_SAMPLES, pandas=False),
+        what=f"reading system metrics of run {run.id}",
+    )
+    sysrows = [
+        {(k if k.startswith(("system.", "_")) else f"system.{k}"): v for k, v in r.items()} for r in system or []
+    ]
+    return RunHistory(rows=list(rows or []), system=sysrows, console=console_lines(run))
+
+
+def console_lines(run: Any) -> list[str]:
+    """The run's console output (`output.log`), where W&B has it; [] where it has none. One try, no
+    retries: many runs have no such file, and the rest of the run's page does not depend on it."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            got = run.file("output.log").download(root=tmp, replace=True)
+        except Exception:  # no console file on the server (or not readable): the page says so
+            return []
+        try:
+            with open(getattr(got, "name", None) or os.path.join(tmp, "output.log"), errors="replace") as fh:
+                return fh.read().splitlines()
+        except OSError:
+            return []
