@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import random
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from agent.backends.base import TERMINAL_STATES, BackendError, RunHistory, RunRecord
 

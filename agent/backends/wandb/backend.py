@@ -1,4 +1,5 @@
 """The W&B backend: W&B's server holds the sweep, `wandb agent` runs it, the public API lists runs."""
+
 from __future__ import annotations
 
 import os
@@ -6,12 +7,23 @@ import shutil
 import subprocess
 import sys
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 import yaml
 
-from agent.backends.base import (AgentSettings, Backend, BackendError, ProgressSink, RunHistory, RunRecord, SweepInfo,
-                                 TrialControl, TrialRunner, TrialSpec)
+from agent.backends.base import (
+    AgentSettings,
+    Backend,
+    BackendError,
+    ProgressSink,
+    RunHistory,
+    RunRecord,
+    SweepInfo,
+    TrialControl,
+    TrialRunner,
+    TrialSpec,
+)
 from agent.backends.outcome import outcome
 from agent.backends.wandb.api import PER_PAGE, fetch_history, run_to_record, split_path, with_retry
 
@@ -28,16 +40,23 @@ def spec_from_agent_env(sweep_id: str, number: int = 0) -> TrialSpec:
     params = {k: v.get("value") if isinstance(v, dict) else v for k, v in raw.items() if k != "wandb_version"}
     base = os.environ.get("WANDB_DIR") or os.getcwd()
     run_dir = os.path.join(os.path.abspath(base), "wandb", f"sweep-{sweep_id}", run_id)
-    return TrialSpec(sweep_id=sweep_id, run_id=run_id, params=params, run_dir=run_dir, number=number,
-                     wandb_ready=True)
+    return TrialSpec(sweep_id=sweep_id, run_id=run_id, params=params, run_dir=run_dir, number=number, wandb_ready=True)
 
 
 class WandbBackend(Backend):
     name = "wandb"
     listing_is_costly = True
 
-    def __init__(self, project: Optional[str] = None, entity: Optional[str] = None, *, api: Any = None,
-                 retries: int = 6, base_delay: float = 1.0, sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        project: Optional[str] = None,
+        entity: Optional[str] = None,
+        *,
+        api: Any = None,
+        retries: int = 6,
+        base_delay: float = 1.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.project, self.entity = project, entity
         self._api_obj = api
         self._retry = dict(retries=retries, base_delay=base_delay, sleep=sleep)
@@ -49,6 +68,7 @@ class WandbBackend(Backend):
     def _api(self):
         if self._api_obj is None:
             import wandb
+
             self._api_obj = self._call(lambda: wandb.Api(timeout=60), what="connecting")
         return self._api_obj
 
@@ -63,6 +83,7 @@ class WandbBackend(Backend):
     # -- sweeps -----------------------------------------------------------------------------
     def create_sweep(self, config: dict, *, project: str | None = None, entity: str | None = None) -> str:
         import wandb
+
         project = project or self.project or config.get("project")
         entity = entity or self.entity or config.get("entity")
         try:
@@ -70,8 +91,10 @@ class WandbBackend(Backend):
         except Exception as exc:
             raise BackendError(f"W&B refused the sweep: {str(exc).splitlines()[0][:200]}") from None
         if not sweep_id:
-            raise BackendError("W&B did not create the sweep (offline or not logged in?); "
-                               "run `wandb login`, or use the default local backend")
+            raise BackendError(
+                "W&B did not create the sweep (offline or not logged in?); "
+                "run `wandb login`, or use the default local backend"
+            )
         entity = entity or os.environ.get("WANDB_ENTITY") or self._default_entity()
         project = project or os.environ.get("WANDB_PROJECT") or "uncategorized"
         return "/".join(p for p in (entity, project, sweep_id) if p)
@@ -92,9 +115,14 @@ class WandbBackend(Backend):
         entity = getattr(sw, "entity", None)
         project = getattr(sw, "project", None)
         full = "/".join([entity, project, sw.id]) if entity and project else path
-        return SweepInfo(id=sw.id, backend=self.name, config=dict(sw.config or {}),
-                         state="finished" if state in ("finished", "canceled", "cancelled") else state,
-                         name=getattr(sw, "name", "") or "", path=full)
+        return SweepInfo(
+            id=sw.id,
+            backend=self.name,
+            config=dict(sw.config or {}),
+            state="finished" if state in ("finished", "canceled", "cancelled") else state,
+            name=getattr(sw, "name", "") or "",
+            path=full,
+        )
 
     def list_sweeps(self) -> list[SweepInfo]:
         project = self.project or os.environ.get("WANDB_PROJECT")
@@ -102,18 +130,29 @@ class WandbBackend(Backend):
             raise BackendError("listing W&B sweeps needs a project: pass --project P (and --entity E)")
         entity = self.entity or os.environ.get("WANDB_ENTITY")
         where = f"{entity}/{project}" if entity else project
-        sweeps = self._call(lambda: list(self._api().project(project, entity=entity).sweeps()),
-                            what=f"listing the sweeps of {where}")
-        return [SweepInfo(id=s.id, backend=self.name, config=dict(getattr(s, "config", {}) or {}),
-                          state=str(getattr(s, "state", "")).lower(), name=getattr(s, "name", "") or "",
-                          path=f"{where}/{s.id}") for s in sweeps]
+        sweeps = self._call(
+            lambda: list(self._api().project(project, entity=entity).sweeps()), what=f"listing the sweeps of {where}"
+        )
+        return [
+            SweepInfo(
+                id=s.id,
+                backend=self.name,
+                config=dict(getattr(s, "config", {}) or {}),
+                state=str(getattr(s, "state", "")).lower(),
+                name=getattr(s, "name", "") or "",
+                path=f"{where}/{s.id}",
+            )
+            for s in sweeps
+        ]
 
     # -- runs -------------------------------------------------------------------------------
     def runs(self, sweep_id: str) -> list[RunRecord]:
         entity, project, sid = split_path(self._path(sweep_id))
         where = "/".join(p for p in (entity, project) if p)
-        runs = self._call(lambda: list(self._api().runs(where, filters={"sweep": sid}, per_page=PER_PAGE,
-                                                        lazy=False)), what=f"listing runs of {sweep_id}")
+        runs = self._call(
+            lambda: list(self._api().runs(where, filters={"sweep": sid}, per_page=PER_PAGE, lazy=False)),
+            what=f"listing runs of {sweep_id}",
+        )
         self._public_runs = {r.id: r for r in runs}
         return sorted((run_to_record(r) for r in runs), key=lambda r: r.created_at or "")
 
@@ -128,8 +167,10 @@ class WandbBackend(Backend):
     # -- agents -----------------------------------------------------------------------------
     def in_process_limit(self, config: dict) -> Optional[str]:
         if (config.get("early_terminate") or {}).get("type") == "hyperband":
-            return ("this sweep uses hyperband early termination, and W&B's agent stops runs by "
-                    "interrupting them from outside")
+            return (
+                "this sweep uses hyperband early termination, and W&B's agent stops runs by "
+                "interrupting them from outside"
+            )
         return None
 
     def trial_env(self, sweep_id: str, config: dict) -> dict[str, str]:
@@ -142,8 +183,9 @@ class WandbBackend(Backend):
             argv += ["--count", str(count)]
         return argv + [self._path(sweep_id)]
 
-    def run_agent(self, sweep_id: str, *, runner: TrialRunner, progress: ProgressSink,
-                  settings: Optional[AgentSettings] = None) -> int:
+    def run_agent(
+        self, sweep_id: str, *, runner: TrialRunner, progress: ProgressSink, settings: Optional[AgentSettings] = None
+    ) -> int:
         settings = settings or AgentSettings()
         if not runner.in_process:  # a child per trial: that is `wandb agent` itself
             try:
@@ -151,6 +193,7 @@ class WandbBackend(Backend):
             except KeyboardInterrupt:
                 return 130
         import wandb
+
         entity, project, sid = split_path(self._path(sweep_id))
         config = self.sweep(sweep_id).config
         metric = (config.get("metric") or {}).get("name")
@@ -165,8 +208,13 @@ class WandbBackend(Backend):
             calls[0] += 1
             progress.started(spec)
             ended = runner(spec, config, TrialControl())
-            state, value, reason = outcome(metric=metric, exit_code=ended.exit_code, stopped=ended.stopped,
-                                           run_info={"summary": ended.summary}, log_reason=ended.reason)
+            state, value, reason = outcome(
+                metric=metric,
+                exit_code=ended.exit_code,
+                stopped=ended.stopped,
+                run_info={"summary": ended.summary},
+                log_reason=ended.reason,
+            )
             progress.finished(spec, state, value, reason)
             run = wandb.run
             if ended.summary and run is not None and run.id == spec.run_id:  # a trial that left its run open
@@ -182,8 +230,25 @@ class WandbBackend(Backend):
         return 0
 
     # -- reports ----------------------------------------------------------------------------
-    def publish_report(self, info: SweepInfo, *, title: str, summary_markdown: str, params: list[str],
-                       metric: str, compare: Optional[str], save: bool = True) -> tuple[Optional[str], str]:
+    def publish_report(
+        self,
+        info: SweepInfo,
+        *,
+        title: str,
+        summary_markdown: str,
+        params: list[str],
+        metric: str,
+        compare: Optional[str],
+        save: bool = True,
+    ) -> tuple[Optional[str], str]:
         from agent.backends.wandb.publish import publish
-        return publish(info, save=save, title=title, summary_markdown=summary_markdown, params=params,
-                       metric=metric, compare=compare)
+
+        return publish(
+            info,
+            save=save,
+            title=title,
+            summary_markdown=summary_markdown,
+            params=params,
+            metric=metric,
+            compare=compare,
+        )

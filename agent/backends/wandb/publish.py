@@ -2,6 +2,7 @@
 
 Building the Report object needs no network and is tested offline; only `save()` talks to W&B.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,8 +12,9 @@ from agent.backends.base import BackendError, SweepInfo
 from agent.backends.wandb.api import split_path
 
 
-def build_wandb_report(info: SweepInfo, *, title: str, summary_markdown: str, params: list[str], metric: str,
-                       compare: Optional[str]):
+def build_wandb_report(
+    info: SweepInfo, *, title: str, summary_markdown: str, params: list[str], metric: str, compare: Optional[str]
+):
     """A wandb_workspaces Report (not saved) for this sweep's runs."""
     import wandb_workspaces.reports.v2 as wr
 
@@ -20,27 +22,45 @@ def build_wandb_report(info: SweepInfo, *, title: str, summary_markdown: str, pa
     if not entity or not project:
         raise ValueError(f"sweep {info.id} has no entity/project/id path; publish needs a W&B sweep")
     runset = wr.Runset(entity=entity, project=project, name=f"sweep {sweep}", filters=f"Sweep = '{sweep}'")
-    grouped = wr.Runset(entity=entity, project=project, name=f"sweep {sweep} by {compare}",
-                        filters=f"Sweep = '{sweep}'", groupby=[f"config.{compare}"] if compare else [])
+    grouped = wr.Runset(
+        entity=entity,
+        project=project,
+        name=f"sweep {sweep} by {compare}",
+        filters=f"Sweep = '{sweep}'",
+        groupby=[f"config.{compare}"] if compare else [],
+    )
     columns = [wr.ParallelCoordinatesPlotColumn(metric=wr.Config(p)) for p in params]
     columns.append(wr.ParallelCoordinatesPlotColumn(metric=wr.SummaryMetric(metric)))
-    curves = [wr.LinePlot(title=f"{m} by {compare or 'run'}", x="Step", y=[m],
-                          groupby=wr.Config(compare) if compare else None,
-                          groupby_aggfunc="mean", groupby_rangefunc="stddev")
-              for m in dict.fromkeys([metric, "eval/loss"])]
+    curves = [
+        wr.LinePlot(
+            title=f"{m} by {compare or 'run'}",
+            x="Step",
+            y=[m],
+            groupby=wr.Config(compare) if compare else None,
+            groupby_aggfunc="mean",
+            groupby_rangefunc="stddev",
+        )
+        for m in dict.fromkeys([metric, "eval/loss"])
+    ]
     return wr.Report(
-        entity=entity, project=project, title=title[:128],
+        entity=entity,
+        project=project,
+        title=title[:128],
         description=f"sweepkit comparison report for sweep {sweep}",
         blocks=[
             wr.H1(text="Summary"),
             wr.MarkdownBlock(text=summary_markdown),
-            wr.PanelGrid(runsets=[runset], panels=[
-                wr.ParallelCoordinatesPlot(columns=columns, title="Parallel coordinates"),
-                wr.ParameterImportancePlot(with_respect_to=metric),
-            ]),
+            wr.PanelGrid(
+                runsets=[runset],
+                panels=[
+                    wr.ParallelCoordinatesPlot(columns=columns, title="Parallel coordinates"),
+                    wr.ParameterImportancePlot(with_respect_to=metric),
+                ],
+            ),
             wr.H2(text=f"Learning curves grouped by {compare or 'run'}"),
             wr.PanelGrid(runsets=[grouped], panels=curves),
-        ])
+        ],
+    )
 
 
 def publish(info: SweepInfo, *, save: bool = True, **content) -> tuple[Optional[str], str]:
