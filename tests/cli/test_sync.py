@@ -76,7 +76,7 @@ def test_sync_uploads_runs_with_project_group_and_tags(tmp_path, fake_wandb, lin
     res = sk(tmp_path, "sync", sid, "--project", "up-proj", "--entity", "me", env=env, timeout=120)
     assert ("WANDB_SWEEP_ID" in res.stderr) == link  # the warning, only when linked
     ups = _upserts(bodies)
-    assert ups, bodies[:3]
+    assert ups, f"no run upserted; sync exit {res.returncode}: {res.stdout[-800:]} {res.stderr[-1500:]}"
     v = ups[0]
     assert (v["name"], v["project"], v["entity"]) == (run["id"], "up-proj", "me")
     assert v["groupName"] == f"sweep-{sid}"
