@@ -47,6 +47,7 @@ def agent_main(sweep_id: str, storage: str | None, out: Path, go: Path) -> None:
     from agent.backends.base import AgentSettings, TrialOutcome
     from agent.backends.local import LocalBackend
     from agent.backends.local.engine import Engine
+    from tests.helpers import QuietProgress
 
     claims: list[float] = []
     trials: list[tuple[float, float, int]] = []
@@ -69,27 +70,11 @@ def agent_main(sweep_id: str, storage: str | None, out: Path, go: Path) -> None:
             trials.append((t, t, spec.params["x"]))
             return TrialOutcome(0, 0.0)
 
-    class Quiet:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            pass
-
-        def started(self, spec):
-            pass
-
-        def finished(self, *a):
-            pass
-
-        def note(self, text):
-            pass
-
     backend = LocalBackend(storage)
     backend.engine(sweep_id)  # open the store before the start signal
     (out.parent / f"{out.name}.ready").touch()
     _wait_for(go)
-    backend.run_agent(sweep_id, runner=NoOp(), progress=Quiet(), settings=AgentSettings())
+    backend.run_agent(sweep_id, runner=NoOp(), progress=QuietProgress(), settings=AgentSettings())
     out.write_text(json.dumps({"claims": claims, "trials": trials}))
 
 

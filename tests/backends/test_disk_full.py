@@ -15,28 +15,16 @@ from agent.backends.base import FAILED, FINISHED
 from agent.backends.local import LocalBackend
 from agent.backends.local.journal import scan as journal_scan
 from agent.backends.outcome import outcome
-from tests.helpers import FunctionRunner, env_for, run_in_process, sk
+from tests.helpers import FunctionRunner, QuietProgress, env_for, run_in_process, sk
 
 GRID = {"method": "grid", "metric": {"name": "m"}, "parameters": {"x": {"values": [1, 2, 3, 4]}}}
 
 
-class Notes:
+class Notes(QuietProgress):
     """A progress view that keeps what the agent said."""
 
     def __init__(self):
         self.lines: list[str] = []
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        pass
-
-    def started(self, spec):
-        pass
-
-    def finished(self, *args):
-        pass
 
     def note(self, text):
         self.lines.append(text)
