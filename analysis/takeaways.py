@@ -203,10 +203,14 @@ def takeaways_for(data: ReportData) -> dict[str, str]:
         timed = {k: e for k, e in timed.items() if len(e)}
         if timed:
             budget = min(float(e["budget"].max()) for e in timed.values())
-            at = {k: e[e["budget"] <= budget * (1 + 1e-9)].iloc[-1] for k, e in timed.items()}
+            within = {k: e[e["budget"] <= budget * (1 + 1e-9)] for k, e in timed.items()}
+            # A slower model's cheapest trial can cost more than a faster model's whole sweep.
             out["evp"] += (
                 f" Given {budget:.3g} {data.hours_unit} (the smallest model's whole sweep), it is "
-                + "; ".join(f"{k} {s.fmt(r['mean'])}" for k, r in at.items())
+                + "; ".join(
+                    f"{k} {s.fmt(e['mean'].iloc[-1])}" if len(e) else f"{k} none (no {k} trial finishes in that time)"
+                    for k, e in within.items()
+                )
                 + "."
             )
     if np.ptp(data.usable[m].to_numpy(dtype=float)) == 0:

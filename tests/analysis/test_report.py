@@ -236,3 +236,18 @@ def test_constant_metric_is_said_plainly(sweep):
     d = build_report(runs.assign(**{"eval/accuracy": 0.5}), hist, cfg)
     assert "the same in every finished run" in d.takeaways["importance"]
     assert "not significant" in d.takeaways["comparison"]
+
+
+def test_a_model_too_slow_for_the_time_budget_is_named_not_crashed(sweep):
+    # One tiny-bert trial costs more than tiny-distilbert's whole sweep (a cold first load can).
+    runs, hist, cfg = sweep
+    fast = runs.model_name_or_path == "tiny-distilbert"
+    slow_runs = runs.assign(runtime_s=np.where(fast, 1.0, 100.0))
+    d = build_report(slow_runs, hist, cfg)
+    t = d.takeaways["evp"]
+    assert "none (no tiny-bert trial finishes in that time)" in t
+    best_fast = runs.loc[fast, "eval/accuracy"].max()  # the whole budget runs every fast trial
+    assert t.endswith(
+        f"Given {18 / 3600:.3g} wall hours (the smallest model's whole sweep), it is tiny-bert none "
+        f"(no tiny-bert trial finishes in that time); tiny-distilbert {100 * best_fast:.1f}."
+    )
