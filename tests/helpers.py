@@ -50,6 +50,8 @@ def env_for(tmp: Path, **extra: str) -> dict:
         }
     )
     env.pop("SWEEPKIT_STORAGE", None)
+    # A user's shell has no wandb service; pytest's worker does once a test used wandb in-process.
+    env.pop("WANDB_SERVICE", None)
     env.update(extra)
     return env
 

@@ -9,6 +9,7 @@ import click
 
 from agent.backends import BackendError
 from agent.cli.session import Session, backend_option, pass_session, storage_option
+from agent.runners.child import own_process_env
 
 
 @click.command()
@@ -42,7 +43,7 @@ def sync_command(
     for cmd in plan.commands:
         click.echo(subprocess.list2cmdline(cmd))
         if not dry_run:
-            rc = subprocess.call(cmd)
+            rc = subprocess.call(cmd, env=own_process_env())
             if rc != 0:
                 session.fail(f"wandb sync exited {rc}; runs already uploaded stay uploaded, rerun to retry the rest", 1)
     if dry_run:

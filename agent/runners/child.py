@@ -35,6 +35,17 @@ STATS_ENV, STATS_DEFAULT_S = "WANDB__STATS_SAMPLING_INTERVAL", "2"
 PARAM_FILE = "sweep-params.yaml"
 ARGS_JSON_FILE = "args.json"
 LOG_FILE = "agent.log"
+# Set by wandb in any process that has used it: the address of that process's wandb-core. A child
+# that inherits it joins the parent's service (and dies with it, or loses its run log) instead
+# of starting its own. wandb agent drops it for its children too.
+WANDB_SERVICE_ENV = "WANDB_SERVICE"
+
+
+def own_process_env(base: Optional[dict] = None) -> dict:
+    """A copy of `base` (default os.environ) for a process that must run its own wandb service."""
+    env = dict(os.environ if base is None else base)
+    env.pop(WANDB_SERVICE_ENV, None)
+    return env
 
 
 def kill_delay_default() -> float:
@@ -47,7 +58,7 @@ def child_env(spec: TrialSpec, base: Optional[dict] = None) -> dict:
     `spec.link_sweep=False` leaves WANDB_SWEEP_ID out: W&B's server rejects uploaded runs naming a
     sweep it does not have (the params still arrive, and stay locked, through WANDB_SWEEP_PARAM_PATH).
     """
-    env = {STATS_ENV: STATS_DEFAULT_S, **spec.env, **(os.environ if base is None else base)}
+    env = {STATS_ENV: STATS_DEFAULT_S, **spec.env, **own_process_env(base)}
     run_dir = str(Path(spec.run_dir).resolve())
     env.pop("WANDB_SWEEP_ID", None)
     if spec.link_sweep:

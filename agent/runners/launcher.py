@@ -29,6 +29,7 @@ from typing import Any, Optional
 
 from agent.paths import home, safe_name
 from agent.runners import options
+from agent.runners.child import own_process_env
 from agent.runners.gpus import (
     DEFAULT_MAX_PER_GPU,
     MAX_PER_GPU_ENV,
@@ -119,7 +120,7 @@ class Launcher:
         return slot
 
     def _env(self, slot: Slot) -> dict:
-        env = dict(os.environ)
+        env = own_process_env()
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
         if slot.gpu is not None:

@@ -72,7 +72,8 @@ def test_sync_uploads_runs_with_project_group_and_tags(tmp_path, fake_wandb, lin
     assert res.returncode == 0, res.stderr
     (run,) = status(tmp_path, sid)["runs"]
     assert run["config"]["x"] == 1  # params arrive either way
-    env = env_for(tmp_path, WANDB_BASE_URL=url, WANDB_API_KEY="x" * 40, WANDB_MODE="online")
+    gone = f"3-1-unix-{tmp_path / 'gone.sock'}"  # a wandb service that has exited: wandb sync must start its own
+    env = env_for(tmp_path, WANDB_BASE_URL=url, WANDB_API_KEY="x" * 40, WANDB_MODE="online", WANDB_SERVICE=gone)
     res = sk(tmp_path, "sync", sid, "--project", "up-proj", "--entity", "me", env=env, timeout=120)
     assert ("WANDB_SWEEP_ID" in res.stderr) == link  # the warning, only when linked
     ups = _upserts(bodies)

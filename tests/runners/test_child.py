@@ -103,3 +103,18 @@ def test_should_stop_sends_sigterm_then_sigkill_after_kill_delay(tmp_path):
 def test_unstartable_command_is_a_result_not_an_exception(tmp_path):
     res = run_child(spec(tmp_path, {}), {"command": ["/nonexistent/binary", "${args}"]})
     assert res.exit_code is None and "cannot start" in res.reason
+
+
+def test_a_child_starts_its_own_wandb_service_not_the_parents(tmp_path, monkeypatch):
+    # wandb sets WANDB_SERVICE in any process that used it (a warm worker, a notebook, pytest); a
+    # child that inherits it joins that service and fails once it is gone. Here it is already gone.
+    from agent.runlog import find_run_file
+    from tests.helpers import FOREIGN
+
+    monkeypatch.setenv("WANDB_SERVICE", f"3-{os.getpid()}-unix-{tmp_path / 'gone.sock'}")
+    assert "WANDB_SERVICE" not in child_env(spec(tmp_path), None)
+    (tmp_path / "train.py").write_text(FOREIGN)
+    s = spec(tmp_path, {"x": 1})
+    res = run_child(s, {"program": str(tmp_path / "train.py")}, kill_delay=1)
+    assert res.exit_code == 0, res.reason
+    assert find_run_file(tmp_path / "run") is not None  # the run logged to its own .wandb file

@@ -54,8 +54,9 @@ def test_choose_per_gpu_is_limited_by_memory_cpu_or_cap():
 def test_gpu_workers_are_pinned_and_auto_fills_the_gpu(tmp_path, monkeypatch):
     la = Launcher("abc", gpus=["0", "1"], per_gpu=None, console=None, log_dir=tmp_path, live=False)
     assert [s.gpu for s in la.slots] == ["0", "1"]  # auto starts one per GPU
+    monkeypatch.setenv("WANDB_SERVICE", "3-1-tcp-localhost-1")  # the launcher's own wandb, if it has one
     envs = [la._env(s) for s in la.slots]
-    assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["0", "1"]
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["0", "1"] and not any("WANDB_SERVICE" in e for e in envs)
     assert all(e["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID" for e in envs)
     started: list[Slot] = []
     monkeypatch.setattr(la, "_start", started.append)
