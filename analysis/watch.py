@@ -109,7 +109,7 @@ class Watcher:
         ):
             self._write_report(final=False)
             self._reported_ends, self._reported_at, rebuilt = ends, time.monotonic(), True
-        elif not done:
+        else:  # also when done: the open page shows the last run now, not after the final build
             live.write_live(self.out, self._payload(final=False))
         step = Refresh(len(records), len(fresh), time.monotonic() - t0, rebuilt, done)
         self.refreshes.append(step)

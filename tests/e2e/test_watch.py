@@ -66,7 +66,7 @@ def _follow(tmp_path, sid, env, agent, watcher):
         time.sleep(0.2)
     browser = Browser(page.as_uri(), tmp_path / "profile", size="1280,700")
     try:
-        seen, scroll, placed, loaded = [], [], False, None
+        seen, scroll, placed, loaded, reloads = [], [], False, None, 0
         while time.monotonic() < deadline + 240:
             shown = browser.eval("document.documentElement.getAttribute('data-live-finished')")
             if shown is None:  # the page is reloading onto a rebuilt report: look again in a moment
@@ -84,9 +84,9 @@ def _follow(tmp_path, sid, env, agent, watcher):
             elif placed:
                 origin = browser.eval("performance.timeOrigin")
                 if origin != loaded:  # the page just reloaded onto a rebuilt report: let it settle first
-                    loaded = origin
+                    loaded, reloads = origin, reloads + 1
                     time.sleep(1.0)
-                scroll.append(browser.eval("window.scrollY"))
+                scroll.append((finished, browser.eval("window.scrollY")))
             if watcher.poll() is not None and finished == 4:
                 break
             time.sleep(0.5)
@@ -103,9 +103,9 @@ def _follow(tmp_path, sid, env, agent, watcher):
     counts = [n for _, n in seen]
     assert counts == sorted(counts) and counts[-1] == 4 and len(set(counts)) >= 3, seen  # grew, in place
     assert expected and rendered == expected  # the final report's figures, in the same open page
-    assert len(scroll) > 10 and min(scroll) >= 350, (
-        scroll
-    )  # the reader's place survived updates and reloads  # the reader's place survived updates and reloads
+    # The reader's place survived: sampled across in-place updates and at least one reload (how many
+    # samples fit depends on the machine's load, so that count is not the test).
+    assert len({n for n, _ in scroll}) >= 2 and reloads >= 1 and min(y for _, y in scroll) >= 350, (scroll, reloads)
     ends = sorted(datetime.fromisoformat(r["ended_at"]).timestamp() for r in status(tmp_path, sid, env=env)["runs"])
     shown = {n: t for t, n in reversed(seen)}
     lags = [shown[i + 1] - end for i, end in enumerate(ends) if i + 1 in shown]
