@@ -77,10 +77,11 @@ def _peak_mb() -> float:
 def _chromium(html: Path, work: Path) -> str:
     """Whether Chromium renders every figure of the page (the page records it on <html>)."""
     import re
-    import shutil
     import subprocess
 
-    exe = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
+    from tests.helpers import find_chromium
+
+    exe = find_chromium()
     if exe is None:
         return "not checked (no chromium)"
     argv = [

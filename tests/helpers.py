@@ -216,17 +216,22 @@ LEAVES = {
 }
 
 
+def find_chromium() -> str | None:
+    """The system Chromium's path, or None."""
+    import shutil
+
+    return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+
+
 def chromium_path() -> str:
     """The system Chromium; the browser tests skip (or fail under CI) without it."""
     import os
-    import shutil
 
     import pytest
 
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
+    path = find_chromium()
+    if path:
+        return path
     msg = "chromium not found: run `make system-deps` (apt-get install chromium)"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(msg)

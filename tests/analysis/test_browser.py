@@ -6,9 +6,7 @@ The page itself records what happened (data-figures-expected / -rendered / data-
 shows every console message. Under CI (CI=true) a missing chromium is a failure.
 """
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 
 from analysis.build import build_report
 from analysis.report import write_outputs
+from tests.helpers import chromium_path
 from tests.synthetic import synthetic_sweep
 
 pytestmark = pytest.mark.chromium
@@ -26,20 +25,9 @@ HOSTILE = [f"</script><script>{PWN}</script>", f'<img src=x onerror="{PWN}">']
 BENIGN = re.compile(r"GL Driver Message|WebGL|swiftshader", re.I)
 
 
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    msg = "chromium not found: run `make system-deps` (apt-get install chromium)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(msg)
-    pytest.skip(msg)
-
-
 def run_chromium(html: Path, profile: Path, screenshot: Path) -> tuple[str, str]:
     argv = [
-        chromium(),
+        chromium_path(),
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
