@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -103,7 +104,9 @@ def fmt_num(v: Any, scale_factor: float | None = None) -> str:
     return str(v)
 
 
+@functools.lru_cache(maxsize=1)
 def env() -> jinja2.Environment:
+    """One environment per process, so each template is compiled once (it reloads when edited)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         autoescape=jinja2.select_autoescape(["html", "html.j2"], default_for_string=True),

@@ -2,10 +2,11 @@
 
 Every `every` seconds (the refresh): list the runs again, read only the runs whose data changed,
 rewrite their run pages and `live.js`, which the open page loads and draws in place. The report
-itself (statistics, figures, report.md) is rebuilt when runs have ended since the last build, at most
-every `report_every` seconds, and once more when the sweep ends, or on Ctrl-C, so the folder always
-ends as a complete report. Every file is written to a temporary name and renamed: a browser never
-loads half a page. `serve` also serves the folder on 127.0.0.1 only.
+itself (statistics, figures, report.md) is rebuilt when runs have ended since the last build, at
+most every `report_every` seconds (less often where a rebuild is slow, so refreshes keep their
+pace), and once more when the sweep ends, or on Ctrl-C, so the folder always ends as a complete
+report. Every file is written to a temporary name and renamed: a browser never loads half a page.
+`serve` also serves the folder on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from analysis.data import ReportError
 from analysis.report import ReportResult, new_stamp, report_from_source, write_run_pages
 from analysis.sources import RunSource
 
+REBUILD_SHARE_INV = 3.0
 WAITING = "No run has finished with a value of the metric yet; this page fills in as runs end."
 
 
@@ -58,6 +60,7 @@ class Watcher:
         self.stamp = new_stamp()
         self._reported_ends: int | None = None
         self._reported_at = 0.0
+        self._build_s = 0.0  # the last rebuild's duration
         self.refreshes: list[Refresh] = []
         self._curves: dict = {}  # each run's thinned curve, kept while its rows stay the same
 
@@ -94,6 +97,11 @@ class Watcher:
                 raise
             return None
 
+    def _rebuild_gap(self) -> float:
+        """Seconds between rebuilds: report_every, stretched so that rebuilds (which hold up the
+        refreshes) take at most a third of the time on a slow or loaded machine."""
+        return max(self.report_every, REBUILD_SHARE_INV * self._build_s)
+
     def refresh(self) -> Refresh:
         t0 = time.monotonic()
         fresh = self.source.refresh()
@@ -101,16 +109,19 @@ class Watcher:
         write_run_pages(self.source, self.out, only=fresh)
         ends = sum(r.terminal for r in records)
         done = str(info.state).lower() == "finished" and not any(r.state == "running" for r in records)
+        # live.js first, always: the open page shows a run that just ended now, in place, rather
+        # than after a rebuild (seconds under load) or the final build.
+        live.write_live(self.out, self._payload(final=False))
         rebuilt = False
         if (
             not done
             and ends != self._reported_ends
-            and (self._reported_ends is None or time.monotonic() - self._reported_at >= self.report_every)
+            and (self._reported_ends is None or time.monotonic() - self._reported_at >= self._rebuild_gap())
         ):
+            t_build = time.monotonic()
             self._write_report(final=False)
             self._reported_ends, self._reported_at, rebuilt = ends, time.monotonic(), True
-        else:  # also when done: the open page shows the last run now, not after the final build
-            live.write_live(self.out, self._payload(final=False))
+            self._build_s = self._reported_at - t_build
         step = Refresh(len(records), len(fresh), time.monotonic() - t0, rebuilt, done)
         self.refreshes.append(step)
         return step

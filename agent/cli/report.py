@@ -49,7 +49,8 @@ from agent.paths import report_dir
     type=click.FloatRange(min=5.0),
     default=30.0,
     show_default=True,
-    help="With --watch: rebuild the statistics at most this often (when runs have ended).",
+    help="With --watch: rebuild the statistics at most this often, when runs have ended (less often where a "
+    "rebuild is slow).",
 )
 @click.option("--serve", is_flag=True, help="With --watch: also serve the folder on http://127.0.0.1.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Port for --serve [default: any free one].")
