@@ -25,7 +25,8 @@ from analysis.data import ReportError
 from analysis.report import ReportResult, new_stamp, report_from_source, write_run_pages
 from analysis.sources import RunSource
 
-REBUILD_SHARE_INV = 3.0
+# A rebuild holds up the refreshes: the next one waits at least this many times the last one's duration.
+REBUILD_GAP_FACTOR = 3.0
 WAITING = "No run has finished with a value of the metric yet; this page fills in as runs end."
 
 
@@ -77,10 +78,12 @@ class Watcher:
             final=final,
         )
 
-    def _write_report(self, *, final: bool) -> ReportResult | None:
-        """The report (or, with nothing to report yet, the progress page) under a new stamp."""
+    def _write_report(self, *, final: bool, current: dict | None = None) -> ReportResult | None:
+        """The report (or, with nothing to report yet, the progress page) under a new stamp.
+
+        `current`: this refresh's live payload, reused rather than computed again."""
         self.stamp = new_stamp()
-        data = self._payload(final=final)
+        data = {**current, "stamp": self.stamp} if current is not None else self._payload(final=final)
         try:
             return report_from_source(
                 self.source,
@@ -98,9 +101,8 @@ class Watcher:
             return None
 
     def _rebuild_gap(self) -> float:
-        """Seconds between rebuilds: report_every, stretched so that rebuilds (which hold up the
-        refreshes) take at most a third of the time on a slow or loaded machine."""
-        return max(self.report_every, REBUILD_SHARE_INV * self._build_s)
+        """Seconds between rebuilds: report_every, stretched on a slow or loaded machine."""
+        return max(self.report_every, REBUILD_GAP_FACTOR * self._build_s)
 
     def refresh(self) -> Refresh:
         t0 = time.monotonic()
@@ -111,7 +113,8 @@ class Watcher:
         done = str(info.state).lower() == "finished" and not any(r.state == "running" for r in records)
         # live.js first, always: the open page shows a run that just ended now, in place, rather
         # than after a rebuild (seconds under load) or the final build.
-        live.write_live(self.out, self._payload(final=False))
+        current = self._payload(final=False)
+        live.write_live(self.out, current)
         rebuilt = False
         if (
             not done
@@ -119,7 +122,7 @@ class Watcher:
             and (self._reported_ends is None or time.monotonic() - self._reported_at >= self._rebuild_gap())
         ):
             t_build = time.monotonic()
-            self._write_report(final=False)
+            self._write_report(final=False, current=current)
             self._reported_ends, self._reported_at, rebuilt = ends, time.monotonic(), True
             self._build_s = self._reported_at - t_build
         step = Refresh(len(records), len(fresh), time.monotonic() - t0, rebuilt, done)

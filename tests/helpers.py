@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from agent.runners.child import own_process_env
+
 REPO = Path(__file__).resolve().parents[1]
 
 # A plain wandb script, as users write them: wandb.init + wandb.config + wandb.log.
@@ -40,7 +42,8 @@ RECORDER = textwrap.dedent("""
 
 
 def env_for(tmp: Path, **extra: str) -> dict:
-    env = dict(os.environ)
+    # A user's shell has no wandb service; pytest's worker does once a test used wandb in-process.
+    env = own_process_env()
     env.update(
         {
             "SWEEPKIT_HOME": str(tmp / ".sweepkit"),
@@ -50,8 +53,6 @@ def env_for(tmp: Path, **extra: str) -> dict:
         }
     )
     env.pop("SWEEPKIT_STORAGE", None)
-    # A user's shell has no wandb service; pytest's worker does once a test used wandb in-process.
-    env.pop("WANDB_SERVICE", None)
     env.update(extra)
     return env
 
@@ -225,7 +226,6 @@ def find_chromium() -> str | None:
 
 def chromium_path() -> str:
     """The system Chromium; the browser tests skip (or fail under CI) without it."""
-    import os
 
     import pytest
 
