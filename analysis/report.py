@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.backends.base import Backend, BackendError
+from agent.errors import one_line
 from agent.sweep_config import SweepConfigError
 from analysis import live, render, tidy
 from analysis.build import build_report
@@ -200,7 +201,7 @@ def report_from_source(
                 runs = tidy.sanitize_runs(source.runs_table())
                 history = source.history_table()
         except BackendError as exc:
-            raise ReportError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+            raise ReportError(one_line(exc)) from exc
         except OSError as exc:
             raise ReportError(f"could not read the runs of {sweep_id}: {exc}") from exc
         with _step(progress, "computing statistics"):
@@ -239,9 +240,7 @@ def _attach_retest(data: ReportData, source: RunSource, retest_id: str, seed_key
         config = source.sweep_info().config
         runs = tidy.sanitize_runs(source.runs_table())
     except BackendError as exc:
-        raise ReportError(
-            f"re-test {retest_id}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-        ) from exc
+        raise ReportError(f"re-test {retest_id}: {one_line(exc)}") from exc
     if runs.empty:
         raise ReportError(f"re-test {retest_id} has no runs yet; run it first: sweepkit agent {retest_id}")
     try:

@@ -16,9 +16,18 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Protocol
 
-# Run states, W&B's vocabulary (the local backend maps Optuna's onto these).
-RUNNING, FINISHED, FAILED, CRASHED, KILLED, PRUNED = ("running", "finished", "failed", "crashed", "killed", "pruned")
-TERMINAL_STATES = {FINISHED, FAILED, CRASHED, KILLED, PRUNED}
+from agent.states import TERMINAL_STATES, RunState
+
+# The states by name, for modules that test for one (the local backend maps Optuna's onto these).
+RUNNING, FINISHED, FAILED, CRASHED, KILLED, PRUNED, PREEMPTED = (
+    RunState.RUNNING,
+    RunState.FINISHED,
+    RunState.FAILED,
+    RunState.CRASHED,
+    RunState.KILLED,
+    RunState.PRUNED,
+    RunState.PREEMPTED,
+)
 
 
 class BackendError(RuntimeError):

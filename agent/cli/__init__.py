@@ -23,6 +23,7 @@ from agent.cli.sweep import sweep_command
 from agent.cli.sweeps import sweeps_command
 from agent.cli.sync import sync_command
 from agent.cli.validate import validate_command
+from agent.errors import one_line
 from agent.paths import DISK_FULL_EXIT, disk_full, disk_full_reason
 
 
@@ -58,7 +59,7 @@ def main() -> None:
             where = getattr(exc, "filename", None)
             Session().fail(disk_full_reason(Path(where).parent if where else None), DISK_FULL_EXIT)
         Session().fail(
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            f"{type(exc).__name__}: {one_line(exc) if str(exc).strip() else ''} "
             "(set SWEEPKIT_DEBUG=1 for the traceback)",
             1,
         )

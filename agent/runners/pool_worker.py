@@ -24,10 +24,12 @@ from typing import Any, Optional
 import click
 
 from agent.backends import AgentSettings, Backend, BackendError, TrialControl, TrialOutcome, TrialRunner, TrialSpec
+from agent.backends.failures import FailureGuard
 from agent.paths import write_atomic
 from agent.runners import options
 from agent.runners.child import ChildRunner
 from agent.runners.warm import RESTART_EXIT, WarmRunner, WarmUnsupported, preload
+from agent.states import RunState
 from agent.sweep_config.metric import is_better
 
 
@@ -36,6 +38,8 @@ class WorkerStatus:
 
     def __init__(self, path: Optional[str], metric: Optional[str], goal: str):
         self.path = Path(path) if path else None
+        self.last_state: Optional[str] = None  # how the backend recorded the last trial
+        self.last_reason: Optional[str] = None
         self.data: dict[str, Any] = {
             "pid": os.getpid(),
             "state": "starting",
@@ -59,6 +63,7 @@ class WorkerStatus:
 
     def finished(self, spec: TrialSpec, state: str, value: Optional[float], reason: Optional[str]) -> None:
         d = self.data
+        self.last_state, self.last_reason = state, reason
         d["trials"] += 1
         d["finished" if state == "finished" else "failed"] += 1
         metric = d["metric"]
@@ -184,8 +189,8 @@ def run_worker(
     print(f"[worker] imports took {preload():.1f}s", flush=True)
     runner = WarmRunner()
     one = dataclasses.replace(settings, count=1)
-    max_failures = settings.max_consecutive_failures or int(os.environ.get("WANDB_AGENT_MAX_INITIAL_FAILURES") or 5)
-    ran = fails = 0
+    guard = FailureGuard(settings.max_consecutive_failures)  # run_agent(count=1) cannot keep count across trials
+    ran = 0
     while settings.count is None or ran < settings.count:
         if stop.requested:
             return 130
@@ -194,11 +199,10 @@ def run_worker(
         if code != 0 or runner.calls == before:
             return code
         ran += 1
-        fails = fails + 1 if runner.last_status not in ("finished", "pruned") else 0
-        if fails >= max_failures:
-            print(
-                f"[worker] stopping: {fails} runs failed in a row; fix the trial (see the runs' agent.log)", flush=True
-            )
+        why = guard.record(status.last_state or RunState.FAILED, status.last_reason)
+        if why:
+            print(f"[worker] {why}", flush=True)
+            status.note(why)
             return 1
         if runner.restart_reason and not stop.requested:
             status.write(state="restarting", restart_reason=runner.restart_reason)

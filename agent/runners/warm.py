@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from agent.backends.base import TrialControl, TrialOutcome, TrialSpec
+from agent.errors import one_line
 from agent.runners.child import LOG_FILE, prepare
 from agent.sweep_config import DEFAULT_COMMAND, module_args
 from agent.trial import TRIAL_MODULE
@@ -197,8 +198,7 @@ class WarmRunner:
                 # run_trial reports trial failures in its result; an exception escaping it means this
                 # process's state is suspect (e.g. a library import broken half-way): start afresh.
                 self.restart_reason = f"run_trial raised {type(exc).__name__}; replacing the process to be safe"
-                first = str(exc).splitlines()[0][:200] if str(exc) else ""
-                return TrialOutcome(1, time.monotonic() - t0, reason=f"{type(exc).__name__}: {first}")
+                return TrialOutcome(1, time.monotonic() - t0, reason=f"{type(exc).__name__}: {one_line(exc)}")
         took = time.monotonic() - t0
         self.last_result, self.last_status = result, result.status
         self.overhead_s.append(took - (result.train_runtime_s or 0.0))
@@ -282,7 +282,7 @@ class WarmRunner:
             float(probe.sum())
             del probe
         except Exception as exc:  # any CUDA error at all means this context is done
-            return f"CUDA context broken after the last trial: {str(exc).splitlines()[0][:160]}"
+            return f"CUDA context broken after the last trial: {one_line(exc, 160)}"
         allocated = torch.cuda.memory_allocated() / 2**20
         if self._baseline_cuda is None:
             self._baseline_cuda = allocated

@@ -7,6 +7,8 @@ from typing import Any
 
 import yaml
 
+from agent.errors import one_line
+
 from .problems import SweepConfigError
 
 
@@ -41,7 +43,7 @@ def parse_sweep_yaml(text: str, source: str = "<string>") -> dict:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else source
-        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        what = getattr(exc, "problem", None) or one_line(exc)
         context = getattr(exc, "context", None)
         detail = f"{what} ({context})" if context and context not in what else what
         raise SweepConfigError(f"{where}: invalid YAML: {detail}") from None

@@ -15,6 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.errors import one_line
 from agent.paths import cache_root
 from agent.trial.tasks import TASKS
 
@@ -86,10 +87,7 @@ def _load_files(train_file: str, validation_file: str):
             FORMATS[ext], data_files={"train": train_file, "validation": validation_file}, **kwargs
         )
     except Exception as exc:  # the library's parse errors are many-typed and multi-line
-        raise DataError(
-            f"cannot read {train_file} / {validation_file} as {ext}: "
-            f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
-        ) from exc
+        raise DataError(f"cannot read {train_file} / {validation_file} as {ext}: {one_line(exc)}") from exc
     return raw, f"files:{_file_hash(train_file)}:{_file_hash(validation_file)}"
 
 

@@ -20,6 +20,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from agent.errors import one_line
 from agent.paths import cache_root
 
 TINY_VERSION = "4"
@@ -212,9 +213,7 @@ def _hub_call(name: str, fn):
         return fn()
     except (OSError, ValueError) as exc:
         if os.path.isdir(name):
-            raise ModelLoadError(
-                f"local model directory {name!r} cannot be loaded: {str(exc).splitlines()[0]}"
-            ) from exc
+            raise ModelLoadError(f"local model directory {name!r} cannot be loaded: {one_line(exc)}") from exc
         if _is_connectivity_error(exc):
             raise ModelLoadError(_offline_hint(name)) from exc
         raise ModelLoadError(

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.errors import one_line
 from agent.paths import disk_full, disk_full_reason
 from agent.trial.arguments import HARDWARE_KEYS, check_applied, make_collator, resolve_hardware, training_arguments
 from agent.trial.config import ConfigError, TrialConfig, build_config
@@ -170,8 +171,7 @@ def _one_line(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, torch.OutOfMemoryError):
         return "CUDA out of memory; fix: lower per_device_train_batch_size or max_seq_length, or use precision=bf16"
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+    return f"{type(exc).__name__}: {one_line(exc)}" if str(exc).strip() else type(exc).__name__
 
 
 def run_trial(cfg: TrialConfig, on_log=None) -> TrialResult:

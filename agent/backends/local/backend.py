@@ -25,6 +25,7 @@ from agent.backends.local.engine import Engine
 from agent.backends.local.loop import AgentLoop
 from agent.backends.local.store import sweep_dir
 from agent.backends.local.sync import default_project, offline_run_dirs, sync_commands
+from agent.errors import one_line
 from agent.paths import home, write_atomic
 
 # wandb-core flushes the offline `.wandb` log every 15 s by default; a live pruner wants it sooner.
@@ -174,8 +175,7 @@ class LocalBackend(Backend):
             )
         except Exception as exc:  # W&B's errors are many-typed; the runs are uploaded either way
             raise BackendError(
-                f"the runs are uploaded, but W&B refused the sweep: {str(exc).splitlines()[0][:200]}; "
-                "rerun `sweepkit sync` to try again"
+                f"the runs are uploaded, but W&B refused the sweep: {one_line(exc)}; rerun `sweepkit sync` to try again"
             ) from None
         if not wb_id:
             raise BackendError("the runs are uploaded, but W&B created no sweep (offline? run `wandb login`)")

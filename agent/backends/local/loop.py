@@ -7,7 +7,6 @@ The loop knows no runner and no view: it gets a `TrialRunner` (child process or 
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
 import time
@@ -17,8 +16,6 @@ from typing import Any, Optional
 import numpy as np
 
 from agent.backends.base import (
-    CRASHED,
-    FAILED,
     KILLED,
     AgentSettings,
     ProgressSink,
@@ -27,6 +24,7 @@ from agent.backends.base import (
     TrialRunner,
     TrialSpec,
 )
+from agent.backends.failures import FailureGuard
 from agent.backends.local.engine import Claim, Engine
 from agent.backends.local.hyperband import MetricFeed
 from agent.backends.local.leases import Heartbeat, heartbeat_timeout
@@ -55,10 +53,6 @@ def _stop_on_full_disk(progress: ProgressSink) -> Iterator[list[bool]]:
         progress.note(_disk_full_stop(f"{DISK_FULL}: the sweep store could not write ({exc.strerror or exc})"))
 
 
-def max_failures_default() -> int:
-    return int(os.environ.get("WANDB_AGENT_MAX_INITIAL_FAILURES") or 5)
-
-
 class AgentLoop:
     def __init__(
         self, engine: Engine, runner: TrialRunner, progress: ProgressSink, settings: AgentSettings, env: dict[str, str]
@@ -74,11 +68,11 @@ class AgentLoop:
 
     def run(self) -> int:
         settings, progress = self.settings, self.progress
-        max_fail = settings.max_consecutive_failures or max_failures_default()
+        guard = FailureGuard(settings.max_consecutive_failures)
         old = None
         if not self.runner.in_process and threading.current_thread() is threading.main_thread():
             old = signal.signal(signal.SIGINT, self._on_sigint)
-        ran, fails, code, overheads = 0, 0, 0, []
+        ran, code, overheads = 0, 0, []
         try:
             with (
                 progress,
@@ -121,12 +115,9 @@ class AgentLoop:
                         progress.note(_disk_full_stop(reason))
                         code = DISK_FULL_EXIT
                         break
-                    fails = fails + 1 if state in (FAILED, CRASHED) else 0
-                    if fails >= max_fail:
-                        progress.note(
-                            f"stopping: {fails} runs failed in a row (last: {reason}); "
-                            "fix the trial or raise --max-consecutive-failures"
-                        )
+                    stop = guard.record(state, reason)
+                    if stop:
+                        progress.note(stop)
                         code = 1
                         break
                 if overheads:

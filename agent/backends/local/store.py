@@ -29,6 +29,7 @@ from optuna.storages import JournalStorage, RDBStorage
 
 from agent.backends.base import BackendError
 from agent.backends.local.journal import SafeJournalFileBackend
+from agent.errors import one_line
 from agent.paths import home
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -43,11 +44,6 @@ def sweep_dir(sweep_id: str) -> Path:
     return home() / "sweeps" / sweep_id
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__
-
-
 def open_storage(sweep_id: str, url: Optional[str] = None, *, create: bool = False) -> optuna.storages.BaseStorage:
     """The Optuna storage holding `sweep_id`; a one-line BackendError if it cannot be reached."""
     if url:
@@ -58,7 +54,8 @@ def open_storage(sweep_id: str, url: Optional[str] = None, *, create: bool = Fal
             return RDBStorage(url, engine_kwargs=kwargs)
         except Exception as exc:  # sqlalchemy/driver errors vary by backend
             raise BackendError(
-                f"cannot reach the sweep store {mask_url(url)}: {_short(exc)}; check the URL and that the server is up"
+                f"cannot reach the sweep store {mask_url(url)}: {one_line(exc)}; "
+                "check the URL and that the server is up"
             ) from None
     d = sweep_dir(sweep_id)
     journal = d / "journal.log"
@@ -77,7 +74,7 @@ def open_storage(sweep_id: str, url: Optional[str] = None, *, create: bool = Fal
     try:
         return JournalStorage(SafeJournalFileBackend(str(journal)))
     except OSError as exc:
-        raise BackendError(f"cannot open {journal}: {_short(exc)}") from None
+        raise BackendError(f"cannot open {journal}: {one_line(exc)}") from None
 
 
 def mask_url(url: str) -> str:

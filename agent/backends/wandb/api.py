@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from agent.backends.base import TERMINAL_STATES, BackendError, RunHistory, RunRecord
+from agent.errors import one_line
 
 PER_PAGE = 500
 HISTORY_SAMPLES = 500
@@ -60,9 +61,8 @@ def with_retry(
             return fn()
         except Exception as exc:  # classified just below
             if not _retryable(exc) or attempt == retries:
-                msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise BackendError(
-                    f"W&B request failed while {what}: {msg[:200]} (check network access and WANDB_API_KEY)"
+                    f"W&B request failed while {what}: {one_line(exc)} (check network access and WANDB_API_KEY)"
                 ) from exc
             sleep(min(60.0, base_delay * 2**attempt) * (1 + random.random() / 4))
     raise AssertionError("unreachable")

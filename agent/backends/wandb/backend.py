@@ -26,6 +26,7 @@ from agent.backends.base import (
 )
 from agent.backends.outcome import outcome
 from agent.backends.wandb.api import PER_PAGE, fetch_history, run_to_record, split_path, with_retry
+from agent.errors import one_line
 
 
 def spec_from_agent_env(sweep_id: str, number: int = 0) -> TrialSpec:
@@ -89,7 +90,7 @@ class WandbBackend(Backend):
         try:
             sweep_id = wandb.sweep(config, project=project, entity=entity)
         except Exception as exc:
-            raise BackendError(f"W&B refused the sweep: {str(exc).splitlines()[0][:200]}") from None
+            raise BackendError(f"W&B refused the sweep: {one_line(exc)}") from None
         if not sweep_id:
             raise BackendError(
                 "W&B did not create the sweep (offline or not logged in?); "

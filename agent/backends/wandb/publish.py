@@ -10,6 +10,7 @@ from typing import Optional
 
 from agent.backends.base import BackendError, SweepInfo
 from agent.backends.wandb.api import split_path
+from agent.errors import one_line
 
 
 def build_wandb_report(
@@ -78,4 +79,4 @@ def publish(info: SweepInfo, *, save: bool = True, **content) -> tuple[Optional[
         report.save()
         return report.url, f"Published W&B Report: {report.url}"
     except Exception as exc:  # the local report is written; say why publish failed
-        return None, f"Not published: W&B refused the report ({str(exc).splitlines()[0][:160]})."
+        return None, f"Not published: W&B refused the report ({one_line(exc, 160)})."

@@ -1,0 +1,64 @@
+"""Run states, W&B's words plus two of ours, declared once; and how a set of runs is counted.
+
+Every part names a state through `RunState`: the trial's `trial_result.json`, the store's
+records, the agents' summaries, `status` and the report. A summary line counts each state as
+itself ("3 finished, 1 pruned, 2 killed"), never folding the others into "failed".
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class RunState(StrEnum):
+    """How a run stands. A `str`, so it is written to JSON and compared with stored text as is."""
+
+    RUNNING = "running"
+    FINISHED = "finished"  # ran to its end (whether or not it logged the metric)
+    PRUNED = "pruned"  # stopped early by the sweep's early_terminate rule
+    FAILED = "failed"  # its own error: an exception, NaN loss, OOM, a full disk
+    CRASHED = "crashed"  # its process or its agent died without saying why
+    KILLED = "killed"  # stopped by a person (Ctrl-C, `sweep --cancel`)
+    PREEMPTED = "preempted"  # stopped by the scheduler (SIGTERM, time limit): the point runs again
+
+    @property
+    def terminal(self) -> bool:
+        return self is not RunState.RUNNING
+
+    @property
+    def is_failure(self) -> bool:
+        """Counts toward an agent's failure guard: the trial itself went wrong. A run stopped by a
+        person, the scheduler or the pruner says nothing about the trial."""
+        return self in (RunState.FAILED, RunState.CRASHED)
+
+
+TERMINAL_STATES = frozenset(s for s in RunState if s.terminal)
+
+
+def parse_state(text: str) -> RunState:
+    """A stored state; ValueError naming the known ones for anything else."""
+    try:
+        return RunState(text)
+    except ValueError:
+        raise ValueError(f"unknown run state {text!r}; known: {', '.join(RunState)}") from None
+
+
+def count_states(states: Iterable[str]) -> Counter[RunState]:
+    """How many runs are in each state (unknown text counts as crashed: it is not a result)."""
+    out: Counter[RunState] = Counter()
+    for s in states:
+        try:
+            out[RunState(s)] += 1
+        except ValueError:
+            out[RunState.CRASHED] += 1
+    return out
+
+
+def describe_counts(counts: Counter[RunState] | dict[RunState, int], *, always: Iterable[RunState] = ()) -> str:
+    """'3 finished, 1 pruned, 2 killed': every state with runs, in the enum's order; states in
+    `always` are shown even at 0 (a summary that must say "0 finished")."""
+    shown = set(always)
+    parts = [f"{counts.get(s, 0)} {s.value}" for s in RunState if counts.get(s, 0) or s in shown]
+    return ", ".join(parts) if parts else "no runs"
