@@ -1,15 +1,15 @@
-"""Sweep comparison reports: a backend's runs -> tidy tables -> statistics -> figures -> files.
+"""Sweep comparison reports: a backend's runs -> tidy tables -> statistics -> ReportData -> files.
 
-    sources.py    runs and histories through any backend, cached on disk
-    tidy.py       the two tidy tables (runs, history), secrets removed
-    stats.py      pure statistics: EVP, paired intervals, importance
-    build.py      `build_report`: tables + sweep config -> ReportData (numbers and sentences)
-    data.py       ReportData, the scale values are stated in
-    takeaways.py  one sentence per figure, from the numbers
-    figures.py    plotly figures (report.html); pngs.py: matplotlib (report.md)
-    render.py     report.json, CSVs, HTML and Markdown files
-    report.py     `write_report`, the entry `sweepkit report` calls
-    publish.py    --publish: the summary handed to the backend
+    tables/    a sweep's runs as two tidy tables, read through any backend and cached (sources, tidy),
+               and what the sweep config says about them (sweep: parameters, the compared key)
+    stats/     pure statistics: paired comparisons and power (compare), seed cells (cells), expected
+               validation performance (evp), importance, cost and the Pareto front, re-tests (retest)
+    report/    ReportData, every number and sentence a report states (data), built in named stages
+               (build: scope -> sections -> takeaways), the re-test's sentence (retest); pure
+    render/    the files: report.json/.html/.md (documents, context, figures, pngs), CSVs (files),
+               run pages (runpage), the progress payload live.js (live), a whole folder (outputs)
+    commands/  what `sweepkit report` runs: write_report (report), --watch (watch), --publish (publish)
 
-Never imports training code; the CLI imports it only inside `report`.
+Each layer imports only those above it in this list (import contracts in pyproject.toml). Never
+imports training code; the CLI imports it only inside `report`.
 """

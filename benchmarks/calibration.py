@@ -17,7 +17,7 @@ import math
 import numpy as np
 from scipy import stats as sps
 
-from analysis import compare
+from analysis.stats import compare
 
 NS = (2, 3, 4, 6, 10, 30, 100)
 

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="sweepkit-live-"))
     os.environ.update(SWEEPKIT_HOME=str(work / "home"), SWEEPKIT_CACHE=str(work / "cache"), WANDB_SILENT="true")
     from agent.backends.local import LocalBackend
-    from analysis.watch import Watcher
+    from analysis.commands.watch import Watcher
 
     t = time.perf_counter()
     sid = build_sweep(args.runs, template_log(work))

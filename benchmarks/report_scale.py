@@ -52,7 +52,7 @@ def _seed_cache(src, info, records: list[dict], hist) -> None:
     """What a first report of a finished sweep leaves in the cache (meta.json + history.parquet)."""
     import json
 
-    from analysis.sources import by_run_order
+    from analysis.tables.sources import by_run_order
 
     for r in records:
         r["data_key"] = "final"
@@ -121,8 +121,8 @@ def main() -> None:
 
     from agent.backends.base import SweepInfo
     from agent.backends.wandb import WandbBackend
-    from analysis.report import report_from_source
-    from analysis.sources import RunSource
+    from analysis.commands.report import report_from_source
+    from analysis.tables.sources import RunSource
     from tests.synthetic import scale_sweep
 
     t = time.perf_counter()

@@ -79,9 +79,9 @@ def report_command(
 ) -> None:
     """Write report.html/.md/.json, runs/history CSVs and runs/<id>.html for SWEEP_ID."""
     try:
-        from analysis.report import ReportError, write_report
-        from analysis.watch import Watcher
-        from analysis.watch import serve as serve_folder
+        from analysis.commands.report import ReportError, write_report
+        from analysis.commands.watch import Watcher
+        from analysis.commands.watch import serve as serve_folder
     except ImportError as exc:
         session.fail(f"the report needs sweepkit's analysis package ({exc}); reinstall sweepkit", 1)
     if (serve or port) and not watch:

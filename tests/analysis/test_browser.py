@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from analysis.build import build_report
-from analysis.report import write_outputs
+from analysis.render.outputs import write_outputs
+from analysis.report.build import build_report
 from tests.helpers import chromium_path
 from tests.synthetic import synthetic_sweep
 

@@ -13,9 +13,8 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from analysis import compare
-from analysis.data import Scale
-from analysis.retest import analyze_retest
+from analysis.stats import compare
+from analysis.stats.retest import analyze_retest
 
 DRAWS = 400
 NS = (3, 4, 6, 10, 30)
@@ -81,9 +80,7 @@ def test_the_retest_optimism_interval_covers_the_true_optimism(seeds):
                 for s in range(1, seeds + 1)
             ]
         )
-        res = analyze_retest(
-            sweep, retest, cfg, retest_id="r", metric="m", maximize=True, seed_key="seed", scale=Scale(100, "points")
-        )
+        res = analyze_retest(sweep, retest, cfg, retest_id="r", metric="m", maximize=True, seed_key="seed")
         for row in res.rows:
             truth = row.sweep_best - true[row.config["lr"]]
             covered += row.optimism_low <= truth <= row.optimism_high

@@ -1,4 +1,4 @@
-"""analysis.compare as pure functions, against scipy and hand-computed values."""
+"""analysis.stats.compare as pure functions, against scipy and hand-computed values."""
 
 import math
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from analysis import compare
+from analysis.stats import compare
 
 
 def test_interval_and_p_are_the_paired_t_test():

@@ -1,10 +1,11 @@
-"""analysis.cost as pure functions: GPU-hours, the Pareto front, EVP against a budget of time."""
+"""analysis.stats.cost as pure functions: GPU-hours, the Pareto front, EVP against a budget of time."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import cost, stats
+from analysis.stats import cost, evp
+from analysis.stats.cells import seed_summary
 
 
 def test_gpu_hours_use_the_gpu_share_and_fall_back_to_wall_hours_on_cpu():
@@ -36,7 +37,7 @@ def test_evp_by_time_by_hand():
 def test_evp_by_time_with_equal_costs_is_the_per_trial_curve():
     rng = np.random.default_rng(2)
     v = rng.normal(0.8, 0.03, 12)
-    by_trials = stats.expected_max_curve(v, maximize=True)
+    by_trials = evp.expected_max_curve(v, maximize=True)
     by_time = cost.expected_best_by_budget(v, np.full(12, 0.1), maximize=True, budgets=0.1 * np.arange(1, 13))
     assert by_time["mean"].to_numpy() == pytest.approx(by_trials["mean"].to_numpy(), abs=0.002)
     assert (by_time["share"] == 1).all()
@@ -55,7 +56,7 @@ def test_config_costs_are_means_per_config_with_the_front():
             "num_parameters": [10, 10, 5, 5],
         }
     )
-    cells = stats.seed_summary(runs, config_keys=["lr"], metric="m")
+    cells = seed_summary(runs, config_keys=["lr"], metric="m")
     cc = cost.config_costs(runs, cells, ["lr"], maximize=True).set_index("lr")
     assert cc.loc[1, "hours"] == pytest.approx(1.0) and cc.loc[2, "throughput"] == pytest.approx(210.0)
     assert cc["pareto"].all()  # better but dearer vs worse but cheaper: both on the front

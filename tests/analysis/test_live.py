@@ -7,7 +7,7 @@ import json
 
 import pandas as pd
 
-from analysis import live
+from analysis.render import live
 
 CONFIG = {
     "method": "grid",

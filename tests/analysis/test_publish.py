@@ -5,8 +5,8 @@ import pytest
 from agent.backends.base import SweepInfo
 from agent.backends.local import LocalBackend
 from agent.backends.wandb import WandbBackend
-from analysis.build import build_report
-from analysis.publish import publish_report, summary_markdown
+from analysis.commands.publish import publish_report, summary_markdown
+from analysis.report.build import build_report
 from tests.synthetic import synthetic_sweep
 
 

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.build import ReportError, build_report
-from analysis.compare import PairedDifference, paired_difference
-from analysis.data import Scale
-from analysis.report import write_outputs
-from analysis.takeaways import comparison_sentence, tradeoff_sentence
+from analysis.render.outputs import write_outputs
+from analysis.report.build import ReportError, build_report
+from analysis.report.data import Scale
+from analysis.report.takeaways import comparison_sentence, tradeoff_sentence
+from analysis.stats.compare import PairedDifference, paired_difference
 from tests.synthetic import synthetic_sweep
 
 

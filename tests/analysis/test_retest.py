@@ -1,4 +1,5 @@
-"""analysis.retest on synthetic sweeps with known truth: optimism, ranking, the winner's odds, the pick."""
+"""The re-test on synthetic sweeps with known truth: optimism, ranking, the winner's odds, the pick
+(`analysis.stats.retest`), and the sentence that states them (`analysis.report.retest`)."""
 
 import numpy as np
 import pandas as pd
@@ -6,8 +7,9 @@ import pytest
 from scipy import stats as sps
 
 from agent.sweep_config.retest import CANDIDATE
-from analysis.data import Scale
-from analysis.retest import analyze_retest
+from analysis.report.data import Scale
+from analysis.report.retest import takeaway
+from analysis.stats.retest import analyze_retest
 
 S = Scale(100.0, "points")
 
@@ -27,7 +29,7 @@ def test_optimism_is_the_best_minus_the_retest_interval():
     runs, cfg = retest_of(
         [{"lr": 1}, {"lr": 2}, {"lr": 3}], [5, 6, 7], [[0.81, 0.82, 0.80], [0.82, 0.83, 0.83], [0.79, 0.78, 0.80]]
     )
-    res = analyze_retest(sweep, runs, cfg, retest_id="r", metric="m", maximize=True, seed_key="seed", scale=S)
+    res = analyze_retest(sweep, runs, cfg, retest_id="r", metric="m", maximize=True, seed_key="seed")
     top = res.rows[0]
     lo, hi = sps.t.interval(0.95, 2, loc=0.81, scale=sps.sem([0.81, 0.82, 0.80]))
     assert top.sweep_best == 0.86 and top.sweep_runs == 2 and top.seeds == 3 and top.mean == pytest.approx(0.81)
@@ -39,7 +41,7 @@ def test_optimism_is_the_best_minus_the_retest_interval():
     assert res.spearman == pytest.approx(0.5)  # sweep order 1,2,3 vs re-test order 2,1,3
     assert res.pick == "lr=2" and res.lead is not None and res.lead.n_pairs == 3
     assert res.p_winner_holds is not None and res.p_winner_holds < 0.5
-    t = res.takeaway
+    t = takeaway(res, S, maximize=True)
     assert "The sweep's best config (lr=1) scored 86.0 in the sweep and 81.0" in t and "optimistic" in t
     assert "Spearman rank correlation 0.50" in t and t.count("Pick lr=2") == 1
 
@@ -47,24 +49,26 @@ def test_optimism_is_the_best_minus_the_retest_interval():
 def test_a_clear_winner_holds_and_its_lead_is_significant():
     sweep = pd.DataFrame({"lr": [1, 2], "seed": [0, 0], "m": [0.90, 0.80]})
     runs, cfg = retest_of([{"lr": 1}, {"lr": 2}], [5, 6, 7, 8], [[0.90, 0.91, 0.89, 0.90], [0.80, 0.81, 0.80, 0.79]])
-    res = analyze_retest(sweep, runs, cfg, retest_id="r", metric="m", maximize=True, seed_key="seed", scale=S)
+    res = analyze_retest(sweep, runs, cfg, retest_id="r", metric="m", maximize=True, seed_key="seed")
     assert res.p_winner_holds > 0.99 and res.lead.significant and res.spearman is None  # 2 configs: no rank correlation
-    assert "keeps the sweep's order" in res.takeaway and "its lead over lr=2 is 10.0 points" in res.takeaway
+    t = takeaway(res, S, maximize=True)
+    assert "keeps the sweep's order" in t and "its lead over lr=2 is 10.0 points" in t
 
 
 def test_a_tie_says_so_and_names_the_cheaper_config():
     sweep = pd.DataFrame({"lr": [1, 2], "seed": [0, 0], "m": [0.85, 0.84]})
     runs, cfg = retest_of([{"lr": 1}, {"lr": 2}], [5, 6, 7], [[0.83, 0.85, 0.84], [0.84, 0.83, 0.85]])
-    res = analyze_retest(sweep, runs, cfg, retest_id="r", metric="m", maximize=True, seed_key="seed", scale=S)
-    assert not res.lead.significant and "not significant" in res.takeaway
-    assert "lr=1 costs 1.5× fewer wall hours per trial" in res.takeaway
+    res = analyze_retest(sweep, runs, cfg, retest_id="r", metric="m", maximize=True, seed_key="seed")
+    t = takeaway(res, S, maximize=True)
+    assert not res.lead.significant and "not significant" in t
+    assert "lr=1 costs 1.5× fewer wall hours per trial" in t
 
 
 def test_nested_candidates_and_a_minimised_metric():
     sweep = pd.DataFrame({"model": ["a", "b"], "lr": [1, 1], "seed": [0, 0], "m": [0.20, 0.25]})
     configs = [{"model": "a", "lr": 1}, {"model": "b", "lr": 1}]
     runs, cfg = retest_of(configs, [5, 6], [[0.30, 0.28], [0.24, 0.26]], nested=True)
-    res = analyze_retest(sweep, runs, cfg, retest_id="r", metric="m", maximize=False, seed_key="seed", scale=S)
+    res = analyze_retest(sweep, runs, cfg, retest_id="r", metric="m", maximize=False, seed_key="seed")
     assert res.rows[0].label == "model=a, lr=1" and res.rows[0].mean == pytest.approx(0.29)
     assert res.rows[0].optimism == pytest.approx(0.09)  # loss: lower in the sweep than on re-test
     assert res.pick == "model=b, lr=1"
@@ -73,6 +77,6 @@ def test_nested_candidates_and_a_minimised_metric():
 def test_missing_retest_runs_are_said_and_nothing_is_invented():
     sweep = pd.DataFrame({"lr": [1, 2], "seed": [0, 0], "m": [0.9, 0.8]})
     runs, cfg = retest_of([{"lr": 1}, {"lr": 2}], [5, 6], [[0.88, 0.87], [np.nan, np.nan]])
-    res = analyze_retest(sweep, runs.dropna(), cfg, retest_id="r", metric="m", maximize=True, seed_key="seed", scale=S)
+    res = analyze_retest(sweep, runs.dropna(), cfg, retest_id="r", metric="m", maximize=True, seed_key="seed")
     assert res.rows[1].mean is None and res.rows[1].optimism is None
     assert any("no finished re-test run" in m for m in res.messages) and res.p_winner_holds is None

@@ -9,9 +9,9 @@ import re
 import pandas as pd
 
 from agent.backends.base import RunRecord
-from analysis import render
-from analysis.runpage import write_run_page
-from analysis.sources import RunData
+from analysis.render.runpage import write_run_page
+from analysis.render.templating import env
+from analysis.tables.sources import RunData
 
 
 def test_run_page_shows_system_metrics_console_and_no_secret(tmp_path, monkeypatch):
@@ -43,7 +43,7 @@ def test_run_page_shows_system_metrics_console_and_no_secret(tmp_path, monkeypat
     )
     page = write_run_page(
         tmp_path,
-        render.env(),
+        env(),
         rec,
         {"reason": "<i>boom</i>", "eval/loss": 0.5},
         RunData("k1", frame, {}, console),

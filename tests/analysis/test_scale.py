@@ -7,27 +7,28 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import live, stats
-from analysis.build import build_report
-from analysis.compare import sign_flip_p
-from analysis.report import write_outputs
-from analysis.sources import _split_by_run
+from analysis.render import live
+from analysis.render.outputs import write_outputs
+from analysis.report.build import build_report
+from analysis.stats import evp
+from analysis.stats.compare import sign_flip_p
+from analysis.tables.sources import split_by_run
 from tests.synthetic import synthetic_sweep
 
 
 def test_evp_budgets_are_every_n_up_to_200_then_a_log_grid_that_ends_at_n():
-    assert stats.evp_budgets(50) == list(range(1, 51))
-    b = stats.evp_budgets(5000, also=(3333,))
+    assert evp.evp_budgets(50) == list(range(1, 51))
+    b = evp.evp_budgets(5000, also=(3333,))
     assert b[:200] == list(range(1, 201)) and b[-1] == 5000 and 3333 in b
     assert len(b) < 420 and b == sorted(set(b))
 
 
 def test_expected_max_curve_at_sampled_budgets_equals_the_dense_one():
     scores = np.random.default_rng(1).normal(size=600)
-    thin = stats.expected_max_curve(scores).set_index("n")
+    thin = evp.expected_max_curve(scores).set_index("n")
     # the same estimator at every n, computed one budget at a time
     for n in (1, 7, 200, 233, 600):
-        dense = stats.expected_max_curve(scores, also=(n,)).set_index("n").loc[n]
+        dense = evp.expected_max_curve(scores, also=(n,)).set_index("n").loc[n]
         assert n in thin.index or n == 233
         assert dense["mean"] == pytest.approx(thin.loc[n, "mean"] if n in thin.index else dense["mean"])
     assert thin["mean"].is_monotonic_increasing and thin.index[-1] == 600
@@ -69,7 +70,7 @@ def test_split_by_run_gives_each_runs_rows_as_a_groupby_would(shuffle):
     h = pd.DataFrame({"run_id": ["a", "a", "b", "c", "c", "c"], "step": range(6), "metric": "m", "value": range(6)})
     if shuffle:
         h = h.sample(frac=1, random_state=0).reset_index(drop=True)
-    got = _split_by_run(h)
+    got = split_by_run(h)
     for rid, g in h.groupby("run_id"):
         pd.testing.assert_frame_equal(got[rid].reset_index(drop=True), g.reset_index(drop=True))
 
@@ -96,7 +97,7 @@ class _Source:
 
     def __init__(self, keys):
         from agent.backends.base import RunRecord, SweepInfo
-        from analysis.sources import RunData
+        from analysis.tables.sources import RunData
 
         self.sweep_id = "s"
         self.records = [RunRecord(rid, "finished", data_key=k) for rid, k in keys.items()]
@@ -112,7 +113,7 @@ class _Source:
 
 
 def test_run_pages_are_drawn_again_only_for_runs_whose_data_changed(tmp_path):
-    from analysis.report import write_run_pages
+    from analysis.render.outputs import write_run_pages
 
     assert len(write_run_pages(_Source({"a": "1", "b": "1", "c": None}), tmp_path)) == 3
     again = write_run_pages(_Source({"a": "1", "b": "2", "c": None}), tmp_path)

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from analysis.build import build_report
-from analysis.figures import figure_json
-from analysis.report import write_outputs
+from analysis.render.figures import figure_json
+from analysis.render.outputs import write_outputs
+from analysis.report.build import build_report
 from tests.synthetic import synthetic_sweep
 
 SCRIPT = "</script><script>alert(1)</script>"

@@ -12,8 +12,8 @@ from wandb.apis.public import Run
 from agent.backends.base import Backend, BackendError, RunHistory, RunRecord, SweepInfo
 from agent.backends.wandb import WandbBackend
 from agent.backends.wandb.api import with_retry
-from analysis import tidy
-from analysis.sources import RunSource
+from analysis.tables import tidy
+from analysis.tables.sources import RunSource
 
 SWEEP_CONFIG = {
     "method": "grid",
@@ -266,7 +266,7 @@ def test_live_wandb_sweep(tmp_path):
 
 
 def test_history_keys_are_the_eval_metrics_plus_the_trainer_step():
-    from analysis.sources import history_keys
+    from analysis.tables.sources import history_keys
 
     summary = {"eval/f1": 0.8, "eval/accuracy": 0.7, "train/loss": 0.1, "train/global_step": 30, "eval/samples": "x"}
     assert history_keys(summary, "eval/accuracy") == ["eval/accuracy", "eval/f1", "train/global_step"]
@@ -276,7 +276,7 @@ def test_history_keys_are_the_eval_metrics_plus_the_trainer_step():
 def test_write_report_on_wandb_backend_then_again_fully_offline(tmp_path, monkeypatch):
     import wandb
 
-    from analysis.report import write_report
+    from analysis.commands.report import write_report
 
     monkeypatch.setenv("SWEEPKIT_CACHE", str(tmp_path / "cache"))
     api = FakeApi(states=("finished",) * 4)

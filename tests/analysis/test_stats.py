@@ -1,4 +1,4 @@
-"""analysis.stats as pure functions, against hand-computed values and known ground truth."""
+"""analysis.stats (evp, cells, importance) as pure functions, against hand-computed values and known ground truth."""
 
 import math
 
@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import stats
+from analysis.stats import cells, evp, importance
 
 
 def test_evp_without_replacement_hand_computed():
-    e = stats.expected_max_curve([2.0, 1.0, 3.0], maximize=True)
+    e = evp.expected_max_curve([2.0, 1.0, 3.0], maximize=True)
     # n=1: mean of all; n=2: maxima of the pairs {1,2},{1,3},{2,3} are 2,3,3; n=3: the max.
     assert e["n"].tolist() == [1, 2, 3]
     assert e["mean"].tolist() == pytest.approx([2.0, 8 / 3, 3.0])
@@ -18,13 +18,13 @@ def test_evp_without_replacement_hand_computed():
 
 
 def test_evp_with_replacement_is_dodge_formula():
-    e = stats.expected_max_curve([1.0, 2.0, 3.0], maximize=True, with_replacement=True)
+    e = evp.expected_max_curve([1.0, 2.0, 3.0], maximize=True, with_replacement=True)
     # P(max of 2 draws = v(i)) = (i/3)^2 - ((i-1)/3)^2 = 1/9, 3/9, 5/9
     assert e["mean"].iloc[1] == pytest.approx((1 * 1 + 2 * 3 + 3 * 5) / 9)
 
 
 def test_evp_minimize_takes_expected_minimum():
-    e = stats.expected_max_curve([1.0, 2.0, 3.0], maximize=False)
+    e = evp.expected_max_curve([1.0, 2.0, 3.0], maximize=False)
     assert e["mean"].tolist() == pytest.approx([2.0, 4 / 3, 1.0])
 
 
@@ -32,30 +32,30 @@ def test_evp_matches_brute_force_on_ties_and_large_n():
     from itertools import combinations
 
     v = [0.5, 0.7, 0.7, 0.2, 0.9, 0.9, 0.1]
-    e = stats.expected_max_curve(v, maximize=True)
+    e = evp.expected_max_curve(v, maximize=True)
     for n in range(1, len(v) + 1):
         maxima = [max(c) for c in combinations(v, n)]
         assert e["mean"].iloc[n - 1] == pytest.approx(np.mean(maxima))
         assert e["std"].iloc[n - 1] == pytest.approx(np.std(maxima), abs=1e-9)
-    big = stats.expected_max_curve(np.linspace(0, 1, 3000), maximize=True)  # no overflow
+    big = evp.expected_max_curve(np.linspace(0, 1, 3000), maximize=True)  # no overflow
     assert np.isfinite(big["mean"]).all() and big["mean"].is_monotonic_increasing
 
 
 def test_evp_ignores_nan_and_empty():
-    assert stats.expected_max_curve([np.nan, 1.0])["mean"].tolist() == [1.0]
-    assert stats.expected_max_curve([]).empty
+    assert evp.expected_max_curve([np.nan, 1.0])["mean"].tolist() == [1.0]
+    assert evp.expected_max_curve([]).empty
 
 
 def test_evp_band_is_the_central_90_percent_of_the_best_of_n():
     from itertools import combinations
 
     v = [0.5, 0.7, 0.7, 0.2, 0.9, 0.1, 0.3, 0.6]
-    e = stats.expected_max_curve(v, maximize=True)
+    e = evp.expected_max_curve(v, maximize=True)
     for n in (1, 2, 4):
         maxima = [max(c) for c in combinations(v, n)]
         lo, hi = np.quantile(maxima, [0.05, 0.95], method="inverted_cdf")
         assert (e["low"].iloc[n - 1], e["high"].iloc[n - 1]) == pytest.approx((lo, hi))
-    m = stats.expected_max_curve(v, maximize=False)  # the best of n is then the minimum
+    m = evp.expected_max_curve(v, maximize=False)  # the best of n is then the minimum
     minima = [min(c) for c in combinations(v, 2)]
     assert m["low"].iloc[1] <= np.mean(minima) <= m["high"].iloc[1]
     assert m["low"].iloc[1] == pytest.approx(np.quantile(minima, 0.05, method="inverted_cdf"))
@@ -65,7 +65,7 @@ def test_evp_band_predicts_a_fresh_budget_nine_times_in_ten():
     rng = np.random.default_rng(5)
     inside = 0
     for _ in range(300):
-        e = stats.expected_max_curve(rng.normal(0, 1, 60), maximize=True)
+        e = evp.expected_max_curve(rng.normal(0, 1, 60), maximize=True)
         best_of_5 = rng.normal(0, 1, 5).max()
         inside += e["low"].iloc[4] <= best_of_5 <= e["high"].iloc[4]
     assert 0.84 <= inside / 300 <= 0.96
@@ -80,7 +80,7 @@ def test_matched_pairs_average_repeats_and_drop_unmatched():
             "m": [0.8, 0.6, 0.5, 0.9, 0.7, 0.1],
         }
     )
-    p = stats.matched_pairs(runs, compare="model", a="A", b="B", metric="m", match_keys=["lr", "seed"])
+    p = cells.matched_pairs(runs, compare="model", a="A", b="B", metric="m", match_keys=["lr", "seed"])
     assert sorted(p["diff"].round(6).tolist()) == [0.2, 0.2]  # lr=1: 0.7-0.5, lr=2: 0.9-0.7
 
 
@@ -88,7 +88,7 @@ def test_seed_summary_mean_std_count_and_t_interval():
     from scipy import stats as sps
 
     runs = pd.DataFrame({"lr": [1, 1, 1, 2], "seed": [1, 2, 3, 1], "m": [1.0, 2.0, 3.0, 5.0]})
-    s = stats.seed_summary(runs, config_keys=["lr"], metric="m").set_index("lr")
+    s = cells.seed_summary(runs, config_keys=["lr"], metric="m").set_index("lr")
     assert s.loc[1, "mean"] == 2.0 and s.loc[1, "std"] == pytest.approx(1.0) and s.loc[1, "count"] == 3
     assert (s.loc[1, "low"], s.loc[1, "high"]) == pytest.approx(sps.t.interval(0.95, 2, loc=2.0, scale=1 / 3**0.5))
     assert np.isnan(s.loc[2, "std"]) and np.isnan(s.loc[2, "low"])  # one seed: no interval
@@ -99,7 +99,7 @@ def test_importance_finds_the_informative_parameter_with_signed_correlation():
     n = 120
     runs = pd.DataFrame({"lr": rng.uniform(0, 1, n), "noise": rng.uniform(0, 1, n), "model": rng.choice(["a", "b"], n)})
     runs["m"] = -2.0 * runs["lr"] + 0.01 * rng.normal(size=n)
-    imp = stats.importance_table(runs, params=["lr", "noise", "model"], metric="m")
+    imp = importance.importance_table(runs, params=["lr", "noise", "model"], metric="m")
     assert imp.iloc[0]["feature"] == "lr" and imp.iloc[0]["importance"] > 0.8
     assert imp.iloc[0]["pearson"] < -0.95 and imp.iloc[0]["spearman"] < -0.95
     assert {"model=a", "model=b"} & set(imp["feature"])  # one-hot for categoricals
@@ -108,6 +108,6 @@ def test_importance_finds_the_informative_parameter_with_signed_correlation():
 
 def test_best_row_is_the_one_best_rule_on_dataframes():
     df = pd.DataFrame({"m": [0.3, np.nan, 0.9, 0.9, -np.inf], "id": list("abcde")})
-    assert stats.best_row(df, "m", maximize=True)["id"] == "c"  # first of a tie, NaN skipped
-    assert stats.best_row(df, "m", maximize=False)["id"] == "a"  # -inf is not a value
-    assert stats.best_row(df.iloc[[1]], "m", maximize=True) is None
+    assert cells.best_row(df, "m", maximize=True)["id"] == "c"  # first of a tie, NaN skipped
+    assert cells.best_row(df, "m", maximize=False)["id"] == "a"  # -inf is not a value
+    assert cells.best_row(df.iloc[[1]], "m", maximize=True) is None

@@ -1,11 +1,11 @@
-"""The watch loop (analysis/watch.py): what each refresh writes, in which order."""
+"""The watch loop (analysis/commands/watch.py): what each refresh writes, in which order."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 from agent.backends.base import RunRecord
-from analysis import watch
+from analysis.commands import watch
 
 
 class FakeSource:

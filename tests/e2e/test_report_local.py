@@ -70,7 +70,7 @@ def local_sweep(tmp_path_factory):
 
 
 def test_write_report_from_local_store(local_sweep):
-    from analysis.report import write_report
+    from analysis.commands.report import write_report
 
     backend, sweep_id, home = local_sweep
     res = write_report(sweep_id, backend=backend, out_dir=home / "out")
@@ -89,7 +89,7 @@ def test_write_report_from_local_store(local_sweep):
 
 
 def test_second_report_reads_no_run_log(local_sweep, monkeypatch, tmp_path):
-    from analysis.report import write_report
+    from analysis.commands.report import write_report
 
     backend, sweep_id, home = local_sweep
     write_report(sweep_id, backend=backend, out_dir=tmp_path)  # the first read fills the cache
@@ -103,8 +103,8 @@ def test_second_report_reads_no_run_log(local_sweep, monkeypatch, tmp_path):
 
 
 def test_unknown_sweep_is_one_line_report_error(local_sweep, tmp_path):
-    from analysis.build import ReportError
-    from analysis.report import write_report
+    from analysis.commands.report import write_report
+    from analysis.report.data import ReportError
 
     backend, _, _ = local_sweep
     with pytest.raises(ReportError) as e:
@@ -113,7 +113,7 @@ def test_unknown_sweep_is_one_line_report_error(local_sweep, tmp_path):
 
 
 def test_publish_on_an_offline_sweep_says_why_in_the_report(local_sweep, tmp_path):
-    from analysis.report import write_report
+    from analysis.commands.report import write_report
 
     backend, sweep_id, _ = local_sweep
     res = write_report(sweep_id, backend=backend, out_dir=tmp_path, publish=True)
@@ -126,7 +126,7 @@ def test_progress_is_shown_on_the_given_console(local_sweep, tmp_path):
 
     from rich.console import Console
 
-    from analysis.report import write_report
+    from analysis.commands.report import write_report
 
     backend, sweep_id, _ = local_sweep
     buf = io.StringIO()

@@ -41,7 +41,7 @@ def test_smoke_sweep_to_report(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
     from agent.backends import get_backend
     from agent.runners.warm import WarmRunner
-    from analysis.report import write_report
+    from analysis.commands.report import write_report
     from tests.helpers import run_in_process
 
     backend = get_backend("local")

@@ -18,26 +18,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agent.paths import run_page as run_page_path
+from agent.paths import run_page
 from agent.sweep_config.metric import best, is_better
-from analysis import tidy
-from analysis.build import default_compare, sweep_params
-from analysis.figures import PALETTE
-from analysis.files import jsonable, write_atomic
+from analysis.render.cells import cell
+from analysis.render.files import jsonable, write_atomic
+from analysis.render.style import MAX_CURVE_POINTS, PALETTE
+from analysis.tables.sweep import default_compare, sweep_params, varying
 
-MAX_CURVE_POINTS = 100
 MAX_CURVES = 200  # runs drawn in the live curves figure
-
-
-def cell(v: Any) -> Any:
-    """A table cell as JSON: numbers and strings as they are, missing values as null."""
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return None
-    if isinstance(v, (np.integer, np.floating, np.bool_)):
-        return v.item()
-    return v if isinstance(v, (str, int, float, bool)) else str(v)
-
-
 LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 30, "b": 45}, "height": 340}
 
 
@@ -84,7 +72,7 @@ def payload(
     metric_cfg = config.get("metric") or {}
     metric = metric_cfg.get("name")
     params = [p for p in sweep_params(config) if p in runs.columns]
-    varying = [p for p in params if tidy.text(runs[p]).nunique() > 1] if len(runs) else []
+    varied = varying(runs, params) if len(runs) else []
     compare = default_compare(params, runs) if len(runs) else None
     starts = [_when(v) for v in runs["created_at"]] if len(runs) else []
     t0 = min((t for t in starts if t), default=now)
@@ -104,8 +92,8 @@ def payload(
             {
                 "id": rid,
                 "state": state,
-                "page": run_page_path(rid),
-                "params": {p: cell(row.get(p)) for p in varying},
+                "page": run_page(rid),
+                "params": {p: cell(row.get(p)) for p in varied},
                 "value": value,
                 "elapsed_s": round(elapsed, 1) if elapsed is not None else None,
                 "reason": cell(row.get("reason")),
@@ -131,7 +119,7 @@ def payload(
         "every": every,
         "counts": counts,
         "total": len(table),
-        "columns": varying,
+        "columns": varied,
         "best": {"run": top["id"], "value": top["value"]} if top else None,
         "runs": table,
         "figures": figures(table, metric, metric_cfg, hist, compare, curve_cache) if metric else {},

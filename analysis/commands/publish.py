@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from agent.backends.base import Backend, SweepInfo
-from analysis.data import ReportData
+from analysis.report.data import ReportData
 
 
 def _md(text: str) -> str:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from agent.backends.base import Backend, RunRecord, SweepInfo
 from agent.paths import cache_root, safe_name
-from analysis import tidy
+from analysis.tables import tidy
 
 DONE_SWEEP_STATES = {"finished", "canceled", "cancelled", "crashed"}
 CONSOLE_KEPT = 500  # console lines kept per run in the cache (the run page shows a tail)
@@ -58,7 +58,7 @@ def by_run_order(hist: pd.DataFrame) -> pd.DataFrame:
     return hist.iloc[np.argsort(codes, kind="stable")].reset_index(drop=True)
 
 
-def _split_by_run(hist: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def split_by_run(hist: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Each run's rows, as slices of one sorted copy (a groupby builds ten thousand frames slowly)."""
     if not len(hist):
         return {}
@@ -105,7 +105,7 @@ class RunSource:
         except (OSError, ValueError, ImportError, KeyError):
             return {}
         self._cached_history = hist
-        by_run = _split_by_run(hist)
+        by_run = split_by_run(hist)
         empty = tidy.empty_history()
         for rid, ent in (meta.get("runs") or {}).items():
             self.data[rid] = RunData(

@@ -13,22 +13,13 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis import tidy
-from analysis.data import ReportData
-from analysis.files import script_json
+from analysis.render.files import script_json
+from analysis.render.style import color, rgba
+from analysis.report.data import ReportData
+from analysis.tables import tidy
 
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2"]
 MAX_POINTS = 400
 LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=40, b=50), height=380)
-
-
-def _rgba(hex_color: str, alpha: float) -> str:
-    h = hex_color.lstrip("#")
-    return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"
-
-
-def color(i: int) -> str:
-    return PALETTE[i % len(PALETTE)]
 
 
 def figure_json(fig: go.Figure) -> str:
@@ -46,7 +37,7 @@ def line_with_band(
         y=np.concatenate([high, low[::-1]]),
         fill="toself",
         mode="lines",
-        fillcolor=_rgba(color(i), 0.2),
+        fillcolor=rgba(color(i), 0.2),
         line=dict(width=0),
         hoverinfo="skip",
         showlegend=False,

@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.backends.base import Backend
-from analysis import live, render, tidy
-from analysis.data import ReportError
-from analysis.report import ReportResult, new_stamp, report_from_source, write_run_pages
-from analysis.sources import RunSource
+from analysis.commands.report import ReportResult, report_from_source
+from analysis.render import live
+from analysis.render.documents import write_html, write_plotly_asset
+from analysis.render.outputs import new_stamp, write_run_pages
+from analysis.report.data import ReportError
+from analysis.tables import tidy
+from analysis.tables.sources import RunSource
 
 # A rebuild holds up the refreshes: the next one waits at least this many times the last one's duration.
 REBUILD_GAP_FACTOR = 3.0
@@ -94,7 +97,7 @@ class Watcher:
                 live_data=data,
             )
         except ReportError as exc:
-            render.write_html(None, self.out / "report.html", data, waiting=f"{WAITING} ({exc})" if final else WAITING)
+            write_html(None, self.out / "report.html", data, waiting=f"{WAITING} ({exc})" if final else WAITING)
             live.write_live(self.out, data)
             if final:
                 raise
@@ -132,7 +135,7 @@ class Watcher:
     def run(self, *, note: Callable[[str], None] = lambda s: None) -> ReportResult | None:
         """Refresh until the sweep ends (or Ctrl-C); then write the final report and return it."""
         self.out.mkdir(parents=True, exist_ok=True)
-        render.write_plotly_asset(self.out)
+        write_plotly_asset(self.out)
         try:
             while True:
                 step = self.refresh()

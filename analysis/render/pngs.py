@@ -11,15 +11,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter
 
-from analysis.data import ReportData
-from analysis.figures import PALETTE, best_config_bars
+from analysis.render.figures import best_config_bars
+from analysis.render.style import color
+from analysis.report.data import ReportData
 
 # Run names may hold '$' or '_': never let matplotlib parse them as mathtext.
 RC = {"text.parse_math": False, "figure.dpi": 100, "savefig.dpi": 100, "font.size": 9}
-
-
-def _c(i: int) -> str:
-    return PALETTE[i % len(PALETTE)]
 
 
 def _save(fig, path: Path) -> Path:
@@ -33,7 +30,7 @@ def comparison(d: ReportData, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 3.2))
     mid, lo, hi = best_config_bars(d)
     for i in range(len(d.per_model)):
-        ax.bar(i, mid[i], yerr=[[mid[i] - lo[i]], [hi[i] - mid[i]]], color=_c(i), capsize=4)
+        ax.bar(i, mid[i], yerr=[[mid[i] - lo[i]], [hi[i] - mid[i]]], color=color(i), capsize=4)
     ax.set_xticks(range(len(d.per_model)), [pm["model"] for pm in d.per_model])
     ax.set_ylabel(f"{d.metric}\n(best config, mean, 95% CI)")
     ax.set_ylim(bottom=min(lo) * 0.95 if min(lo) > 0 else None)
@@ -50,7 +47,7 @@ def tradeoff(d: ReportData, path: Path) -> Path | None:
     for i, (m, g) in enumerate(groups):
         g = g.dropna(subset=["hours"])
         err = [(g["mean"] - g["low"]).fillna(0) * f, (g["high"] - g["mean"]).fillna(0) * f]
-        ax.errorbar(g["hours"], g["mean"] * f, yerr=err, fmt="o", color=_c(i), label=str(m), capsize=2, lw=0.8)
+        ax.errorbar(g["hours"], g["mean"] * f, yerr=err, fmt="o", color=color(i), label=str(m), capsize=2, lw=0.8)
     front = cc[cc["pareto"]].sort_values("hours")
     ax.step(front["hours"], front["mean"] * f, where="post", color="#333", ls=":", label="Pareto front")
     ax.scatter(front["hours"], front["mean"] * f, s=120, facecolors="none", edgecolors="#333")
@@ -96,8 +93,8 @@ def _bands(ax, items, scale, legend: bool = True):
         mu = mu * scale
         lo = np.where(np.isfinite(lo), lo, mu / scale) * scale
         hi = np.where(np.isfinite(hi), hi, mu / scale) * scale
-        ax.plot(x, mu, color=_c(i), label=m)
-        ax.fill_between(x, lo, hi, color=_c(i), alpha=0.2, linewidth=0)
+        ax.plot(x, mu, color=color(i), label=m)
+        ax.fill_between(x, lo, hi, color=color(i), alpha=0.2, linewidth=0)
     if legend:
         ax.legend()
 
@@ -159,8 +156,8 @@ def retest(d: ReportData, path: Path) -> Path | None:
         [0 if r.low is None else (r.mean - r.low) * f for r in res.rows],
         [0 if r.high is None else (r.high - r.mean) * f for r in res.rows],
     ]
-    ax.scatter(x, best, marker="x", color=_c(3), label="best in the sweep", zorder=3)
-    ax.errorbar(x, mean, yerr=err, fmt="o", color=_c(0), capsize=4, label="re-test mean, 95% CI")
+    ax.scatter(x, best, marker="x", color=color(3), label="best in the sweep", zorder=3)
+    ax.errorbar(x, mean, yerr=err, fmt="o", color=color(0), capsize=4, label="re-test mean, 95% CI")
     ax.set_xticks(x, [f"#{r.sweep_rank}" for r in res.rows])
     ax.set_xlabel("config (sweep rank)")
     ax.set_ylabel(d.metric)
@@ -174,11 +171,11 @@ def importance(d: ReportData, path: Path) -> Path | None:
         return None
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 0.8 + 0.3 * len(imp)), sharey=True)
     y = np.arange(len(imp))
-    a1.barh(y, imp["importance"], color=_c(0))
+    a1.barh(y, imp["importance"], color=color(0))
     a1.set_yticks(y, imp["feature"])
     a1.set_title("random-forest importance")
     corr = imp["pearson"].fillna(0)
-    a2.barh(y, corr, color=[_c(2) if v > 0 else _c(3) for v in corr])
+    a2.barh(y, corr, color=[color(2) if v > 0 else color(3) for v in corr])
     a2.set_xlim(-1, 1)
     a2.set_title("correlation with metric")
     return _save(fig, path)

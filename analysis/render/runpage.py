@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 
 from agent.backends.base import RunRecord
-from analysis import tidy
-from analysis.figures import PALETTE
-from analysis.files import script_json, write_atomic
-from analysis.live import MAX_CURVE_POINTS, cell, run_page_path
-from analysis.sources import RunData
+from agent.paths import run_page
+from analysis.render.cells import cell
+from analysis.render.files import script_json, write_atomic
+from analysis.render.style import MAX_CURVE_POINTS, color
+from analysis.tables import tidy
+from analysis.tables.sources import RunData
 
 CONSOLE_TAIL = 200
 # What each system metric is called on the page; wandb-core's names, `gpu.N.*` per GPU.
@@ -65,7 +66,7 @@ def _figure(title: str, traces: list[tuple[str, list, list]], x_title: str) -> d
             "name": name,
             "x": x,
             "y": y,
-            "line": {"color": PALETTE[i % len(PALETTE)]},
+            "line": {"color": color(i)},
         }
         for i, (name, x, y) in enumerate(traces)
     ]
@@ -148,7 +149,7 @@ def write_run_page(
 ) -> Path:
     """runs/<id>.html, and runs/<id>.console.txt with the run's whole console output."""
     out = Path(out_dir)
-    page = out / run_page_path(record.id)
+    page = out / run_page(record.id)
     ctx = context(record, row, data, sweep_id=sweep_id, metric=metric)
     secrets = tidy.secret_env_values()
     log = page.with_suffix(".console.txt")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from analysis.stats import OUTCOME_RANGE
+from analysis.stats.evp import OUTCOME_RANGE
 
 THROUGHPUT = "train/train_samples_per_second"
 # name in report.json -> (column, label, lower is better)

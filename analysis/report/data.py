@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.compare import PairedDifference
+from analysis.stats.compare import PairedDifference
+from analysis.stats.retest import RetestResult
 
 
 class ReportError(RuntimeError):
@@ -75,4 +76,4 @@ class ReportData:
     config: dict[str, Any] = field(default_factory=dict)  # the sweep config the report read
     takeaways: dict[str, str] = field(default_factory=dict)
     caveats: list[str] = field(default_factory=list)
-    retest: Any = None  # analysis.retest.RetestResult, when the report reads a re-test sweep
+    retest: RetestResult | None = None  # when the report reads a re-test sweep (analysis.report.retest)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.compare import PairedDifference
-from analysis.data import ReportData, Scale
+from analysis.report.data import ReportData, Scale
+from analysis.stats.compare import PairedDifference
 
 EVP_FEW = 5  # the small budget the EVP takeaway states, with its range of outcomes
 

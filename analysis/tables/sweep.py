@@ -1,0 +1,58 @@
+"""What a sweep's config says about its run table: the swept parameters, which vary, and the compared key.
+
+The report (`analysis.report`) and the live progress payload (`analysis.render.live`) both read the
+run table through these, so both name the same parameters and the same groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from analysis.tables import tidy
+
+
+def sweep_params(sweep_config: Mapping[str, Any]) -> list[str]:
+    """Flattened names of the sweep's parameters (nested `parameters:` become dotted)."""
+    out: list[str] = []
+
+    def walk(d: Mapping[str, Any], prefix: str) -> None:
+        for k, spec in (d or {}).items():
+            if isinstance(spec, dict) and "parameters" in spec:
+                walk(spec["parameters"], f"{prefix}{k}.")
+            else:
+                out.append(f"{prefix}{k}")
+
+    walk(sweep_config.get("parameters") or {}, "")
+    return out
+
+
+def _all_strings(s: pd.Series) -> bool:
+    return bool(s.dropna().map(lambda v: isinstance(v, str)).all())
+
+
+def default_compare(params: list[str], runs: pd.DataFrame) -> str | None:
+    """The categorical parameter that names the model; else the first varied string parameter."""
+    cats = [p for p in params if p in runs.columns and len(runs[p].dropna()) and _all_strings(runs[p])]
+    for k in cats:
+        if "model" in k.lower():
+            return k  # even with one value: "only X was run" is the honest message
+    varied = [k for k in cats if runs[k].nunique() > 1]
+    return varied[0] if varied else None
+
+
+def varying(runs: pd.DataFrame, cols: list[str]) -> list[str]:
+    """The columns among `cols` with more than one value in `runs` (a missing value counts as one)."""
+    return [c for c in cols if c in runs.columns and tidy.text(runs[c]).nunique() > 1]
+
+
+def group_labels(df: pd.DataFrame, compare: str | None) -> pd.Series:
+    """The compared key's values as labels; numbers get the key ("seed=1"): a bare 1 names nothing."""
+    if not compare:
+        return pd.Series("all", index=df.index, dtype=object)
+    labels = tidy.text(df[compare])
+    if not _all_strings(df[compare]):
+        labels = f"{compare}=" + labels
+    return labels
