@@ -52,3 +52,9 @@ def test_modules_stay_small():
         if p.suffix == ".py" and (n := len(p.read_text().splitlines())) > 420
     }
     assert not big, f"split these modules (one job each): {big}"
+
+
+def test_analysis_imports_no_private_name_of_another_module():
+    analysis = [p for p in SOURCES if p.suffix == ".py" and p.relative_to(ROOT).parts[0] == "analysis"]
+    tests = sorted((ROOT / "tests" / "analysis").glob("*.py"))
+    assert not _hits(analysis + tests, r"^\s*from (agent|analysis)[.\w]* import .*\b_[a-z]")
