@@ -41,7 +41,8 @@ def fmt_num(v: Any, scale_factor: float | None = None) -> str:
     if isinstance(v, (bool, np.bool_)):
         return str(v)
     if isinstance(v, (int, np.integer)):
-        return f"{v:,}" if abs(v) >= 10000 else str(v)
+        n = int(v)
+        return f"{n:,}" if abs(n) >= 10000 else str(n)
     if isinstance(v, (float, np.floating)):
         if not math.isfinite(v):
             return "n/a"

@@ -37,7 +37,9 @@ def _per_model_rows(d: ReportData) -> list[dict[str, Any]]:
                 "best value": pm["best_run"]["value"] * f,
                 "best config": ", ".join(f"{k}={v}" for k, v in bc.items() if k not in CELL_STATS and k != d.compare),
                 "best config mean": bc.get("mean", np.nan) * f,
-                "95% CI": "n/a (one seed)" if low is None else f"{fmt_num(low * f)} to {fmt_num(high * f)}",
+                "95% CI": "n/a (one seed)"
+                if low is None or high is None
+                else f"{fmt_num(low * f)} to {fmt_num(high * f)}",
                 "seeds": bc.get("seeds"),
                 f"{d.hours_unit}/trial": c["hours"],
                 "wall s/trial": c["wall_s"],

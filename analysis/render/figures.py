@@ -7,6 +7,7 @@ escapes it so that it cannot close the <script> element it is embedded in.
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -56,15 +57,16 @@ def line_with_band(
     )
 
 
-def best_config_bars(d: ReportData) -> tuple[list, list, list]:
+def best_config_bars(d: ReportData) -> tuple[list[float], list[float], list[float]]:
     """Per model: its best config's mean and 95% t-interval over seeds (the mean alone for one seed)."""
     mid, lo, hi = [], [], []
     for pm in d.per_model:
         bc = pm["best_config"] or {}
         m = bc.get("mean", pm["best_run"]["value"])
+        low, high = bc.get("low"), bc.get("high")
         mid.append(m * d.scale.factor)
-        lo.append((bc.get("low") if bc.get("low") is not None else m) * d.scale.factor)
-        hi.append((bc.get("high") if bc.get("high") is not None else m) * d.scale.factor)
+        lo.append((m if low is None else low) * d.scale.factor)
+        hi.append((m if high is None else high) * d.scale.factor)
     return mid, lo, hi
 
 
@@ -141,7 +143,7 @@ def heatmaps(d: ReportData) -> go.Figure | None:
     lr, bs = d.heatmap_axes
     names = list(d.heatmaps)
     fig = make_subplots(rows=1, cols=len(names), subplot_titles=names, horizontal_spacing=0.08)
-    allv = pd.concat([h.stack() for h in d.heatmaps.values()]) * d.scale.factor
+    allv = pd.concat([cast(pd.Series, h.stack()) for h in d.heatmaps.values()]) * d.scale.factor
     for j, (m, hm) in enumerate(d.heatmaps.items(), start=1):
         z = hm.to_numpy(dtype=float) * d.scale.factor
         fig.add_trace(
@@ -237,8 +239,8 @@ def retest(d: ReportData) -> go.Figure | None:
     f = d.scale.factor
     x = [f"#{r.sweep_rank} {r.label}" for r in res.rows]
     mean = [np.nan if r.mean is None else r.mean * f for r in res.rows]
-    up = [0 if r.high is None else (r.high - r.mean) * f for r in res.rows]
-    down = [0 if r.low is None else (r.mean - r.low) * f for r in res.rows]
+    up = [0 if r.high is None or r.mean is None else (r.high - r.mean) * f for r in res.rows]
+    down = [0 if r.low is None or r.mean is None else (r.mean - r.low) * f for r in res.rows]
     fig = go.Figure()
     fig.add_scatter(
         x=x,

@@ -26,7 +26,9 @@ from analysis.render.style import MAX_CURVE_POINTS, PALETTE
 from analysis.tables.sweep import default_compare, sweep_params, varying
 
 MAX_CURVES = 200  # runs drawn in the live curves figure
-LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 30, "b": 45}, "height": 340}
+LAYOUT: dict[str, Any] = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 30, "b": 45}, "height": 340}
+Row = dict[str, Any]  # one run in the payload (see `_run_rows`)
+Curve = tuple[list[float], list[float]]
 
 
 def _when(stamp: Any) -> float | None:
@@ -47,39 +49,29 @@ def _num(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
-def _thin(x: np.ndarray, y: np.ndarray) -> tuple[list, list]:
+def _thin(x: np.ndarray, y: np.ndarray) -> Curve:
     if len(x) > MAX_CURVE_POINTS:  # more points than the figure has pixels for: thin evenly, keep the last
         i = np.unique(np.linspace(0, len(x) - 1, MAX_CURVE_POINTS).astype(int))
         x, y = x[i], y[i]
     return x.tolist(), y.tolist()
 
 
-def payload(
-    sweep_id: str,
-    config: dict,
-    runs: pd.DataFrame,
-    hist: pd.DataFrame,
-    *,
-    every: float = 0,
-    stamp: str = "",
-    watch: bool = False,
-    final: bool = True,
-    now: float | None = None,
-    curve_cache: dict | None = None,
-) -> dict:
-    """Everything the page's progress section shows, from the two tidy tables, as plain JSON-able data."""
-    now = time.time() if now is None else now
-    metric_cfg = config.get("metric") or {}
-    metric = metric_cfg.get("name")
-    params = [p for p in sweep_params(config) if p in runs.columns]
-    varied = varying(runs, params) if len(runs) else []
-    compare = default_compare(params, runs) if len(runs) else None
+def _latest(hist: pd.DataFrame, metric: str | None) -> dict[str, float]:
+    """Each run's last logged value of the metric, by step (what a running run shows)."""
+    rows = hist[hist["metric"] == metric] if metric else hist.iloc[:0]
+    if not len(rows):
+        return {}
+    return {str(k): v for k, v in rows.sort_values("step").groupby("run_id")["value"].last().items()}
+
+
+def _run_rows(
+    runs: pd.DataFrame, hist: pd.DataFrame, metric: str | None, varied: list[str], compare: str | None, now: float
+) -> list[Row]:
+    """One row per run: its state, page, varied parameters, value (latest while running), age and times."""
     starts = [_when(v) for v in runs["created_at"]] if len(runs) else []
     t0 = min((t for t in starts if t), default=now)
-    metric_rows = hist[hist["metric"] == metric] if metric else hist.iloc[:0]
-    latest = metric_rows.sort_values("step").groupby("run_id")["value"].last() if len(metric_rows) else {}
-
-    table, finished = [], []
+    latest = _latest(hist, metric)
+    table = []
     for i, row in enumerate(runs.to_dict(orient="records")):
         rid, state, runtime = str(row["run_id"]), str(row["state"]), _num(row.get("runtime_s"))
         final_value = _num(row.get(metric)) if metric else None
@@ -102,11 +94,34 @@ def payload(
                 "t": (at - t0) / 60 if at else None,
             }
         )
-        if state == "finished" and value is not None:
-            finished.append(table[-1])
+    return table
+
+
+def payload(
+    sweep_id: str,
+    config: dict[str, Any],
+    runs: pd.DataFrame,
+    hist: pd.DataFrame,
+    *,
+    every: float = 0,
+    stamp: str = "",
+    watch: bool = False,
+    final: bool = True,
+    now: float | None = None,
+    curve_cache: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything the page's progress section shows, from the two tidy tables, as plain JSON-able data."""
+    now = time.time() if now is None else now
+    metric_cfg = config.get("metric") or {}
+    metric = metric_cfg.get("name")
+    params = [p for p in sweep_params(config) if p in runs.columns]
+    varied = varying(runs, params) if len(runs) else []
+    compare = default_compare(params, runs) if len(runs) else None
+    table = _run_rows(runs, hist, metric, varied, compare, now)
     counts: dict[str, int] = {}
     for r in table:
         counts[r["state"]] = counts.get(r["state"], 0) + 1
+    finished = [r for r in table if r["state"] == "finished" and r["value"] is not None]
     top = best(finished, lambda r: r["value"], metric_cfg)
     return {
         "sweep": sweep_id,
@@ -126,8 +141,10 @@ def payload(
     }
 
 
-def _best_so_far(points: list[tuple[float, float]], metric_cfg: dict) -> tuple[list, list]:
-    xs, ys, cur = [], [], None
+def _best_so_far(points: list[tuple[float, float]], metric_cfg: dict[str, Any]) -> tuple[list[float], list[Any]]:
+    xs: list[float] = []
+    ys: list[Any] = []
+    cur = None
     for x, y in sorted(points):
         if is_better(y, cur, metric_cfg):
             cur = y
@@ -136,7 +153,7 @@ def _best_so_far(points: list[tuple[float, float]], metric_cfg: dict) -> tuple[l
     return xs, ys
 
 
-def _scatter(x, y, name, color, **kw) -> dict:
+def _scatter(x: list[Any], y: list[Any], name: str, color: str, **kw: Any) -> dict[str, Any]:
     return {
         "type": "scatter",
         "x": x,
@@ -148,64 +165,59 @@ def _scatter(x, y, name, color, **kw) -> dict:
     }
 
 
-def figures(
-    table: list[dict],
+def _progress_figure(
+    table: list[Row], axis: str, title: str, metric: str, metric_cfg: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The metric of each finished run and the latest of each running one against `axis`, with the best so
+    far; None while no run has both."""
+    done = [r for r in table if r["state"] == "finished" and r["value"] is not None and r[axis] is not None]
+    live = [r for r in table if r["state"] == "running" and r["value"] is not None and r[axis] is not None]
+    if not done and not live:
+        return None  # no run has a time (or a value) yet: no figure rather than an empty one
+    bx, by = _best_so_far([(r[axis], r["value"]) for r in done], metric_cfg)
+    data = [
+        _scatter(
+            [r[axis] for r in done], [r["value"] for r in done], "finished", PALETTE[0], text=[r["id"] for r in done]
+        ),
+        _scatter(
+            [r[axis] for r in live],
+            [r["value"] for r in live],
+            "running (latest)",
+            PALETTE[1],
+            text=[r["id"] for r in live],
+            marker={"color": PALETTE[1], "size": 8, "symbol": "circle-open"},
+        ),
+        {
+            "type": "scatter",
+            "x": bx,
+            "y": by,
+            "name": "best so far",
+            "mode": "lines",
+            "line": {"shape": "hv", "color": "#444"},
+        },
+    ]
+    return {
+        "data": data,
+        "layout": {**LAYOUT, "xaxis": {"title": {"text": title}}, "yaxis": {"title": {"text": metric}}},
+    }
+
+
+def _curves_figure(
+    table: list[Row],
     metric: str,
-    metric_cfg: dict,
+    metric_cfg: dict[str, Any],
     hist: pd.DataFrame,
     compare: str | None,
-    curve_cache: dict | None = None,
-) -> dict:
-    """Metric against time and against trial number (with the best so far), and each run's curve by model."""
+    curve_cache: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Each run's curve of the metric, coloured by model (the running and best MAX_CURVES of them)."""
     models = sorted({r["model"] for r in table if r["model"] is not None}, key=str)
     color = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)}
-    out = {}
-    for key, axis, title in (
-        ("progress_time", "t", "minutes since the sweep started"),
-        ("progress_trial", "trial", "trial number"),
-    ):
-        done = [r for r in table if r["state"] == "finished" and r["value"] is not None and r[axis] is not None]
-        live = [r for r in table if r["state"] == "running" and r["value"] is not None and r[axis] is not None]
-        data = [
-            _scatter(
-                [r[axis] for r in done],
-                [r["value"] for r in done],
-                "finished",
-                PALETTE[0],
-                text=[r["id"] for r in done],
-            ),
-            _scatter(
-                [r[axis] for r in live],
-                [r["value"] for r in live],
-                "running (latest)",
-                PALETTE[1],
-                text=[r["id"] for r in live],
-                marker={"color": PALETTE[1], "size": 8, "symbol": "circle-open"},
-            ),
-        ]
-        if not done and not live:
-            continue  # no run has a time (or a value) yet: no figure rather than an empty one
-        bx, by = _best_so_far([(r[axis], r["value"]) for r in done], metric_cfg)
-        data.append(
-            {
-                "type": "scatter",
-                "x": bx,
-                "y": by,
-                "name": "best so far",
-                "mode": "lines",
-                "line": {"shape": "hv", "color": "#444"},
-            }
-        )
-        out[key] = {
-            "data": data,
-            "layout": {**LAYOUT, "xaxis": {"title": {"text": title}}, "yaxis": {"title": {"text": metric}}},
-        }
-    curves = []
     rows = hist[hist["metric"] == metric]
     has_rows = set(rows["run_id"].unique()) if len(rows) else set()
     drawn = _curve_runs([r for r in table if r["id"] in has_rows], metric_cfg)
     points = run_curves(rows[rows["run_id"].isin({r["id"] for r in drawn})], metric, curve_cache)
-    shown = set()
+    curves, shown = [], set()
     for r in drawn:
         x, y = points[r["id"]]
         model = r["model"]
@@ -228,20 +240,41 @@ def figures(
             }
         )
         shown.add(model)
-    with_curves = len(has_rows)
-    some = f"; {len(drawn)} of {with_curves:,} runs: the running, then the best" if len(drawn) < with_curves else ""
     layout = {
         **LAYOUT,
         "xaxis": {"title": {"text": "step"}},
         "yaxis": {"title": {"text": f"{metric}, per run" + (f" (colour: {compare})" if compare else "")}},
     }
-    if some:
-        layout["title"] = {"text": some[2:], "font": {"size": 12}}
-    out["curves"] = {"data": curves, "layout": layout}
+    if len(drawn) < len(has_rows):
+        layout["title"] = {
+            "text": f"{len(drawn)} of {len(has_rows):,} runs: the running, then the best",
+            "font": {"size": 12},
+        }
+    return {"data": curves, "layout": layout}
+
+
+def figures(
+    table: list[Row],
+    metric: str,
+    metric_cfg: dict[str, Any],
+    hist: pd.DataFrame,
+    compare: str | None,
+    curve_cache: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Metric against time and against trial number (with the best so far), and each run's curve by model."""
+    out = {}
+    for key, axis, title in (
+        ("progress_time", "t", "minutes since the sweep started"),
+        ("progress_trial", "trial", "trial number"),
+    ):
+        fig = _progress_figure(table, axis, title, metric, metric_cfg)
+        if fig is not None:
+            out[key] = fig
+    out["curves"] = _curves_figure(table, metric, metric_cfg, hist, compare, curve_cache)
     return out
 
 
-def _curve_runs(table: list[dict], metric_cfg: dict) -> list[dict]:
+def _curve_runs(table: list[Row], metric_cfg: dict[str, Any]) -> list[Row]:
     """The runs whose curves are drawn: all of them up to MAX_CURVES; past that the running ones, then
     the finished by value, best first (thousands of lines are one blot, and megabytes of page)."""
     if len(table) <= MAX_CURVES:
@@ -255,14 +288,15 @@ def _curve_runs(table: list[dict], metric_cfg: dict) -> list[dict]:
     return (running + rest)[:MAX_CURVES]
 
 
-def run_curves(hist: pd.DataFrame, metric: str, cache: dict | None = None) -> dict[str, tuple[list, list]]:
+def run_curves(hist: pd.DataFrame, metric: str, cache: dict[str, Any] | None = None) -> dict[str, Curve]:
     """Each run's thinned (step, value) curve of the metric; `cache` keeps those of runs whose rows did not
     change since the last call (keyed by the run's row count and last row)."""
     rows = hist[hist["metric"] == metric]
-    out: dict[str, tuple[list, list]] = {}
+    out: dict[str, Curve] = {}
     if rows.empty:
         return out
-    for rid, h in rows.groupby("run_id", sort=False):
+    for run_id, h in rows.groupby("run_id", sort=False):
+        rid = str(run_id)
         key = (len(h), float(h["step"].iloc[-1]), float(h["value"].iloc[-1]))
         if cache is not None and cache.get(rid, (None,))[0] == key:
             out[rid] = cache[rid][1]
@@ -274,7 +308,7 @@ def run_curves(hist: pd.DataFrame, metric: str, cache: dict | None = None) -> di
     return out
 
 
-def live_js(data: dict) -> str:
+def live_js(data: dict[str, Any]) -> str:
     """The payload as a script the page can load over file://."""
     try:  # the payload is plain Python already; the slow walk only when a NaN or a numpy value slipped in
         text = json.dumps(data, allow_nan=False)
@@ -283,7 +317,7 @@ def live_js(data: dict) -> str:
     return f"window.__skLive && window.__skLive({text});\n"
 
 
-def write_live(out_dir: str | Path, data: dict) -> Path:
+def write_live(out_dir: str | Path, data: dict[str, Any]) -> Path:
     path = Path(out_dir) / "live.js"
     write_atomic(path, live_js(data))
     return path

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -115,7 +115,7 @@ def write_run_pages(source: RunSource, out_dir: str | Path, only: set[str] | Non
     metric = (source.sweep_info().metric or {}).get("name")
     manifest_path = out / "runs" / ".pages.json"
     manifest = _page_manifest(manifest_path, template_stamp("run.html.j2"))
-    rows = source.runs_table().to_dict(orient="records")
+    rows = cast(list[dict[str, Any]], source.runs_table().to_dict(orient="records"))  # columns are names
     written = []
     for i, rec in enumerate(source.records):
         page = out / run_page(rec.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -10,13 +11,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FuncFormatter
+from matplotlib.typing import RcKeyType
 
 from analysis.render.figures import best_config_bars
 from analysis.render.style import color
 from analysis.report.data import ReportData
 
 # Run names may hold '$' or '_': never let matplotlib parse them as mathtext.
-RC = {"text.parse_math": False, "figure.dpi": 100, "savefig.dpi": 100, "font.size": 9}
+RC: dict[RcKeyType, Any] = {"text.parse_math": False, "figure.dpi": 100, "savefig.dpi": 100, "font.size": 9}
 
 
 def _save(fig, path: Path) -> Path:
@@ -66,10 +68,10 @@ def heatmaps(d: ReportData, path: Path) -> Path | None:
     fig, axes = plt.subplots(1, n, figsize=(3.8 * n + 1.0, 3.4), squeeze=False, layout="constrained")
     vals = np.concatenate([h.to_numpy(dtype=float).ravel() for h in d.heatmaps.values()])
     vmin, vmax = np.nanmin(vals) * d.scale.factor, np.nanmax(vals) * d.scale.factor
-    im = None
+    images = []
     for ax, (m, hm) in zip(axes[0], d.heatmaps.items(), strict=False):
         z = hm.to_numpy(dtype=float) * d.scale.factor
-        im = ax.imshow(z, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto", origin="lower")
+        images.append(ax.imshow(z, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto", origin="lower"))
         ax.set_xticks(
             range(len(hm.columns)), [f"{c:g}" if isinstance(c, float) else str(c) for c in hm.columns], rotation=30
         )
@@ -82,7 +84,7 @@ def heatmaps(d: ReportData, path: Path) -> Path | None:
             for (r, c), v in np.ndenumerate(z):
                 if np.isfinite(v):
                     ax.text(c, r, f"{v:.1f}", ha="center", va="center", color="w", fontsize=7)
-    fig.colorbar(im, ax=axes[0].tolist(), label=d.scale.unit)
+    fig.colorbar(images[-1], ax=axes[0].tolist(), label=d.scale.unit)
     fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
@@ -153,8 +155,8 @@ def retest(d: ReportData, path: Path) -> Path | None:
     best = [np.nan if r.sweep_best is None else r.sweep_best * f for r in res.rows]
     mean = np.array([np.nan if r.mean is None else r.mean * f for r in res.rows])
     err = [
-        [0 if r.low is None else (r.mean - r.low) * f for r in res.rows],
-        [0 if r.high is None else (r.high - r.mean) * f for r in res.rows],
+        [0 if r.low is None or r.mean is None else (r.mean - r.low) * f for r in res.rows],
+        [0 if r.high is None or r.mean is None else (r.high - r.mean) * f for r in res.rows],
     ]
     ax.scatter(x, best, marker="x", color=color(3), label="best in the sweep", zorder=3)
     ax.errorbar(x, mean, yerr=err, fmt="o", color=color(0), capsize=4, label="re-test mean, 95% CI")

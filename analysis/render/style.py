@@ -12,6 +12,6 @@ def color(i: int) -> str:
 
 
 def rgba(hex_color: str, alpha: float) -> str:
-    """ "#1f77b4" at `alpha` as a CSS rgba() colour (a band's fill)."""
+    """A hex colour ("#1f77b4") at `alpha`, as a CSS rgba() colour (a band's fill)."""
     h = hex_color.lstrip("#")
     return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{alpha})"

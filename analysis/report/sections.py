@@ -208,7 +208,7 @@ def system_table(t: Tables, g: Groups) -> pd.DataFrame:
     runs = g.usable
     out = pd.DataFrame({"run_id": runs["run_id"], "model": runs["_model"]})
     out["peak_gpu_memory_mb"] = (
-        pd.to_numeric(runs.get("peak_gpu_memory_mb"), errors="coerce") if "peak_gpu_memory_mb" in runs else np.nan
+        pd.to_numeric(runs["peak_gpu_memory_mb"], errors="coerce") if "peak_gpu_memory_mb" in runs else np.nan
     )
     gpu = t.history[t.history["metric"].str.match(r"^system\.gpu\.\d+\.gpu$")]
     util = gpu.groupby("run_id")["value"].mean() if len(gpu) else pd.Series(dtype=float)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
+
 import numpy as np
+import pandas as pd
 
 from analysis.report.data import ReportData, Scale
 from analysis.stats.compare import PairedDifference
@@ -129,121 +133,156 @@ def pareto_sentence(data: ReportData) -> str:
     )
 
 
-def _fmt_cfg(cfg: dict, keys) -> str:
+def _fmt_cfg(cfg: Mapping[Any, Any], keys: Iterable[str]) -> str:
     return ", ".join(f"{k}={cfg[k]}" for k in keys if k in cfg)
 
 
-def takeaways_for(data: ReportData) -> dict[str, str]:
-    s, m = data.scale, data.metric
-    out: dict[str, str] = {}
-    pm = {p["model"]: p for p in data.per_model}
-    best = data.per_model[0]
-    if data.comparisons:
-        out["comparison"] = " ".join(comparison_sentence(c, s, maximize=data.maximize) for c in data.comparisons)
-        out["tradeoff"] = (
-            " ".join(
-                tradeoff_sentence(
-                    c, pm[c.a]["cost"], pm[c.b]["cost"], s, maximize=data.maximize, hours_unit=data.hours_unit
-                )
-                for c in data.comparisons
-            )
-            + " "
-            + pareto_sentence(data)
-        )
-    else:
+def _comparison_takeaways(data: ReportData) -> dict[str, str]:
+    """The "comparison" and "tradeoff" sentences: each group against the best, in score and in cost."""
+    s = data.scale
+    if not data.comparisons:
+        best = data.per_model[0]
         who = f"Only {best['model']} was run" if data.compare else "All runs form one group"
-        out["comparison"] = (
-            f"{who}: its best {m} is {s.fmt(best['best_run']['value'])} (run {best['best_run']['name']})."
-        )
-        out["tradeoff"] = pareto_sentence(data)
+        run = best["best_run"]
+        return {
+            "comparison": f"{who}: its best {data.metric} is {s.fmt(run['value'])} (run {run['name']}).",
+            "tradeoff": pareto_sentence(data),
+        }
+    cost = {p["model"]: p["cost"] for p in data.per_model}
+    up, unit = data.maximize, data.hours_unit
+    trades = [tradeoff_sentence(c, cost[c.a], cost[c.b], s, maximize=up, hours_unit=unit) for c in data.comparisons]
+    return {
+        "comparison": " ".join(comparison_sentence(c, s, maximize=up) for c in data.comparisons),
+        "tradeoff": " ".join(trades) + " " + pareto_sentence(data),
+    }
+
+
+def _leaderboard_sentence(data: ReportData) -> str:
     top = data.leaderboard.iloc[0]
-    out["leaderboard"] = (
-        f"The best run is {top['name']} with {m} = {s.fmt(float(top[m]))}"
-        f"{' (' + _fmt_cfg(top.to_dict(), data.params) + ')' if data.params else ''}."
-    )
-    if data.heatmaps and data.heatmap_axes:
-        lr, bs = data.heatmap_axes
-        parts = []
-        for model, hm in data.heatmaps.items():
-            st = hm.stack().dropna()
-            if st.empty:
-                continue
-            (b_, l_) = st.idxmax() if data.maximize else st.idxmin()
-            parts.append(f"{model} peaks at {lr}={l_}, {bs}={b_} ({s.fmt(st.loc[(b_, l_)])})")
-        out["heatmap"] = (
-            ("Averaged over seeds, " + "; ".join(parts) + ".") if parts else "The grid has no complete cells."
-        )
+    cfg = f" ({_fmt_cfg(top.to_dict(), data.params)})" if data.params else ""
+    return f"The best run is {top['name']} with {data.metric} = {data.scale.fmt(float(top[data.metric]))}{cfg}."
+
+
+def _heatmap_sentence(data: ReportData) -> str | None:
+    if not data.heatmaps or not data.heatmap_axes:
+        return None
+    lr, bs = data.heatmap_axes
+    parts = []
+    for model, hm in data.heatmaps.items():
+        st = hm.stack().dropna()
+        if st.empty:
+            continue
+        b_, l_ = cast(tuple[Any, Any], st.idxmax() if data.maximize else st.idxmin())
+        parts.append(f"{model} peaks at {lr}={l_}, {bs}={b_} ({data.scale.fmt(float(st.loc[(b_, l_)]))})")
+    return ("Averaged over seeds, " + "; ".join(parts) + ".") if parts else "The grid has no complete cells."
+
+
+def _curves_sentence(data: ReportData) -> str | None:
     curves = [(k, c) for k, c in data.curves.items() if not c.empty]
-    if curves:
-        out["curves"] = (
-            "With its best config, "
-            + "; ".join(
-                f"{k} ends at {s.fmt(c['mean'].iloc[-1])} (step {c['step'].iloc[-1]:.0f}, "
-                f"{int(c['n'].iloc[-1])} seed(s))"
-                for k, c in curves
-            )
-            + "."
-        )
+    if not curves:
+        return None
+    ends = [
+        f"{k} ends at {data.scale.fmt(float(c['mean'].iloc[-1]))} (step {c['step'].iloc[-1]:.0f}, "
+        f"{int(c['n'].iloc[-1])} seed(s))"
+        for k, c in curves
+    ]
+    return "With its best config, " + "; ".join(ends) + "."
+
+
+def _evp_sentence(data: ReportData) -> str | None:
+    """The expected best after a few trials (its range of outcomes) and after the trials all groups ran,
+    then within the time the cheapest group's sweep took."""
     evp = {k: e for k, e in data.evp.items() if len(e)}
-    if evp:
-        n = int(min(e["n"].max() for e in evp.values()))
-        few = EVP_FEW if n > EVP_FEW else 1
-        at = {k: e.set_index("n") for k, e in evp.items()}  # the curves hold every n up to 200, and n
-        out["evp"] = (
-            f"With {few} trial{'s' if few > 1 else ''}, the expected best {m} is "
-            + "; ".join(
-                f"{k} {s.fmt(e.at[few, 'mean'])} (9 budgets in 10: {s.fmt(e.at[few, 'low'])}–"
-                f"{s.fmt(e.at[few, 'high'])})"
-                for k, e in at.items()
-            )
-            + (f"; with {n}: " + "; ".join(f"{k} {s.fmt(e.at[n, 'mean'])}" for k, e in at.items()) if n > few else "")
-            + "."
-        )
-        timed = {k: e.dropna(subset=["mean"]) for k, e in data.evp_time.items()}
-        timed = {k: e for k, e in timed.items() if len(e)}
-        if timed:
-            budget = min(float(e["budget"].max()) for e in timed.values())
-            within = {k: e[e["budget"] <= budget * (1 + 1e-9)] for k, e in timed.items()}
-            # A slower model's cheapest trial can cost more than a faster model's whole sweep.
-            out["evp"] += (
-                f" Given {budget:.3g} {data.hours_unit} (the smallest model's whole sweep), it is "
-                + "; ".join(
-                    f"{k} {s.fmt(e['mean'].iloc[-1])}" if len(e) else f"{k} none (no {k} trial finishes in that time)"
-                    for k, e in within.items()
-                )
-                + "."
-            )
+    if not evp:
+        return None
+    s, m = data.scale, data.metric
+    n = int(min(e["n"].max() for e in evp.values()))
+    few = EVP_FEW if n > EVP_FEW else 1
+    at = {k: e.set_index("n") for k, e in evp.items()}  # the curves hold every n up to 200, and n
+
+    def mean(e: pd.DataFrame, trials: int, col: str = "mean") -> str:
+        return s.fmt(cast(float, e.at[trials, col]))
+
+    ranges = [
+        f"{k} {mean(e, few)} (9 budgets in 10: {mean(e, few, 'low')}–{mean(e, few, 'high')})" for k, e in at.items()
+    ]
+    text = f"With {few} trial{'s' if few > 1 else ''}, the expected best {m} is " + "; ".join(ranges)
+    if n > few:
+        text += f"; with {n}: " + "; ".join(f"{k} {mean(e, n)}" for k, e in at.items())
+    return text + "." + _evp_time_sentence(data)
+
+
+def _evp_time_sentence(data: ReportData) -> str:
+    timed = {k: e.dropna(subset=["mean"]) for k, e in data.evp_time.items()}
+    timed = {k: e for k, e in timed.items() if len(e)}
+    if not timed:
+        return ""
+    budget = min(float(e["budget"].max()) for e in timed.values())
+    within = {k: e[e["budget"] <= budget * (1 + 1e-9)] for k, e in timed.items()}
+    # A slower model's cheapest trial can cost more than a faster model's whole sweep.
+    ends = [
+        f"{k} {data.scale.fmt(float(e['mean'].iloc[-1]))}"
+        if len(e)
+        else f"{k} none (no {k} trial finishes in that time)"
+        for k, e in within.items()
+    ]
+    return f" Given {budget:.3g} {data.hours_unit} (the smallest model's whole sweep), it is " + "; ".join(ends) + "."
+
+
+def _importance_sentence(data: ReportData) -> str:
+    m = data.metric
     if np.ptp(data.usable[m].to_numpy(dtype=float)) == 0:
-        out["importance"] = f"{m} is the same in every finished run, so no parameter explains it."
-    elif len(data.importance):
-        r = data.importance.iloc[0]
-        corr = r["pearson"]
-        sign = "no clear" if not np.isfinite(corr) else ("a positive" if corr > 0 else "a negative")
-        out["importance"] = (
-            f"{r['feature']} matters most for {m} (random-forest importance "
-            f"{r['importance']:.2f}) with {sign} linear correlation "
-            f"(r = {corr:.2f})."
-        )
-    else:
-        out["importance"] = "Too few runs or no varied parameter: importance is not estimated."
-    out["parallel"] = (
-        f"Each line is one of {len(data.usable)} finished runs, coloured by {m}; the best run is {top['name']}."
+        return f"{m} is the same in every finished run, so no parameter explains it."
+    if not len(data.importance):
+        return "Too few runs or no varied parameter: importance is not estimated."
+    r = data.importance.iloc[0]
+    corr = r["pearson"]
+    sign = "no clear" if not np.isfinite(corr) else ("a positive" if corr > 0 else "a negative")
+    return (
+        f"{r['feature']} matters most for {m} (random-forest importance "
+        f"{r['importance']:.2f}) with {sign} linear correlation "
+        f"(r = {corr:.2f})."
     )
-    nf = len(data.failures)
-    if nf:
-        common = data.failures["reason"].astype(str).value_counts()
-        out["failures"] = (
-            f"{nf} of {data.counts['total']} runs failed, crashed, were killed or "
-            f"pruned; the most common reason ({common.iloc[0]}×) is: "
-            f"{common.index[0][:120]}."
-        )
-    else:
-        out["failures"] = f"None of the {data.counts['total']} runs failed."
+
+
+def _failures_sentence(data: ReportData) -> str:
+    nf, total = len(data.failures), data.counts["total"]
+    if not nf:
+        return f"None of the {total} runs failed."
+    common = data.failures["reason"].astype(str).value_counts()
+    return (
+        f"{nf} of {total} runs failed, crashed, were killed or "
+        f"pruned; the most common reason ({common.iloc[0]}×) is: "
+        f"{str(common.index[0])[:120]}."
+    )
+
+
+def _system_sentence(data: ReportData) -> str | None:
     sysd = data.system
     if len(sysd) and sysd["peak_gpu_memory_mb"].notna().any():
         g = sysd.groupby("model")["peak_gpu_memory_mb"].max().dropna()
-        out["system"] = "Peak GPU memory: " + "; ".join(f"{k} {v:,.0f} MB" for k, v in g.items()) + "."
-    elif len(sysd):
+        return "Peak GPU memory: " + "; ".join(f"{k} {v:,.0f} MB" for k, v in g.items()) + "."
+    if len(sysd):
         g = sysd.groupby("model")["gpu_util"].mean().dropna()
-        out["system"] = "Mean GPU utilisation: " + "; ".join(f"{k} {v:.0f}%" for k, v in g.items()) + "."
-    return out
+        return "Mean GPU utilisation: " + "; ".join(f"{k} {v:.0f}%" for k, v in g.items()) + "."
+    return None
+
+
+def takeaways_for(data: ReportData) -> dict[str, str]:
+    """One sentence per figure (the last stage of build_report); a figure that is not drawn has none."""
+    top = data.leaderboard.iloc[0]
+    parallel = (
+        f"Each line is one of {len(data.usable)} finished runs, coloured by {data.metric}; "
+        f"the best run is {top['name']}."
+    )
+    sentences = {
+        "leaderboard": _leaderboard_sentence(data),
+        "heatmap": _heatmap_sentence(data),
+        "curves": _curves_sentence(data),
+        "evp": _evp_sentence(data),
+        "importance": _importance_sentence(data),
+        "parallel": parallel,
+        "failures": _failures_sentence(data),
+        "system": _system_sentence(data),
+    }
+    return _comparison_takeaways(data) | {k: v for k, v in sentences.items() if v is not None}

@@ -5,7 +5,7 @@ Pure: DataFrames in and out. `maximize` comes from the sweep's `metric.goal`, de
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -15,7 +15,7 @@ from analysis.tables import tidy
 
 
 def matched_pairs(
-    runs: pd.DataFrame, *, compare: str, a: Hashable, b: Hashable, metric: str, match_keys: Sequence[str]
+    runs: pd.DataFrame, *, compare: str, a: str, b: str, metric: str, match_keys: Sequence[str]
 ) -> pd.DataFrame:
     """One row per cell (match_keys) where both a and b have a value: columns a, b, diff.
 

@@ -16,10 +16,15 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+import pandas as pd
 from scipy import optimize
 from scipy import stats as sps
+
+from analysis.stats.arrays import FloatArray, floats
 
 ALPHA = 0.05
 POWER = 0.80
@@ -53,14 +58,14 @@ class PairedDifference:
     seeds_for_sign_flip: int | None = None  # seeds per matched config that give min_pairs_sign_flip pairs
     underpowered: bool = False  # not significant, and the observed difference is below `detectable`
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def sign_flip_p(d: np.ndarray, *, rng_seed: int = 0) -> float:
+def sign_flip_p(d: npt.ArrayLike, *, rng_seed: int = 0) -> float:
     """Two-sided p of the exact sign-flip test of mean(d) = 0 (random flips above SIGN_FLIP_EXACT_MAX,
     its normal limit above SIGN_FLIP_NORMAL_FROM)."""
-    d = np.asarray(d, dtype=float)
+    d = floats(d)
     n = d.size
     observed = abs(d.mean())
     if n > SIGN_FLIP_NORMAL_FROM:
@@ -124,12 +129,12 @@ def pairs_needed(
     return hi
 
 
-def paired_t(d: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float, float, bool]:
+def paired_t(d: npt.ArrayLike, confidence: float = 0.95) -> tuple[float, float, float, float, bool]:
     """(mean, low, high, p, significant) of the paired t-test on n >= 2 finite differences.
 
     The verdict the report states; `paired_difference` adds the sign-flip test and power.
     """
-    d = np.asarray(d, dtype=float)
+    d = floats(d)
     n, mean = d.size, float(d.mean())
     if np.ptp(d) == 0:  # every pair differs by the same amount: no spread to test against
         p = 0.0 if mean != 0 else 1.0
@@ -142,9 +147,11 @@ def paired_t(d: np.ndarray, confidence: float = 0.95) -> tuple[float, float, flo
     return mean, low, high, p, bool(p < 1 - confidence) and (low > 0 or high < 0)
 
 
-def paired_difference(diffs, *, a: str, b: str, maximize: bool, confidence: float = 0.95) -> PairedDifference:
+def paired_difference(
+    diffs: npt.ArrayLike | pd.Series, *, a: str, b: str, maximize: bool, confidence: float = 0.95
+) -> PairedDifference:
     """The paired-t comparison of a - b over matched cells (see the module notes)."""
-    d = np.asarray(diffs, dtype=float)
+    d = floats(diffs)
     d = d[np.isfinite(d)]
     n = int(d.size)
     need = min_pairs_for_sign_flip(1 - confidence)
@@ -184,17 +191,17 @@ def paired_difference(diffs, *, a: str, b: str, maximize: bool, confidence: floa
     )
 
 
-def t_half_width(sd, n, confidence: float = 0.95):
+def t_half_width(sd: npt.ArrayLike, n: npt.ArrayLike, confidence: float = 0.95) -> FloatArray:
     """t(0.5 + confidence/2, n-1) * sd / sqrt(n), elementwise; NaN below 2 values."""
-    sd, n = np.asarray(sd, dtype=float), np.asarray(n, dtype=float)
+    sd, n = floats(sd), floats(n)
     with np.errstate(invalid="ignore", divide="ignore"):
         tq = np.where(n >= 2, sps.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1)), np.nan)
         return tq * sd / np.sqrt(n)
 
 
-def t_interval(values, confidence: float = 0.95) -> tuple[float, float, float] | None:
+def t_interval(values: npt.ArrayLike | pd.Series, confidence: float = 0.95) -> tuple[float, float, float] | None:
     """(mean, low, high): the t-interval of a mean over n values (None below 2 values)."""
-    v = np.asarray(values, dtype=float)
+    v = floats(values)
     v = v[np.isfinite(v)]
     if v.size < 2:
         return None

@@ -68,15 +68,13 @@ def split_by_run(hist: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {str(rid): hist.iloc[bounds[i] : bounds[i + 1]] for i, rid in enumerate(ids)}
 
 
-def _seconds(system: list[dict]) -> list[dict]:
+def _seconds(system: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """System-metric rows with `_step` = seconds since the first sample (or their index if untimed)."""
     times = [r.get("_runtime") if isinstance(r.get("_runtime"), (int, float)) else r.get("_timestamp") for r in system]
-    timed = all(isinstance(t, (int, float)) for t in times) and bool(times)
-    t0 = min(times) if timed else 0.0
-    return [
-        {**r, "_step": round(float(t) - t0, 3) if timed else i}
-        for i, (r, t) in enumerate(zip(system, times, strict=True))
-    ]
+    seconds = [float(t) for t in times if isinstance(t, (int, float))]
+    timed = bool(times) and len(seconds) == len(times)
+    t0 = min(seconds) if timed else 0.0
+    return [{**r, "_step": round(seconds[i] - t0, 3) if timed else i} for i, r in enumerate(system)]
 
 
 class RunSource:
