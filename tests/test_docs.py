@@ -24,7 +24,8 @@ def test_architecture_names_every_folder_of_the_tree():
     text = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
     folders = [
         p.relative_to(ROOT).as_posix()
-        for p in sorted((ROOT / "agent").glob("*/"))
+        for top in ("agent", "analysis")
+        for p in sorted((ROOT / top).glob("*/"))
         if p.is_dir() and not p.name.startswith("__")
     ]
     missing = [f for f in folders + ["analysis", "sweeps", "benchmarks"] if f"{f}/" not in text]
