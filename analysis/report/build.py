@@ -23,7 +23,7 @@ import pandas as pd
 
 from analysis.report import sections
 from analysis.report.data import ReportData, ReportError, Scale
-from analysis.report.scope import choose_groups, read_tables
+from analysis.report.scope import GROUP, choose_groups, read_tables
 from analysis.report.takeaways import takeaways_for
 from analysis.stats import cost
 from analysis.stats.importance import importance_table
@@ -61,7 +61,7 @@ def build_report(
         models=g.models,
         counts=t.counts,
         messages=[*t.messages, *g.messages, *compared, *gridded, *curved],
-        usable=g.usable.drop(columns="_model"),
+        usable=g.usable.drop(columns=GROUP),
         leaderboard=sections.leaderboard(t, g),
         per_model=per_model,
         cells=g.cells,

@@ -22,6 +22,7 @@ from analysis.tables.sweep import default_compare, group_labels, sweep_params, v
 
 # Run columns that are neither parameters nor metrics (when the sweep config names no parameters).
 SUMMARY_KEYS = {"num_parameters", "peak_gpu_memory_mb", "failure_reason", "total_flos", "gpu_share"}
+GROUP = "_model"  # the column of Groups.usable that holds each run's group label
 
 
 @dataclass
@@ -40,9 +41,9 @@ class Tables:
 
 @dataclass
 class Groups:
-    """The usable runs in groups (`_model`: the compared key's label) and the keys they are paired on."""
+    """The usable runs in groups (GROUP: the compared key's label) and the keys they are paired on."""
 
-    usable: pd.DataFrame  # Tables.usable with `_model`
+    usable: pd.DataFrame  # Tables.usable with its GROUP column
     compare: str | None  # the compared key (None: all runs form one group)
     seed_key: str | None  # None: runs are not paired by seed
     params: list[str]  # the sweep's parameters present in the runs, the compared key included
@@ -151,9 +152,9 @@ def choose_groups(t: Tables, sweep_config: Mapping[str, Any], *, compare: str | 
     if compare and compare == seed_key:
         msgs.append(f"Comparing seeds themselves: runs are not paired by {seed_key}.")
         seed_key = None
-    usable = t.usable.assign(_model=group_labels(t.usable, compare))
+    usable = t.usable.assign(**{GROUP: group_labels(t.usable, compare)})
     sign = 1 if t.maximize else -1
-    models = sorted(usable["_model"].unique(), key=lambda m: -usable.loc[usable._model == m, t.metric].mean() * sign)
+    models = sorted(usable[GROUP].unique(), key=lambda m: -usable.loc[usable[GROUP] == m, t.metric].mean() * sign)
     if seed_key and seed_key not in t.runs.columns:
         msgs.append(
             f"Seed key {seed_key!r} is not in the run configs; runs are not grouped by seed (pass --seed-key KEY)."

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from agent.states import RunState
-from analysis.report.scope import Groups, Tables
+from analysis.report.scope import GROUP, Groups, Tables
 from analysis.stats import cost
 from analysis.stats.cells import best_row, matched_pairs, seed_summary, with_t_interval
 from analysis.stats.compare import PairedDifference, paired_difference
@@ -35,7 +35,7 @@ def _finite(v: Any) -> float | None:
 
 
 def _group(g: Groups, model: str) -> pd.DataFrame:
-    return g.usable[g.usable._model == model]
+    return g.usable[g.usable[GROUP] == model]
 
 
 def model_summary(t: Tables, g: Groups, model: str) -> dict[str, Any]:
@@ -95,7 +95,7 @@ def compare_models(t: Tables, g: Groups) -> tuple[list[PairedDifference], list[s
             f"interval for the model difference; rerun with several seeds."
         )
     match = [k for k in g.varying if k != g.compare] + ([g.seed_key] if g.seed_key else [])
-    labelled = g.usable.assign(**{g.compare: g.usable._model})
+    labelled = g.usable.assign(**{g.compare: g.usable[GROUP]})
     out = []
     for m in g.models[1:]:
         pairs = matched_pairs(labelled, compare=g.compare, a=m, b=g.models[0], metric=t.metric, match_keys=match)
@@ -159,7 +159,7 @@ def expected_performance(t: Tables, g: Groups) -> tuple[dict[str, pd.DataFrame],
     costed = cost.with_cost(g.usable)
     evp_time = {
         m: cost.expected_best_by_budget(
-            costed.loc[costed._model == m, t.metric], costed.loc[costed._model == m, "cost_hours"], maximize=t.maximize
+            costed.loc[costed[GROUP] == m, t.metric], costed.loc[costed[GROUP] == m, "cost_hours"], maximize=t.maximize
         )
         for m in g.models
     }
@@ -206,7 +206,7 @@ def leaderboard(t: Tables, g: Groups, size: int = 10) -> pd.DataFrame:
 def system_table(t: Tables, g: Groups) -> pd.DataFrame:
     """Per run: its peak GPU memory and mean GPU utilisation (rows with neither are dropped)."""
     runs = g.usable
-    out = pd.DataFrame({"run_id": runs["run_id"], "model": runs["_model"]})
+    out = pd.DataFrame({"run_id": runs["run_id"], "model": runs[GROUP]})
     out["peak_gpu_memory_mb"] = (
         pd.to_numeric(runs["peak_gpu_memory_mb"], errors="coerce") if "peak_gpu_memory_mb" in runs else np.nan
     )

@@ -9,7 +9,7 @@ import pytest
 
 from analysis.report import sections
 from analysis.report.data import ReportError
-from analysis.report.scope import Tables, choose_groups, read_tables, resolve_metric
+from analysis.report.scope import GROUP, Tables, choose_groups, read_tables, resolve_metric
 from analysis.stats.compare import PairedDifference
 from analysis.tables.sweep import default_compare, group_labels, sweep_params, varying
 from analysis.tables.tidy import empty_history
@@ -108,7 +108,7 @@ def test_groups_compare_the_model_best_mean_first_and_pair_on_the_varied_keys():
     t, g = stages(grid(gap=-0.1))  # b above a
     assert g.compare == "model" and g.models == ["b", "a"] and g.seed_key == "seed" and not g.single_seed
     assert g.varying == ["model", "lr"]  # batch is constant, the seed is what pairs
-    assert g.usable["_model"].tolist() == g.usable["model"].tolist()
+    assert g.usable[GROUP].tolist() == g.usable["model"].tolist()
     assert len(g.cells) == 4 and set(g.cells["count"]) == {3}  # model x lr, each over 3 seeds
     assert g.messages == []
     t, g = stages(grid(gap=-0.1), {**CONFIG, "metric": {"name": "acc", "goal": "minimize"}})
