@@ -360,9 +360,13 @@ GRID = """
         (["--partition", "gpu", "--slurm-opt", "constraint"], "--partition applies to --slurm N"),
     ],
 )
-def test_bad_slurm_options_are_one_line_errors_before_anything_else(tmp_path, args, culprit):
-    res = sk(tmp_path, "agent", "nosuch00", *args)  # the options are checked before the sweep is looked up
-    assert res.returncode == 2, res.stderr
+def test_bad_slurm_options_are_one_line_errors_before_anything_else(home, args, culprit):
+    from click.testing import CliRunner
+
+    from agent.cli import cli
+
+    res = CliRunner().invoke(cli, ["agent", "nosuch00", *args])  # checked before the sweep is looked up
+    assert res.exit_code == 2, res.output
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and culprit in lines[0] and lines[0].startswith("sweepkit: error:"), res.stderr
 
