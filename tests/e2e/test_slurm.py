@@ -8,6 +8,7 @@ generous deadline: the box may be a loaded 2-core one.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import textwrap
@@ -130,7 +131,7 @@ def test_an_array_of_4_agents_runs_each_grid_point_once_and_status_shows_its_tas
 
 def test_a_cancelled_task_point_comes_back_after_its_heartbeat_and_runs_once(tmp_path, jobs):
     sid, env, gate, rec = setup(tmp_path)
-    job = submit(tmp_path, sid, env, jobs, "--heartbeat-timeout", "15")
+    job = submit(tmp_path, sid, env, jobs, "--heartbeat-timeout", "20")
     # Every trial waits at the gate, so the victim is certainly mid-trial when it is cancelled.
     started = wait_for("a trial to start", lambda: sorted(p.name for p in gate.glob("started-*")))
     _, point, task = started[0].split("-")
@@ -187,3 +188,29 @@ def test_the_time_limit_warning_stops_the_trial_gracefully_and_its_point_comes_b
     (stopped_run,) = [r for r in runs if r["state"] != "finished"]
     assert stopped_run["state"] == "killed" and stopped_run["reason"] == "interrupted", stopped_run
     assert stopped_run["config"]["a"] == int(point)
+
+
+@pytest.mark.postgres
+def test_an_array_on_postgresql_may_go_anywhere_and_its_tasks_find_the_store_in_the_script(tmp_path, jobs):
+    url = os.environ.get("SWEEPKIT_TEST_PG_URL")
+    if not url:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("SWEEPKIT_TEST_PG_URL is not set under CI: scripts/test_env.sh must start PostgreSQL")
+        pytest.skip("SWEEPKIT_TEST_PG_URL not set; run `make test` (it starts a private PostgreSQL)")
+    (tmp_path / "gated.py").write_text(PROGRAM)
+    (tmp_path / "gate").mkdir()
+    rec = tmp_path / "rec.jsonl"
+    env = env_for(tmp_path, RECORD_FILE=str(rec), GATE_DIR=str(tmp_path / "gate"), OPEN_AT="2")
+    sid = make_sweep(tmp_path, GRID8.replace("method: grid", f"method: grid\n    name: slurm-{tmp_path.name}"),
+                     "--storage", url, env=env)  # fmt: skip
+    # The URL only on the command line: the tasks can only know the store from the script.
+    job = submit(tmp_path, sid, env, jobs, "--storage", url)
+    (script,) = (tmp_path / ".sweepkit" / "agents" / sid / "slurm").glob("*.sbatch")
+    text = script.read_text()
+    assert f"export SWEEPKIT_STORAGE={url}" in text and "--nodelist" not in text and url not in text.split("exec")[-1]
+    reader = {**env, "SWEEPKIT_STORAGE": url}
+    view = wait_for(f"job {job}'s 4 tasks to end", lambda: ended(tmp_path, sid, reader, job))
+    assert view["counts"] == {"pending": 0, "running": 0, "done": 4, "failed": 0}, view
+    assert sorted(r["a"] for r in records(rec)) == [1, 2, 3, 4, 5, 6, 7, 8]
+    st = status(tmp_path, sid, env=reader)
+    assert sorted(r["config"]["a"] for r in st["runs"] if r["state"] == "finished") == [1, 2, 3, 4, 5, 6, 7, 8]

@@ -288,6 +288,11 @@ def test_where_slurm_may_place_the_tasks(monkeypatch):
     assert spans.nodes_per_task == 3
     unknown = placement_of(request_from(values(slurm=2, partition="nosuch")), fake_scontrol, env={})
     assert unknown.hosts is None
+    for other in (
+        placement_of(request_from(values(slurm=2, slurm_opt=("clusters=big",))), fake_scontrol, env={}),
+        placement_of(request_from(values(slurm=2)), fake_scontrol, env={"SBATCH_CLUSTERS": "big"}),
+    ):
+        assert other.hosts is None and other.where == "clusters big"  # another cluster: not this host
 
 
 # -- reading SLURM's answers ----------------------------------------------------------------

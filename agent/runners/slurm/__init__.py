@@ -89,9 +89,13 @@ def check(values: Mapping[str, Any]) -> SlurmRequest:
 
 
 def _task_env(storage: Optional[str], env: Mapping[str, str]) -> dict[str, str]:
-    root = str(Path(__file__).resolve().parents[3])  # the folder holding the `agent` package
-    paths = [root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
-    out = {"SWEEPKIT_HOME": str(home().resolve()), "PYTHONPATH": os.pathsep.join(paths)}
+    out = {"SWEEPKIT_HOME": str(home().resolve())}
+    root = Path(__file__).resolve().parents[3]  # the folder holding the `agent` package
+    # A checkout (or an editable install) goes first on the path, so the tasks run this very code.
+    own = [] if root.name in ("site-packages", "dist-packages") else [str(root)]
+    paths = own + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p not in own]
+    if paths:
+        out["PYTHONPATH"] = os.pathsep.join(paths)
     if storage:
         out["SWEEPKIT_STORAGE"] = storage
     out.update({k: env[k] for k in CARRIED_ENV if env.get(k)})

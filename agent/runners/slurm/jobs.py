@@ -219,9 +219,9 @@ def read_job(job_id: str, *, submitted: Optional[int] = None, script: Optional[s
 
 
 def named_jobs(name: str) -> list[str]:
-    """The array job ids SLURM lists under `name` (a script resubmitted by hand)."""
+    """The array job ids SLURM lists under `name` for this user (a script resubmitted by hand)."""
     try:
-        res = run("squeue", "-h", "-t", "all", "-n", name, "-o", "%F", check=False)
+        res = run("squeue", "--me", "-h", "-t", "all", "-n", name, "-o", "%F", check=False)
     except SlurmError:
         return []
     return list(dict.fromkeys(ln.strip() for ln in res.stdout.splitlines() if ln.strip().isdigit()))

@@ -63,9 +63,13 @@ def placement_of(
     request: SlurmRequest, scontrol: Callable[..., str], env: Optional[Mapping[str, str]] = None
 ) -> Placement:
     """Where SLURM may run the array's tasks. `scontrol(*args)` runs scontrol and returns its output
-    ('' when it fails); `env` is the submitting environment (sbatch reads SBATCH_PARTITION from it)."""
+    ('' when it fails); `env` is the submitting environment (sbatch reads SBATCH_PARTITION and
+    SBATCH_CLUSTERS from it)."""
     env = os.environ if env is None else env
     nodes = max_nodes(request.directives.get("nodes"))
+    clusters = request.directives.get("clusters") or env.get("SBATCH_CLUSTERS")
+    if clusters:  # another cluster's nodes: nothing here can say which
+        return Placement(this_host(), None, nodes, f"clusters {clusters}")
     if request.nodelist:
         expr, where = request.nodelist, "--slurm-opt nodelist"
     else:
