@@ -105,7 +105,11 @@ stop_stale() {  # daemons of an earlier run that no longer answer, then their pi
     if ours_alive "$pidfile" "$name"; then
       pid=$(cat "$pidfile")
       kill "$pid" 2>/dev/null || true
-      wait_for 15 "$name ($pid) stopping" sh -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+      for _ in $(seq 75); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+      if kill -0 "$pid" 2>/dev/null; then
+        say "an earlier $name ($pid) ignored SIGTERM; SIGKILL"
+        kill -9 "$pid" 2>/dev/null || true
+      fi
     fi
     rm -f "$pidfile"
   done
