@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.sweepkit-installed
 TORCH  ?= torch==2.13.0
 # Two workers on the 2-core box: most tests wait on processes, not on the CPU.
 PYTEST_WORKERS ?= 2
-FAST   := not slow and not postgres and not chromium
+FAST   := not slow and not postgres and not chromium and not slurm
 
 .PHONY: venv lint test test-fast demo retest-demo bench clean clean-state system-deps
 
@@ -16,7 +16,8 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml scripts/setup_venv.sh
 	@PYTHON=$(PYTHON) VENV=$(VENV) TORCH=$(TORCH) bash scripts/setup_venv.sh
 
-# chromium (report rendering test) and postgresql (shared-store test); no-ops when present or not root.
+# chromium (report rendering test), postgresql (shared-store test), slurm-wlm + munge (job-array tests);
+# no-ops when present or not root.
 system-deps:
 	@bash scripts/system_deps.sh
 
@@ -27,8 +28,10 @@ lint: venv
 	@$(VENV)/bin/lint-imports
 	@$(VENV)/bin/mypy
 
+# The SLURM cluster test_env.sh started is stopped whether pytest passed or not; pytest's exit code stays.
 test: venv system-deps lint
-	@. scripts/test_env.sh && $(PY) -m pytest -q -ra -n $(PYTEST_WORKERS)
+	@. scripts/test_env.sh && $(PY) -m pytest -q -ra -n $(PYTEST_WORKERS); rc=$$?; \
+	if [ -n "$${SWEEPKIT_SLURM_OWNED:-}" ]; then bash scripts/stop_slurm.sh; fi; exit $$rc
 
 test-fast: venv
 	@$(PY) -m pytest -q -ra -n $(PYTEST_WORKERS) -m "$(FAST)"
@@ -46,9 +49,10 @@ bench: venv
 	$(PY) -m benchmarks.trial_overhead
 	$(PY) -m benchmarks.report_scale
 
-# What a run leaves outside the checkout: the test PostgreSQL and the caches.
+# What a run leaves outside the checkout: the test PostgreSQL, the test SLURM cluster and the caches.
 clean-state:
 	@bash scripts/stop_postgres.sh
+	@bash scripts/stop_slurm.sh
 	rm -rf $${SWEEPKIT_CACHE:-$$HOME/.cache/sweepkit}
 
 clean:

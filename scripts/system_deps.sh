@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the test suite drives for real: Debian chromium (the report is
-# checked in a real browser) and PostgreSQL (the shared-store test). Idempotent. Without root or
+# checked in a real browser), PostgreSQL (the shared-store test) and SLURM with munge (the job-array
+# tests run on a real one-node cluster, scripts/start_slurm.sh). Idempotent. Without root or
 # apt-get it installs nothing and says so; the tests that need them then skip, naming why.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,8 @@ cd "$(dirname "$0")/.."
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+{ command -v slurmctld && command -v slurmd && command -v sbatch; } >/dev/null 2>&1 || need+=(slurm-wlm)
+command -v munged >/dev/null 2>&1 || need+=(munge)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   echo "system_deps: cannot install ${need[*]} (not root or no apt-get); the tests needing them will skip" >&2

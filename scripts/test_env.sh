@@ -1,6 +1,9 @@
 # Sourced by `make test`: starts a throw-away PostgreSQL server for the shared-store test and
-# exports its URL. PostgreSQL not installed: the test skips and says why. Installed but failing
+# exports its URL, and a private one-node SLURM cluster for the job-array tests and exports
+# SLURM_CONF and SWEEPKIT_TEST_SLURM (SWEEPKIT_SLURM_OWNED=1: `make test` stops it afterwards).
+# Either not installed (or, for SLURM, not root): its tests skip and say why. Installed but failing
 # to start: one line naming the log, and `make test` stops.
+_env_ok=0
 if [ -z "${SWEEPKIT_TEST_PG_URL:-}" ]; then
   _pg_log=${TMPDIR:-/tmp}/sweepkit-pg-setup-$(id -u).log
   _pg_url=$(bash scripts/start_postgres.sh 2>"$_pg_log")
@@ -11,6 +14,20 @@ if [ -z "${SWEEPKIT_TEST_PG_URL:-}" ]; then
     echo "setup: PostgreSQL is not installed; the shared-store test will skip" >&2
   else
     echo "setup: step 'start the test PostgreSQL' failed; see $_pg_log" >&2
-    false
+    _env_ok=1
   fi
 fi
+if [ -z "${SWEEPKIT_TEST_SLURM:-}" ]; then
+  _slurm_log=${TMPDIR:-/tmp}/sweepkit-slurm-setup-$(id -u).log
+  _slurm_conf=$(bash scripts/start_slurm.sh 2>"$_slurm_log")
+  _slurm_rc=$?
+  if [ "$_slurm_rc" -eq 0 ]; then
+    export SLURM_CONF="$_slurm_conf" SWEEPKIT_TEST_SLURM=1 SWEEPKIT_SLURM_OWNED=1
+  elif [ "$_slurm_rc" -eq 3 ]; then
+    echo "setup: no test SLURM cluster ($(tail -n 1 "$_slurm_log")); the slurm tests will skip" >&2
+  else
+    echo "setup: step 'start the test SLURM cluster' failed; see $_slurm_log" >&2
+    _env_ok=1
+  fi
+fi
+[ "$_env_ok" -eq 0 ]

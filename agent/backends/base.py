@@ -12,6 +12,7 @@ warm in-process trial) and a `ProgressSink` (a terminal view, or a worker's stat
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional, Protocol
@@ -220,6 +221,15 @@ class Backend(abc.ABC):
     def trial_env(self, sweep_id: str, config: dict) -> dict[str, str]:
         """Environment defaults for this backend's trials (see `TrialSpec.env`)."""
         return {}
+
+    def host_bound_store(self, info: SweepInfo) -> Optional[str]:
+        """Where the sweep's store lives when only agents on this host may share it (a file-locked
+        journal or SQLite: file locks do not hold across hosts), or None when agents anywhere may (a
+        database server). By default: a store whose `info.path` is a folder here, or a SQLite URL."""
+        where = info.path or ""
+        if where.startswith("sqlite") or ("://" not in where and where and os.path.isdir(where)):
+            return where
+        return None
 
     def sync_plan(
         self, sweep_id: str, *, project: Optional[str], entity: Optional[str], include_synced: bool = False

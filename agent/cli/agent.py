@@ -1,4 +1,5 @@
-"""`sweepkit agent SWEEP_ID`: run the sweep's trials here, one agent or a pool of them."""
+"""`sweepkit agent SWEEP_ID`: run the sweep's trials here, one agent or a pool of them, or submit
+N agents as a SLURM job array (`--slurm N`)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,16 @@ from agent.runners import options
 
 @click.command()
 @click.argument("sweep_id")
-@options.click_options(options.BACKEND, options.ENGINE, options.LAUNCH)
+@options.click_options(options.BACKEND, options.ENGINE, options.LAUNCH, options.SLURM)
 @pass_session
 def agent_command(session: Session, sweep_id: str, **values: Any) -> None:
     """Pull trials of SWEEP_ID and run them until the sweep is done (or --count trials ran, per agent)."""
+    from agent.runners import slurm
+
+    if slurm.wants_slurm(values):
+        submit_slurm(session, sweep_id, values)
+        return
+    slurm.stop_gracefully_on_time_warning()
     if values["workers"] or values["gpus"] or values["warm"] or values["per_gpu"] != "1":
         from agent.runners.launcher import LaunchError, launch
 
@@ -51,3 +58,27 @@ def agent_command(session: Session, sweep_id: str, **values: Any) -> None:
     if code == 130:
         session.err.print("interrupted: the running trial was stopped and marked failed (grid points are requeued)")
     sys.exit(code)
+
+
+def submit_slurm(session: Session, sweep_id: str, values: dict[str, Any]) -> None:
+    """`--slurm N`: write the array's sbatch script, submit it, print where things are and the job id."""
+    from agent.runners.gpus import LaunchError
+    from agent.runners.slurm import SlurmError, check, submit_array
+
+    try:  # bad options first, before any store or server is asked
+        check(values)
+    except (SlurmError, LaunchError) as exc:
+        session.fail(str(exc))
+    b = session.backend(
+        values["backend"] or sweep_id, storage=values["storage"], project=values["project"], entity=values["entity"]
+    )
+    try:
+        done = submit_array(sweep_id, values, b)
+    except (SlurmError, LaunchError, BackendError) as exc:
+        session.fail(str(exc))
+    session.err.print(
+        f"submitted {done.tasks} agent(s) of sweep {sweep_id} as SLURM job array {done.job_id}; "
+        f"script: {done.script} (sbatch it again as it is); output: {done.log_dir}/{done.job_id}_<task>.out; "
+        f"follow with: sweepkit status {sweep_id}"
+    )
+    click.echo(done.job_id)

@@ -17,6 +17,7 @@ from rich.text import Text
 from agent.backends import BackendError, RunRecord, SweepInfo
 from agent.cli.session import Session, backend_option, pass_session, storage_option
 from agent.paths import report_dir, run_page
+from agent.runners import slurm
 from agent.sweep_config import dotted
 from agent.sweep_config.metric import best
 
@@ -82,6 +83,12 @@ def status_view(info: SweepInfo, runs: list[RunRecord], pages: Path) -> Group:
     return Group(*parts)
 
 
+def with_slurm_jobs(sweep_id: str, view: Group) -> Group:
+    """The view, then the sweep's SLURM job arrays (`agent --slurm N`) and their tasks' states."""
+    lines = [line for job in slurm.jobs_of(sweep_id) for line in slurm.describe(job)]
+    return Group(view, Text("\n".join(lines))) if lines else view
+
+
 @click.command()
 @click.argument("sweep_id")
 @click.option("--json", "as_json", is_flag=True, help='Print {"sweep": ..., "runs": [...]} for scripts.')
@@ -129,17 +136,23 @@ def status_command(
             {**r.to_json(), "page": str(pages / run_page(r.id)) if (pages / run_page(r.id)).exists() else None}
             for r in runs
         ]
-        click.echo(json.dumps({"sweep": info.to_json(), "runs": rows}, default=str))
+        out = {"sweep": info.to_json(), "runs": rows}
+        jobs = slurm.jobs_of(sweep_id)
+        if jobs:
+            out["slurm"] = [j.to_json() for j in jobs]
+        click.echo(json.dumps(out, default=str))
         return
     console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
     if not watch:
-        console.print(status_view(info, runs, pages))
+        console.print(with_slurm_jobs(sweep_id, status_view(info, runs, pages)))
         return
     try:
-        with Live(status_view(info, runs, pages), console=console, refresh_per_second=2) as view:
+        with Live(
+            with_slurm_jobs(sweep_id, status_view(info, runs, pages)), console=console, refresh_per_second=2
+        ) as view:
             while not (info.state == "finished" and not any(r.state == "running" for r in runs)):
                 time.sleep(every)
                 info, runs = read()
-                view.update(status_view(info, runs, pages))
+                view.update(with_slurm_jobs(sweep_id, status_view(info, runs, pages)))
     except KeyboardInterrupt:
         sys.exit(130)

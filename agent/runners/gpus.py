@@ -7,9 +7,10 @@ fit, capped by CPU cores and SWEEPKIT_MAX_PER_GPU (default 8).
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Optional
 
@@ -25,20 +26,41 @@ class LaunchError(ValueError):
     """A bad --gpus / --per-gpu / --workers combination (one line)."""
 
 
-def parse_gpus(spec: str, available: int) -> list[str]:
-    """`all` or `0,1,...` -> device indices; each must exist on this machine."""
+def visible_devices(env: Optional[Mapping[str, str]] = None) -> Optional[list[str]]:
+    """The devices CUDA_VISIBLE_DEVICES grants this process (a SLURM task's GPUs, say), or None when
+    it is unset. Like CUDA, the list ends at the first entry that names no device (-1, NoDevFiles)."""
+    value = (os.environ if env is None else env).get("CUDA_VISIBLE_DEVICES")
+    if value is None:
+        return None
+    out = []
+    for entry in (e.strip() for e in value.split(",")):
+        if not entry or entry.startswith("-") or entry == "NoDevFiles":
+            break
+        out.append(entry)
+    return out
+
+
+def parse_gpus(spec: str, available: int, env: Optional[Mapping[str, str]] = None) -> list[str]:
+    """`all` or `0,1,...` -> the devices to pin workers to. Indices are CUDA's: with CUDA_VISIBLE_DEVICES
+    set (as SLURM sets it for a task's GPUs) they count within it and `all` is exactly those devices,
+    never the rest of the machine; else they are this machine's `available` GPUs."""
     spec = spec.strip().lower()
+    visible = visible_devices(env)
+    if visible is not None:
+        available = len(visible)
+    granted = "CUDA_VISIBLE_DEVICES grants" if visible is not None else "this machine has"
     if available <= 0:
-        raise LaunchError("--gpus needs CUDA GPUs and none are visible; use --workers N on a CPU box")
+        raise LaunchError(f"--gpus needs CUDA GPUs and none are visible ({granted} none); use --workers N on a CPU box")
     if spec == "all":
-        return [str(i) for i in range(available)]
-    if not re.fullmatch(r"\d+(,\d+)*", spec):
+        ids = [str(i) for i in range(available)]
+    elif not re.fullmatch(r"\d+(,\d+)*", spec):
         raise LaunchError(f"--gpus {spec!r}: give `all` or comma-separated indices such as 0,1")
-    ids = list(dict.fromkeys(spec.split(",")))
+    else:
+        ids = list(dict.fromkeys(spec.split(",")))
     bad = [i for i in ids if int(i) >= available]
     if bad:
-        raise LaunchError(f"--gpus {spec}: no GPU {', '.join(bad)} (this machine has {available}: 0..{available - 1})")
-    return ids
+        raise LaunchError(f"--gpus {spec}: no GPU {', '.join(bad)} ({granted} {available}: 0..{available - 1})")
+    return [visible[int(i)] for i in ids] if visible is not None else ids
 
 
 def parse_per_gpu(value: str | int) -> Optional[int]:

@@ -73,7 +73,11 @@ def _last_line(path: Path) -> str:
 
 
 def log_dir_for(sweep_id: str) -> Path:
-    return home() / "agents" / safe_name(sweep_id)
+    from agent.runners.slurm import task_label
+
+    # The tasks of a SLURM array share SWEEPKIT_HOME: each keeps its workers' files in its own folder.
+    label = task_label()
+    return home() / "agents" / safe_name(sweep_id) / (label or "")
 
 
 class Launcher:

@@ -1,8 +1,9 @@
 """The options of `sweepkit agent`, declared once.
 
 This one table gives the `sweepkit agent` command and the pool worker's command their click
-options, and turns parsed values back into the argv that the launcher hands each worker, so an
-option is never spelled twice. `settings()` picks out what the engine itself needs.
+options, and turns parsed values back into the argv that the launcher hands each worker (and a
+SLURM array hands each task), so an option is never spelled twice. `settings()` picks out what
+the engine itself needs. The SLURM options' values are checked in `runners/slurm.py` (one line each).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import click
 
 from agent.backends.base import AgentSettings
 
-BACKEND, ENGINE, LAUNCH = "backend", "engine", "launch"
+BACKEND, ENGINE, LAUNCH, SLURM = "backend", "engine", "launch", "slurm"
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class AgentOption:
     is_flag: bool = False
     metavar: Optional[str] = None
     show_default: bool = False
+    multiple: bool = False
 
 
 OPTIONS: tuple[AgentOption, ...] = (
@@ -126,6 +128,58 @@ OPTIONS: tuple[AgentOption, ...] = (
         LAUNCH,
         default=None,
     ),
+    # -- a SLURM job array of agents (runners/slurm.py); each task runs `sweepkit agent` with the options above
+    AgentOption(
+        "slurm",
+        ("--slurm",),
+        "Submit N agents as one SLURM job array (sbatch) instead of running here; prints the job id.",
+        SLURM,
+        type=int,
+        metavar="N",
+    ),
+    AgentOption(
+        "slurm_parallel",
+        ("--slurm-parallel",),
+        "With --slurm: at most M tasks of the array at once (sbatch --array=...%M).",
+        SLURM,
+        type=int,
+        metavar="M",
+    ),
+    AgentOption("partition", ("--partition",), "With --slurm: the partition (sbatch --partition).", SLURM),
+    AgentOption(
+        "time",
+        ("--time",),
+        "With --slurm: each task's time limit, in sbatch's formats (MM, HH:MM:SS, D-HH:MM...).",
+        SLURM,
+        metavar="LIMIT",
+    ),
+    AgentOption(
+        "gpus_per_task",
+        ("--gpus-per-task",),
+        "With --slurm: GPUs per task ([type:]N); --per-gpu then packs agents on them.",
+        SLURM,
+        metavar="[TYPE:]N",
+    ),
+    AgentOption("cpus_per_task", ("--cpus-per-task",), "With --slurm: CPUs per task.", SLURM, type=int, metavar="N"),
+    AgentOption("mem", ("--mem",), "With --slurm: memory per node, e.g. 32G (sbatch --mem).", SLURM, metavar="SIZE"),
+    AgentOption("account", ("--account",), "With --slurm: the account to charge (sbatch --account).", SLURM),
+    AgentOption("qos", ("--qos",), "With --slurm: the quality of service (sbatch --qos).", SLURM),
+    AgentOption(
+        "requeue",
+        ("--requeue",),
+        "With --slurm: let SLURM requeue a preempted or failed-node task (#SBATCH --requeue).",
+        SLURM,
+        is_flag=True,
+        default=False,
+    ),
+    AgentOption(
+        "slurm_opt",
+        ("--slurm-opt",),
+        "With --slurm: any other sbatch option as KEY=VALUE (e.g. constraint=a100, nodelist=node1); repeatable.",
+        SLURM,
+        metavar="KEY=VALUE",
+        multiple=True,
+    ),
 )
 BY_DEST = {o.dest: o for o in OPTIONS}
 
@@ -137,6 +191,8 @@ def click_options(*scopes: str) -> Callable:
     def decorate(fn: Callable) -> Callable:
         for o in reversed(chosen):
             kwargs: dict[str, Any] = {"help": o.help, "default": o.default, "show_default": o.show_default}
+            if o.multiple:
+                kwargs["multiple"] = True
             if o.is_flag:
                 kwargs["is_flag"] = True
             elif o.type is not None:
@@ -156,9 +212,11 @@ def to_argv(values: dict[str, Any], *scopes: str) -> list[str]:
     out: list[str] = []
     for o in OPTIONS:
         v = values.get(o.dest)
-        if o.scope not in scopes or v is None or (o.is_flag and not v) or v == o.default:
+        if o.scope not in scopes or v is None or (o.is_flag and not v) or v == o.default or v == ():
             continue
-        if "/" in o.flags[-1]:  # --warm/--cold
+        if o.multiple:
+            out += [a for item in v for a in (o.flags[-1], str(item))]
+        elif "/" in o.flags[-1]:  # --warm/--cold
             on, off = o.flags[-1].split("/")
             out.append(on if v else off)
         elif o.is_flag:

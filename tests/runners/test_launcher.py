@@ -20,7 +20,8 @@ from tests.helpers import env_for, make_sweep, status, sweep_yaml
 # ---- pure ----------------------------------------------------------------------------------
 
 
-def test_parse_gpus():
+def test_parse_gpus(monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)  # no inherited grant: the machine's GPUs
     assert parse_gpus("all", 4) == ["0", "1", "2", "3"]
     assert parse_gpus("2,0,2", 4) == ["2", "0"]
     with pytest.raises(LaunchError, match="no GPU 5"):

@@ -177,6 +177,9 @@ class WandbBackend(Backend):
     def trial_env(self, sweep_id: str, config: dict) -> dict[str, str]:
         return {"WANDB_MODE": "online"}  # wandb.agent's runs are online unless the user says otherwise
 
+    def host_bound_store(self, info: SweepInfo) -> Optional[str]:
+        return None  # W&B's server: agents anywhere share it
+
     def agent_argv(self, sweep_id: str, count: Optional[int]) -> list[str]:
         exe = shutil.which("wandb") or os.path.join(os.path.dirname(sys.executable), "wandb")
         argv = [exe, "agent"]

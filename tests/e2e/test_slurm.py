@@ -1,0 +1,216 @@
+"""Sweeps as SLURM job arrays, on a real one-node cluster (`make test` starts it; see conftest).
+
+Each task of the array runs `sweepkit agent`; the trials are a tiny program (no training) that
+records its grid point and the array task that ran it. Every wait is on a condition with a
+generous deadline: the box may be a loaded 2-core one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import env_for, make_sweep, records, sk, status
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+DEADLINE_S = 300
+
+# Marks its start, waits at a gate (a `go` file, or trials started by OPEN_AT different tasks),
+# then records its point and the task that ran it.
+PROGRAM = textwrap.dedent("""
+    import json, os, sys, time
+    args = json.loads(sys.argv[1])
+    gate, task = os.environ["GATE_DIR"], os.environ.get("SLURM_ARRAY_TASK_ID", "-")
+    open(os.path.join(gate, f"started-{args['a']}-{task}"), "w").close()
+    need = int(os.environ.get("OPEN_AT", "0"))
+    deadline = time.time() + 600
+    while time.time() < deadline and not os.path.exists(os.path.join(gate, "go")):
+        tasks = {f.rsplit("-", 1)[1] for f in os.listdir(gate) if f.startswith("started-")}
+        if need and len(tasks) >= need:
+            break
+        time.sleep(0.05)
+    with open(os.environ["RECORD_FILE"], "a") as fh:
+        fh.write(json.dumps({"a": args["a"], "task": task, "run": os.environ["WANDB_RUN_ID"]}) + "\\n")
+""")
+
+GRID8 = """
+    program: gated.py
+    command: ["${interpreter}", "${program}", "${args_json}"]
+    method: grid
+    metric: {name: loss}
+    parameters:
+      a: {values: [1, 2, 3, 4, 5, 6, 7, 8]}
+"""
+
+
+def wait_for(what: str, check, timeout: float = DEADLINE_S):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def jobs(slurm_cluster):
+    """The job ids a test submits; whatever is left of them is cancelled when it ends (a failed test
+    must not leave tasks waiting at their gate)."""
+    ids: list[str] = []
+    yield ids
+    if ids:
+        subprocess.run(["scancel", *ids], capture_output=True, timeout=60)
+
+
+def setup(tmp: Path, **extra: str) -> tuple[str, dict, Path, Path]:
+    (tmp / "gated.py").write_text(PROGRAM)
+    gate = tmp / "gate"
+    gate.mkdir()
+    rec = tmp / "rec.jsonl"
+    env = env_for(tmp, RECORD_FILE=str(rec), GATE_DIR=str(gate), **extra)
+    return make_sweep(tmp, GRID8, env=env), env, gate, rec
+
+
+def submit(tmp: Path, sid: str, env: dict, jobs: list[str], *args: str) -> str:
+    res = sk(tmp, "agent", sid, "--slurm", "4", *args, env=env)
+    assert res.returncode == 0, res.stderr
+    job = res.stdout.strip().splitlines()[-1]
+    assert job.isdigit(), res.stdout
+    jobs.append(job)
+    return job
+
+
+def job_view(tmp: Path, sid: str, env: dict, job: str) -> dict:
+    return next((j for j in status(tmp, sid, env=env).get("slurm", []) if j["job_id"] == job), {})
+
+
+def ended(tmp: Path, sid: str, env: dict, job: str) -> dict:
+    """The job's view once none of its tasks is pending or running (else {})."""
+    view = job_view(tmp, sid, env, job)
+    c = view.get("counts") or {}
+    return view if c and not c["pending"] and not c["running"] and c["done"] + c["failed"] == 4 else {}
+
+
+def test_an_array_of_4_agents_runs_each_grid_point_once_and_status_shows_its_tasks(tmp_path, jobs):
+    sid, env, _gate, rec = setup(tmp_path, OPEN_AT="2")
+    job = submit(tmp_path, sid, env, jobs)
+    view = wait_for(f"job {job}'s 4 tasks to end", lambda: ended(tmp_path, sid, env, job))
+    assert view["counts"] == {"pending": 0, "running": 0, "done": 4, "failed": 0}, view
+
+    points = [r["a"] for r in records(rec)]
+    assert sorted(points) == [1, 2, 3, 4, 5, 6, 7, 8], points  # every point once in the program's record
+    assert len({r["task"] for r in records(rec)}) >= 2  # trials ran in several tasks, at once
+    st = status(tmp_path, sid, env=env)
+    assert st["sweep"]["state"] == "finished"
+    assert sorted(r["config"]["a"] for r in st["runs"]) == [1, 2, 3, 4, 5, 6, 7, 8]  # ... and in the store
+    assert {r["state"] for r in st["runs"]} == {"finished"}
+    text = sk(tmp_path, "status", sid, env=env).stdout
+    assert f"slurm job {job} (4 tasks): 0 pending, 0 running, 4 done, 0 failed" in text
+
+    # The script is readable and resubmittable by hand; status finds that job by its name.
+    (script,) = (tmp_path / ".sweepkit" / "agents" / sid / "slurm").glob("*.sbatch")
+    again = subprocess.run(["sbatch", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    job2 = re.search(r"Submitted batch job (\d+)", again.stdout)[1]
+    jobs.append(job2)
+    view2 = wait_for(f"hand-submitted job {job2} to end", lambda: ended(tmp_path, sid, env, job2))
+    assert view2["counts"]["done"] == 4 and view2["submitted"] is None  # found by name, not recorded
+    assert sorted(r["a"] for r in records(rec)) == [1, 2, 3, 4, 5, 6, 7, 8]  # nothing ran twice
+    out = (script.parent / f"{job2}_0.out").read_text()
+    assert "grid exhausted" in out and f"task 0 of job {job2}" in out
+
+
+def test_a_cancelled_task_point_comes_back_after_its_heartbeat_and_runs_once(tmp_path, jobs):
+    sid, env, gate, rec = setup(tmp_path)
+    job = submit(tmp_path, sid, env, jobs, "--heartbeat-timeout", "20")
+    # Every trial waits at the gate, so the victim is certainly mid-trial when it is cancelled.
+    started = wait_for("a trial to start", lambda: sorted(p.name for p in gate.glob("started-*")))
+    _, point, task = started[0].split("-")
+    subprocess.run(["scancel", f"{job}_{task}"], env=env, check=True, timeout=60)
+
+    def cancelled() -> bool:  # CANCELLED, not COMPLETING: every process of the task is gone
+        tasks = job_view(tmp_path, sid, env, job).get("tasks") or []
+        return any(t["task"] == task and t["state"] == "CANCELLED" for t in tasks)
+
+    wait_for(f"task {task} to be cancelled", cancelled)
+    (gate / "go").touch()
+    view = wait_for(f"job {job} to end", lambda: ended(tmp_path, sid, env, job))
+    assert view["counts"] == {"pending": 0, "running": 0, "done": 3, "failed": 1}, view
+    wait_for("the sweep to finish", lambda: status(tmp_path, sid, env=env)["sweep"]["state"] == "finished", 60)
+
+    got = records(rec)
+    assert sorted(r["a"] for r in got) == [1, 2, 3, 4, 5, 6, 7, 8], got  # each point once, the lost one too
+    (redo,) = [r for r in got if r["a"] == int(point)]
+    assert redo["task"] != task  # ... run again by another task
+    runs = status(tmp_path, sid, env=env)["runs"]
+    finished = sorted(r["config"]["a"] for r in runs if r["state"] == "finished")
+    assert finished == [1, 2, 3, 4, 5, 6, 7, 8], runs
+    (lost,) = [r for r in runs if r["state"] != "finished"]
+    assert lost["state"] == "crashed" and "no heartbeat" in lost["reason"] and lost["config"]["a"] == int(point)
+    text = sk(tmp_path, "status", sid, env=env).stdout
+    assert f"slurm job {job} (4 tasks): 0 pending, 0 running, 3 done, 1 failed" in text
+    assert f"task {task}: CANCELLED" in text
+    assert json.loads((tmp_path / ".sweepkit" / "agents" / sid / "slurm" / "jobs.jsonl").read_text())["job_id"] == job
+
+
+def test_the_time_limit_warning_stops_the_trial_gracefully_and_its_point_comes_back_at_once(tmp_path, jobs):
+    sid, env, gate, rec = setup(tmp_path)
+    # A lost point would come back only after 600 s, past every deadline here: this one must not wait.
+    job = submit(tmp_path, sid, env, jobs, "--heartbeat-timeout", "600")
+    started = wait_for("a trial to start", lambda: sorted(p.name for p in gate.glob("started-*")))
+    _, point, task = started[0].split("-")
+    # What `#SBATCH --signal=B:USR1@N` sends N seconds before the time limit: USR1 to the batch shell.
+    subprocess.run(["scancel", "--batch", "--signal=USR1", f"{job}_{task}"], env=env, check=True, timeout=60)
+
+    def stopped() -> dict:
+        tasks = job_view(tmp_path, sid, env, job).get("tasks") or []
+        return next((t for t in tasks if t["task"] == task and t["bucket"] == "failed"), {})
+
+    victim = wait_for(f"task {task} to stop", stopped)
+    assert victim["state"] == "FAILED" and victim["exit_code"] == "130:0", victim  # the agent's "interrupted"
+    (gate / "go").touch()
+    view = wait_for(f"job {job} to end", lambda: ended(tmp_path, sid, env, job))
+    assert view["counts"] == {"pending": 0, "running": 0, "done": 3, "failed": 1}, view
+
+    got = records(rec)
+    assert sorted(r["a"] for r in got) == [1, 2, 3, 4, 5, 6, 7, 8], got
+    runs = status(tmp_path, sid, env=env)["runs"]
+    assert sorted(r["config"]["a"] for r in runs if r["state"] == "finished") == [1, 2, 3, 4, 5, 6, 7, 8]
+    (stopped_run,) = [r for r in runs if r["state"] != "finished"]
+    assert stopped_run["state"] == "killed" and stopped_run["reason"] == "interrupted", stopped_run
+    assert stopped_run["config"]["a"] == int(point)
+
+
+@pytest.mark.postgres
+def test_an_array_on_postgresql_may_go_anywhere_and_its_tasks_find_the_store_in_the_script(tmp_path, jobs):
+    url = os.environ.get("SWEEPKIT_TEST_PG_URL")
+    if not url:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("SWEEPKIT_TEST_PG_URL is not set under CI: scripts/test_env.sh must start PostgreSQL")
+        pytest.skip("SWEEPKIT_TEST_PG_URL not set; run `make test` (it starts a private PostgreSQL)")
+    (tmp_path / "gated.py").write_text(PROGRAM)
+    (tmp_path / "gate").mkdir()
+    rec = tmp_path / "rec.jsonl"
+    env = env_for(tmp_path, RECORD_FILE=str(rec), GATE_DIR=str(tmp_path / "gate"), OPEN_AT="2")
+    sid = make_sweep(tmp_path, GRID8.replace("method: grid", f"method: grid\n    name: slurm-{tmp_path.name}"),
+                     "--storage", url, env=env)  # fmt: skip
+    # The URL only on the command line: the tasks can only know the store from the script.
+    job = submit(tmp_path, sid, env, jobs, "--storage", url)
+    (script,) = (tmp_path / ".sweepkit" / "agents" / sid / "slurm").glob("*.sbatch")
+    text = script.read_text()
+    assert f"export SWEEPKIT_STORAGE={url}" in text and "--nodelist" not in text and url not in text.split("exec")[-1]
+    reader = {**env, "SWEEPKIT_STORAGE": url}
+    view = wait_for(f"job {job}'s 4 tasks to end", lambda: ended(tmp_path, sid, reader, job))
+    assert view["counts"] == {"pending": 0, "running": 0, "done": 4, "failed": 0}, view
+    assert sorted(r["a"] for r in records(rec)) == [1, 2, 3, 4, 5, 6, 7, 8]
+    st = status(tmp_path, sid, env=reader)
+    assert sorted(r["config"]["a"] for r in st["runs"] if r["state"] == "finished") == [1, 2, 3, 4, 5, 6, 7, 8]
