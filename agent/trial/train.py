@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import one_line
-from agent.paths import disk_full, disk_full_reason
+from agent.paths import disk_full, disk_full_reason, trials_dir
+from agent.states import RunState
 from agent.trial.arguments import HARDWARE_KEYS, check_applied, make_collator, resolve_hardware, training_arguments
 from agent.trial.config import ConfigError, TrialConfig, build_config
 from agent.trial.result import TrialFailure, TrialKilled, TrialResult, gpu_agents, phase
@@ -87,9 +88,10 @@ def _wandb_start(cfg: TrialConfig, sweep: bool):
     import wandb
 
     os.environ.setdefault("WANDB_PROJECT", "sweepkit")
-    return wandb.init(
-        project=os.environ["WANDB_PROJECT"], dir=os.environ.get("WANDB_DIR") or None, reinit="finish_previous"
-    )
+    # An agent sets WANDB_DIR to the run's folder; by hand, the run goes beside the trial's output.
+    where = Path(os.environ.get("WANDB_DIR") or cfg.output_dir or trials_dir())
+    where.mkdir(parents=True, exist_ok=True)  # wandb falls back to a temp dir for a missing one
+    return wandb.init(project=os.environ["WANDB_PROJECT"], dir=str(where), reinit="finish_previous")
 
 
 def _sweep_config(run, cfg: TrialConfig) -> TrialConfig:
@@ -129,7 +131,7 @@ def _default_output_dir(run) -> str:
     if os.environ.get("SWEEPKIT_RUN_DIR"):
         return os.environ["SWEEPKIT_RUN_DIR"]
     rid = getattr(run, "id", None) or time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
-    return str(Path("outputs") / rid)
+    return str(trials_dir() / rid)
 
 
 # ---- the trial ----------------------------------------------------------------------------
