@@ -17,6 +17,7 @@ from rich.text import Text
 from agent.backends import BackendError, RunRecord, SweepInfo
 from agent.cli.session import Session, backend_option, pass_session, storage_option
 from agent.paths import report_dir, run_page
+from agent.states import RunState, count_states, describe_counts
 from agent.sweep_config import dotted
 from agent.sweep_config.metric import best
 
@@ -41,7 +42,7 @@ def swept_params(run: RunRecord, config: dict) -> dict:
 def best_run(runs: list[RunRecord], metric: Optional[dict]) -> Optional[RunRecord]:
     if not metric or not metric.get("name"):
         return None
-    return best((r for r in runs if r.state == "finished"), lambda r: r.summary.get(metric["name"]), metric)
+    return best((r for r in runs if r.state == RunState.FINISHED), lambda r: r.summary.get(metric["name"]), metric)
 
 
 def status_view(info: SweepInfo, runs: list[RunRecord], pages: Path) -> Group:
@@ -59,7 +60,7 @@ def status_view(info: SweepInfo, runs: list[RunRecord], pages: Path) -> Group:
     for col in ["run", "state", *varying, metric.get("name") or "metric", "runtime s", "reason"]:
         table.add_column(col, overflow="fold")
     for r in runs:
-        v = r.summary.get(metric.get("name")) if metric.get("name") else None
+        v = r.summary.get(metric["name"]) if metric.get("name") else None
         table.add_row(
             r.id,
             r.state,
@@ -69,8 +70,7 @@ def status_view(info: SweepInfo, runs: list[RunRecord], pages: Path) -> Group:
             (r.reason or "")[:80],
         )
     parts.append(table)
-    counts = {s: sum(r.state == s for r in runs) for s in sorted({r.state for r in runs})}
-    parts.append(Text(", ".join(f"{n} {s}" for s, n in counts.items()) or "no runs yet"))
+    parts.append(Text(describe_counts(count_states(r.state for r in runs)) if runs else "no runs yet"))
     top = best_run(runs, metric)
     if top:
         shown = {k: v for k, v in flat[top.id].items() if k in varying}
@@ -137,7 +137,7 @@ def status_command(
         return
     try:
         with Live(status_view(info, runs, pages), console=console, refresh_per_second=2) as view:
-            while not (info.state == "finished" and not any(r.state == "running" for r in runs)):
+            while not (info.state == "finished" and not any(r.state == RunState.RUNNING for r in runs)):
                 time.sleep(every)
                 info, runs = read()
                 view.update(status_view(info, runs, pages))
