@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.trial.result import RESULT_FILE, TrialResult
 from tests.helpers import REPO, TINY, env_for
 
 RUFF = Path(sys.executable).with_name("ruff")
@@ -68,6 +69,7 @@ def test_a_trial_run_in_the_checkout_writes_under_the_ignored_state_folder(tmp_p
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert {p.name for p in root.iterdir()} - before == {".sweepkit"}
-    (result,) = (root / ".sweepkit" / "trials").glob("*/trial_result.json")
+    (result,) = (root / ".sweepkit" / "trials").glob(f"*/{RESULT_FILE}")
+    assert TrialResult.read(result).status == "finished"
     assert list((root / ".sweepkit" / "trials").glob("wandb/offline-run-*/run-*.wandb"))
     assert _ruff(root).returncode == 0
