@@ -222,10 +222,12 @@ class ChildRunner:
                 stopped = control.stop_reason()
                 if stopped is not None:
                     log.write(f"[sweepkit] stopping run ({stopped}): SIGTERM\n")
+                    log.flush()
                     _signal_group(proc, signal.SIGTERM)
                     term_at = time.monotonic()
             elif term_at is not None and (time.monotonic() - term_at > self.kill_delay or control.kill_now()):
                 log.write(f"[sweepkit] still alive {time.monotonic() - term_at:.0f}s after SIGTERM: SIGKILL\n")
+                log.flush()
                 _signal_group(proc, signal.SIGKILL)
                 term_at = None
             with contextlib.suppress(subprocess.TimeoutExpired):
