@@ -4,7 +4,6 @@ under the ignored state folder, and the lint stays green even where a `wandb/` r
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,25 +11,9 @@ from pathlib import Path
 import pytest
 
 from agent.trial.result import RESULT_FILE, TrialResult
-from tests.helpers import REPO, TINY, env_for
+from tests.helpers import REPO, TINY, copy_checkout, env_for
 
 RUFF = Path(sys.executable).with_name("ruff")
-
-
-def _copy_checkout(dest: Path) -> Path:
-    """The checkout's files as git sees them (tracked, or new and not ignored), in `dest`."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for rel in filter(None, listed.split("\0")):
-        src = REPO / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    return dest
 
 
 def _ruff(root: Path) -> subprocess.CompletedProcess:
@@ -43,7 +26,7 @@ def _ruff(root: Path) -> subprocess.CompletedProcess:
 
 
 def test_lint_stays_green_beside_a_wandb_run_folder_and_outputs(tmp_path):
-    root = _copy_checkout(tmp_path / "checkout")
+    root = copy_checkout(tmp_path / "checkout")
     (root / "wandb" / "offline-run-20260101_000000-abc" / "files").mkdir(parents=True)
     (root / "wandb" / "debug.log").write_text("")
     (root / "outputs" / "abc").mkdir(parents=True)
@@ -55,7 +38,7 @@ def test_lint_stays_green_beside_a_wandb_run_folder_and_outputs(tmp_path):
 
 @pytest.mark.slow
 def test_a_trial_run_in_the_checkout_writes_under_the_ignored_state_folder(tmp_path):
-    root = _copy_checkout(tmp_path / "checkout")
+    root = copy_checkout(tmp_path / "checkout")
     before = {p.name for p in root.iterdir()}
     env = env_for(tmp_path, SWEEPKIT_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1")
     env.pop("SWEEPKIT_HOME")  # the default: ./.sweepkit
