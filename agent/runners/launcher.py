@@ -43,7 +43,7 @@ from agent.runners.gpus import (
     publish_gpu_agents,
 )
 from agent.runners.warm import RESTART_EXIT
-from agent.runners.worker_status import WorkerStatus, WorkerStatusError
+from agent.runners.worker_status import WorkerStatus, WorkerStatusError, best_of
 from agent.states import RunState, describe_counts
 from agent.trial.result import GPU_AGENTS_ENV
 
@@ -280,7 +280,7 @@ class Launcher:
             self.note(f"worker {s.index} restarting ({why})")
             if not self.live:
                 self._print_new_lines()
-            s.carried, s.carried_best = s.counts, _better(s.bests(), self._goal())  # the new process starts afresh
+            s.carried, s.carried_best = s.counts, best_of(s.bests(), self._goal())  # the new process starts afresh
             s.info, self._printed[s.index] = None, 0
             s.status.unlink(missing_ok=True)
             self._start(s)
@@ -339,7 +339,7 @@ class Launcher:
         """'sweep S: 2 workers, 1 finished, 2 pruned, 0 restarts, best m=...': every state as itself."""
         counts = sum((s.counts for s in self.slots), Counter())
         restarts = sum(s.restarts for s in self.slots)
-        top = _better([b for s in self.slots for b in s.bests()], self._goal())
+        top = best_of([b for s in self.slots for b in s.bests()], self._goal())
         metric = next((s.info.metric for s in self.slots if s.info and s.info.metric), None)
         described = describe_counts(counts, always=(RunState.FINISHED,))
         best = f", best {metric}={top[0]:.6g} (run {top[1]})" if top and metric else ""
@@ -371,10 +371,6 @@ class Launcher:
             )
         notes = Text("\n".join(self.notes[-3:]))
         return Group(Text(self.summary()), t, notes)
-
-
-def _better(bests: list[tuple[float, str]], goal: str) -> Optional[tuple[float, str]]:
-    return (max if goal == "maximize" else min)(bests, key=lambda b: b[0]) if bests else None
 
 
 def launch(sweep_id: str, values: dict[str, Any], *, console=None, live: Optional[bool] = None) -> int:

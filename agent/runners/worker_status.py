@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Optional
 
 from agent.states import RunState, count_states, describe_counts
+from agent.sweep_config.metric import best
 
 WORKER_STATUS_FORMAT = 1
 LINES_KEPT = 20  # the newest trial lines a status file holds
@@ -79,3 +80,8 @@ class WorkerStatus:
         best = kept.get("best")
         kept["best"] = (float(best[0]), str(best[1])) if best else None
         return cls(**kept)
+
+
+def best_of(bests: list[tuple[float, str]], goal: str) -> Optional[tuple[float, str]]:
+    """The best of several workers' (value, run id) bests, by the metric's one rule."""
+    return best(bests, lambda b: b[0], {"goal": goal})

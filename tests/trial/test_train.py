@@ -138,8 +138,8 @@ def test_second_trial_skips_tokenization(tmp_path):
     args = [*QUICK, "--max_steps=2", "--eval_strategy=no", "--report_to=none"]
     _, first = run_agent(args, tmp_path / "a", cache)
     _, second = run_agent([*args, "--seed=9"], tmp_path / "b", cache)
-    assert (first["status"], second["status"]) == ("finished", "finished")
-    assert (first["data_cache"], second["data_cache"]) == ("miss", "disk")
+    assert (first.status, second.status) == ("finished", "finished")
+    assert (first.data_cache, second.data_cache) == ("miss", "disk")
 
 
 @pytest.mark.slow
