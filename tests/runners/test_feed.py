@@ -77,7 +77,7 @@ SILENT = textwrap.dedent("""
     run_dir = os.environ["SWEEPKIT_RUN_DIR"]
     os.makedirs(os.path.join(run_dir, "wandb"), exist_ok=True)
     open(os.path.join(run_dir, "wandb", "run-x.wandb"), "wb").close()
-    time.sleep(3)
+    time.sleep(1)
 """)
 
 
