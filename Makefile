@@ -13,7 +13,7 @@ FAST   := not slow and not postgres and not chromium and not slurm
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/setup_venv.sh
+$(STAMP): pyproject.toml setup.cfg scripts/setup_venv.sh
 	@PYTHON=$(PYTHON) VENV=$(VENV) TORCH=$(TORCH) bash scripts/setup_venv.sh
 
 # chromium (report rendering test), postgresql (shared-store test), slurm-wlm + munge (job-array tests);

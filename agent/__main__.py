@@ -34,9 +34,10 @@ def _record_bad_config(reason: str) -> None:
     """Under our local agent the run dir is known even when the config is not: leave the reason there."""
     run_dir = os.environ.get("SWEEPKIT_RUN_DIR")
     if run_dir:
+        from agent.states import RunState
         from agent.trial.result import TrialResult
 
-        TrialResult(status="failed", reason=f"bad config: {reason}").write(run_dir)
+        TrialResult(status=RunState.FAILED, reason=f"bad config: {reason}").write(run_dir)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Where sweepkit keeps things on disk (one declaration for each root), and how it writes them.
 
-- `home()`: the state of this machine's sweeps and agents (`$SWEEPKIT_HOME`, default `./.sweepkit`).
+- `home()`: the state of this machine's sweeps and agents (`$SWEEPKIT_HOME`, default `./.sweepkit`),
+  and of trials run by hand (`trials_dir()`).
 - `cache_root()`: what can be rebuilt at any time (`$SWEEPKIT_CACHE`, default `~/.cache/sweepkit`):
   the tiny offline models, tokenized datasets, and the report's run tables.
 """
@@ -20,6 +21,12 @@ CACHE_ENV = "SWEEPKIT_CACHE"
 
 def home() -> Path:
     return Path(os.environ.get(HOME_ENV) or ".sweepkit")
+
+
+def trials_dir() -> Path:
+    """Where a trial run by hand (not by an agent) writes, unless told: under the state root, so a
+    trial started in a checkout leaves no `wandb/` or `outputs/` beside the code."""
+    return home() / "trials"
 
 
 def cache_root() -> Path:

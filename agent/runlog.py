@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from functools import lru_cache
@@ -134,6 +135,9 @@ class Follower:
         self._closed = False
 
     def records(self, appear_timeout_s: float | None = None, poll_s: float = 0.5) -> Iterator[dict]:
+        """The run's records, from the first, as they are written; ends when the reader does (the
+        run ended, the idle timeout, `close()`). RunReadError when the reader fails: calling again
+        starts a new reader, from the first record again."""
         start = time.monotonic()
         f = None
         while f is None:
@@ -144,17 +148,24 @@ class Follower:
                 if appear_timeout_s is not None and time.monotonic() - start > appear_timeout_s:
                     return
                 time.sleep(poll_s)
-        self._proc = subprocess.Popen(
-            [*_reader_argv(), "--follow", "--json", f"-idle-timeout={self.idle_timeout_s}s", "-run-file", str(f)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            if line.startswith("{"):
-                yield json.loads(line)
-        self._proc.wait()
+        if self._closed:
+            return
+        with tempfile.TemporaryFile("w+") as err:  # a file, not a pipe: nobody reads it until the end
+            self._proc = subprocess.Popen(
+                [*_reader_argv(), "--follow", "--json", f"-idle-timeout={self.idle_timeout_s}s", "-run-file", str(f)],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+            )
+            assert self._proc.stdout is not None
+            for line in self._proc.stdout:
+                if line.startswith("{"):
+                    yield json.loads(line)
+            code = self._proc.wait()
+            if code != 0 and not self._closed:
+                err.seek(0)
+                said = [ln.strip() for ln in err.read().splitlines() if ln.strip()]
+                raise RunReadError(f"wandb's reader of {f} exited {code}" + (f": {said[-1][:200]}" if said else ""))
 
     def close(self) -> None:
         self._closed = True

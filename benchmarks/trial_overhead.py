@@ -19,7 +19,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
+
+from agent.trial.result import TrialResult, TrialResultError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,10 +41,9 @@ def overheads(backend, sweep_id: str) -> list[dict]:
     out = []
     for r in backend.runs(sweep_id):
         try:
-            res = json.loads((Path(r.run_dir) / "trial_result.json").read_text())
-        except (OSError, ValueError, TypeError):
-            res = {}
-        train = res.get("train_runtime_s")
+            train = TrialResult.read(r.run_dir).train_runtime_s if r.run_dir else None
+        except (OSError, TrialResultError):
+            train = None
         out.append(
             {
                 "run": r.id,
@@ -125,7 +127,8 @@ def warm_ab(backend, trials: int, fixed: list[str], out: str | None) -> int:
         agent(backend, sid, fn)
         rows = []
         for r in backend.runs(sid):
-            res = json.loads((Path(r.run_dir) / "trial_result.json").read_text())
+            assert r.run_dir, f"local run {r.id} has no run dir"
+            res = asdict(TrialResult.read(r.run_dir))
             rows.append({"seed": r.config.get("seed"), "overhead_s": None, **res})
         for row, o in zip(rows, fn.overhead_s, strict=False):
             row["overhead_s"] = o

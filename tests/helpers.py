@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from agent.runners.child import own_process_env
 
 REPO = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 
 # A plain wandb script, as users write them: wandb.init + wandb.config + wandb.log.
 FOREIGN = textwrap.dedent("""
@@ -39,6 +44,35 @@ RECORDER = textwrap.dedent("""
         fh.write(json.dumps({"args": args, "run": os.environ["WANDB_RUN_ID"]}) + "\\n")
     sys.exit(int(args.get("exit", 0)))
 """)
+
+
+def wait_until(condition: Callable[[], T], *, timeout: float, what: str, every: float = 0.1) -> T:
+    """Poll `condition` until it returns something true, and return that; after `timeout` seconds an
+    AssertionError naming `what`. Tests wait on the state they need this way, never on a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = condition()
+        if got:
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+def copy_checkout(dest: Path) -> Path:
+    """The checkout's files as git sees them (tracked, or new and not ignored), copied into `dest`."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for rel in filter(None, listed.split("\0")):
+        src = REPO / rel
+        if src.is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    return dest
 
 
 def env_for(tmp: Path, **extra: str) -> dict:
@@ -145,8 +179,6 @@ class FunctionRunner:
         self.calls = 0
 
     def __call__(self, spec, config, control):
-        import time
-
         from agent.backends.base import TrialOutcome
 
         self.calls += 1

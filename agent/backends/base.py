@@ -237,6 +237,11 @@ class Backend(abc.ABC):
         """How to upload this sweep's runs to W&B; BackendError when there is nothing to sync."""
         raise BackendError(f"{sweep_id} lives on W&B already; `sweepkit sync` uploads offline sweeps")
 
+    def finish_sync(self, sweep_id: str, plan: SyncPlan) -> str:
+        """After `plan`'s uploads: make the uploaded runs a W&B sweep, once; the line to show.
+        By default there is no sweep to make: `plan.sweep_note` says so."""
+        return plan.sweep_note
+
     def doctor(self, sweep_id: str, *, repair: bool = False) -> list[str]:
         """Problems in the sweep's store, one line each (with what `repair` fixed); [] when sound."""
         raise BackendError(

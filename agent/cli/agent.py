@@ -49,14 +49,14 @@ def agent_command(session: Session, sweep_id: str, **values: Any) -> None:
         progress = AgentProgress(sweep_id, metric.get("name"), metric.get("goal", "minimize"), constants=constants)
         code = b.run_agent(
             sweep_id,
-            runner=ChildRunner(kill_delay=settings.kill_delay, echo=settings.verbose),
+            runner=ChildRunner(kill_delay=settings.kill_delay, echo=settings.verbose, say=progress.note),
             progress=progress,
             settings=settings,
         )
     except BackendError as exc:
         session.fail(str(exc))
     if code == 130:
-        session.err.print("interrupted: the running trial was stopped and marked failed (grid points are requeued)")
+        session.err.print("interrupted: the running trial was stopped and recorded as killed (its point is requeued)")
     sys.exit(code)
 
 

@@ -115,12 +115,12 @@ def report_command(
             server, url = serve_folder(watcher.out, port)
             session.err.print(f"serving the report on {url} (127.0.0.1 only)")
         try:
-            result = watcher.run(note=lambda text: session.err.print(f"[{sweep_id}] {text}"))
+            last = watcher.run(note=lambda text: session.err.print(f"[{sweep_id}] {text}"))
         finally:
             if server is not None:
                 server.shutdown()
-        if result is not None:
-            click.echo(result.summary)
+        if last is not None:
+            click.echo(last.summary)
     except (BackendError, ReportError) as exc:
         session.fail(str(exc))
     except KeyboardInterrupt:

@@ -18,6 +18,7 @@ from agent.backends import BackendError, RunRecord, SweepInfo
 from agent.cli.session import Session, backend_option, pass_session, storage_option
 from agent.paths import report_dir, run_page
 from agent.runners import slurm
+from agent.states import RunState, count_states, describe_counts
 from agent.sweep_config import dotted
 from agent.sweep_config.metric import best
 
@@ -42,7 +43,7 @@ def swept_params(run: RunRecord, config: dict) -> dict:
 def best_run(runs: list[RunRecord], metric: Optional[dict]) -> Optional[RunRecord]:
     if not metric or not metric.get("name"):
         return None
-    return best((r for r in runs if r.state == "finished"), lambda r: r.summary.get(metric["name"]), metric)
+    return best((r for r in runs if r.state == RunState.FINISHED), lambda r: r.summary.get(metric["name"]), metric)
 
 
 def status_view(info: SweepInfo, runs: list[RunRecord], pages: Path) -> Group:
@@ -60,7 +61,7 @@ def status_view(info: SweepInfo, runs: list[RunRecord], pages: Path) -> Group:
     for col in ["run", "state", *varying, metric.get("name") or "metric", "runtime s", "reason"]:
         table.add_column(col, overflow="fold")
     for r in runs:
-        v = r.summary.get(metric.get("name")) if metric.get("name") else None
+        v = r.summary.get(metric["name"]) if metric.get("name") else None
         table.add_row(
             r.id,
             r.state,
@@ -70,8 +71,7 @@ def status_view(info: SweepInfo, runs: list[RunRecord], pages: Path) -> Group:
             (r.reason or "")[:80],
         )
     parts.append(table)
-    counts = {s: sum(r.state == s for r in runs) for s in sorted({r.state for r in runs})}
-    parts.append(Text(", ".join(f"{n} {s}" for s, n in counts.items()) or "no runs yet"))
+    parts.append(Text(describe_counts(count_states(r.state for r in runs)) if runs else "no runs yet"))
     top = best_run(runs, metric)
     if top:
         shown = {k: v for k, v in flat[top.id].items() if k in varying}
@@ -150,7 +150,7 @@ def status_command(
         with Live(
             with_slurm_jobs(sweep_id, status_view(info, runs, pages)), console=console, refresh_per_second=2
         ) as view:
-            while not (info.state == "finished" and not any(r.state == "running" for r in runs)):
+            while not (info.state == "finished" and not any(r.state == RunState.RUNNING for r in runs)):
                 time.sleep(every)
                 info, runs = read()
                 view.update(with_slurm_jobs(sweep_id, status_view(info, runs, pages)))

@@ -10,7 +10,6 @@ followed with wandb's own reader (plus an optional JSON-lines side channel).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -26,6 +25,7 @@ import yaml
 from agent.backends.base import TrialControl, TrialOutcome, TrialSpec
 from agent.paths import write_atomic
 from agent.runlog import Follower
+from agent.runners.feed import MetricFeed
 from agent.sweep_config import args_json, expand_command, format_param_file
 
 PROGRESS_ENV = "SWEEPKIT_PROGRESS_FILE"
@@ -113,40 +113,6 @@ def last_words(tail: list[str]) -> Optional[str]:
     return None
 
 
-def _follow_records(follower: Follower, on_row: Callable[[str, dict], None]) -> None:
-    try:
-        for rec in follower.records():
-            if rec.get("type") == "history":
-                item = rec.get("history", {}).get("item")
-                if isinstance(item, dict):
-                    on_row("history", item)
-    except Exception:  # the side channel must never take the agent down
-        pass
-
-
-def _tail_progress(path: Path, on_row: Callable[[str, dict], None], done: threading.Event) -> None:
-    pos = 0
-    while True:
-        finished = done.is_set()
-        if path.is_file():
-            with path.open() as fh:
-                fh.seek(pos)
-                while True:
-                    line = fh.readline()
-                    if not line.endswith("\n"):
-                        break  # partial line: read it whole next time
-                    pos += len(line.encode())
-                    try:
-                        row = json.loads(line)
-                    except ValueError:
-                        continue
-                    if isinstance(row, dict):
-                        on_row("progress", row)
-        if finished:
-            return
-        done.wait(0.2)
-
-
 def _die_with_agent() -> Optional[Callable[[], None]]:
     """Linux: the child gets SIGTERM if the agent dies (SIGKILL, OOM), so a lost agent's trial
     stops instead of running on unobserved while its grid point is requeued elsewhere."""
@@ -171,9 +137,17 @@ class ChildRunner:
 
     in_process = False
 
-    def __init__(self, *, kill_delay: Optional[float] = None, echo: bool = False, env_base: Optional[dict] = None):
+    def __init__(
+        self,
+        *,
+        kill_delay: Optional[float] = None,
+        echo: bool = False,
+        env_base: Optional[dict[str, str]] = None,
+        say: Optional[Callable[[str], None]] = None,
+    ):
         self.kill_delay = kill_delay_default() if kill_delay is None else kill_delay
         self.echo, self.env_base = echo, env_base
+        self.say = say or (lambda text: print(f"sweepkit: {text}", file=sys.stderr, flush=True))
 
     def __call__(self, spec: TrialSpec, config: dict, control: TrialControl) -> TrialOutcome:
         """Run the trial's command to completion; `control.stop_reason()` returning a reason SIGTERMs
@@ -211,32 +185,34 @@ class ChildRunner:
                     if self.echo:
                         sys.stdout.write(line)
 
-            threads = [threading.Thread(target=tee, daemon=True)]
-            follower = Follower(run_dir)
-            done = threading.Event()
+            teeing = threading.Thread(target=tee, daemon=True)
+            teeing.start()
+            feed = None
             if control.on_row is not None:
-                threads.append(threading.Thread(target=_follow_records, args=(follower, control.on_row), daemon=True))
-                threads.append(
-                    threading.Thread(
-                        target=_tail_progress, args=(Path(env[PROGRESS_ENV]), control.on_row, done), daemon=True
-                    )
+                feed = MetricFeed(
+                    Follower(run_dir), Path(env[PROGRESS_ENV]), control.on_row, say=self._say_for(spec, run_dir)
                 )
-            for t in threads:
-                t.start()
+                feed.start()
             stopped = self._wait(proc, control, log)
             runtime = time.monotonic() - start
-            threads[0].join(timeout=5)
-            done.set()
-            for t in threads[2:]:  # let the readers drain what the child flushed at exit, then stop them
-                t.join(timeout=2)
-            follower.close()
-            if len(threads) > 1:
-                threads[1].join(timeout=2)
+            teeing.join(timeout=5)
+            if feed is not None:
+                feed.stop()
         code = proc.returncode
         # a child killed by a signal never wrote its exit record: do not wait for one
         return TrialOutcome(
             code, runtime, stopped=stopped, reason=last_words(tail), log_complete=code is not None and code >= 0
         )
+
+    def _say_for(self, spec: TrialSpec, run_dir: Path) -> Callable[[str], None]:
+        """What the run's feed has to say goes to the agent's console and the run's agent.log."""
+
+        def say(text: str) -> None:
+            self.say(f"run {spec.run_id}: {text}")
+            with contextlib.suppress(OSError), (run_dir / LOG_FILE).open("a") as log:
+                log.write(f"[sweepkit] {text}\n")
+
+        return say
 
     def _wait(self, proc: subprocess.Popen, control: TrialControl, log) -> Optional[str]:
         stopped: Optional[str] = None
@@ -246,10 +222,12 @@ class ChildRunner:
                 stopped = control.stop_reason()
                 if stopped is not None:
                     log.write(f"[sweepkit] stopping run ({stopped}): SIGTERM\n")
+                    log.flush()
                     _signal_group(proc, signal.SIGTERM)
                     term_at = time.monotonic()
             elif term_at is not None and (time.monotonic() - term_at > self.kill_delay or control.kill_now()):
                 log.write(f"[sweepkit] still alive {time.monotonic() - term_at:.0f}s after SIGTERM: SIGKILL\n")
+                log.flush()
                 _signal_group(proc, signal.SIGKILL)
                 term_at = None
             with contextlib.suppress(subprocess.TimeoutExpired):

@@ -17,12 +17,12 @@ with as many more as fit, capped by CPU cores and SWEEPKIT_MAX_PER_GPU (default 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -43,6 +43,8 @@ from agent.runners.gpus import (
     publish_gpu_agents,
 )
 from agent.runners.warm import RESTART_EXIT
+from agent.runners.worker_status import WorkerStatus, WorkerStatusError, best_of
+from agent.states import RunState, describe_counts
 from agent.trial.result import GPU_AGENTS_ENV
 
 MAX_RESTARTS = 20
@@ -57,11 +59,21 @@ class Slot:
     proc: Optional[subprocess.Popen] = None
     restarts: int = 0
     exit_code: Optional[int] = None
-    info: dict = field(default_factory=dict)
-    carried: dict = field(default_factory=dict)  # counts of this slot's earlier (restarted) processes
+    info: Optional[WorkerStatus] = None  # what its worker's status file said last
+    # what this slot's earlier (restarted) processes ran: trials by state, and their best
+    carried: Counter[RunState] = field(default_factory=Counter)
+    carried_best: Optional[tuple[float, str]] = None
 
-    def count(self, key: str) -> int:
-        return self.info.get(key, 0) + self.carried.get(key, 0)
+    @property
+    def counts(self) -> Counter[RunState]:
+        return self.carried + (self.info.counts if self.info else Counter())
+
+    @property
+    def trials(self) -> int:
+        return sum(self.counts.values())
+
+    def bests(self) -> list[tuple[float, str]]:
+        return [b for b in (self.info and self.info.best, self.carried_best) if b]
 
 
 def _last_line(path: Path) -> str:
@@ -268,34 +280,25 @@ class Launcher:
                 self.note(f"worker {s.index} needed {MAX_RESTARTS} restarts; not restarting it again (see {s.log})")
                 continue
             s.restarts += 1
-            why = s.info.get("restart_reason") or f"exit code {s.exit_code}"
+            why = (s.info and s.info.restart_reason) or f"exit code {s.exit_code}"
             self.note(f"worker {s.index} restarting ({why})")
             if not self.live:
                 self._print_new_lines()
-            for key in ("trials", "finished", "failed"):  # the new process starts its status file afresh
-                s.carried[key] = s.count(key)
-            if s.info.get("best"):
-                s.carried["best"] = s.info["best"]
-            s.info, self._printed[s.index] = {}, 0
+            s.carried, s.carried_best = s.counts, best_of(s.bests(), self._goal())  # the new process starts afresh
+            s.info, self._printed[s.index] = None, 0
             s.status.unlink(missing_ok=True)
             self._start(s)
         if self.auto_pending and not self.stopping:
             self._maybe_scale()
 
     def _maybe_scale(self) -> None:
-        peak = next(
-            (
-                s.info.get("peak_gpu_memory_mb")
-                for s in self.slots
-                if s.info.get("trials", 0) > 0 and "peak_gpu_memory_mb" in s.info
-            ),
-            "unset",
-        )
-        if peak == "unset":
+        measured = [s.info for s in self.slots if s.info is not None and s.info.trials > 0]
+        if not measured:
             if all(s.proc is not None and s.proc.poll() is not None for s in self.slots):
                 self.auto_pending = False  # the sweep ended before one trial finished
             return
         self.auto_pending = False
+        peak = measured[0].peak_gpu_memory_mb
         cap = int(os.environ.get(MAX_PER_GPU_ENV) or DEFAULT_MAX_PER_GPU)
         for gpu in self.gpus or []:
             running = sum(1 for s in self.slots if s.gpu == gpu)
@@ -315,33 +318,36 @@ class Launcher:
 
     def _read_status(self) -> None:
         for s in self.slots:
-            with contextlib.suppress(OSError, ValueError):
-                s.info = json.loads(s.status.read_text())
+            with contextlib.suppress(OSError, WorkerStatusError):  # not written yet, or being replaced
+                info = WorkerStatus.from_json(s.status.read_text())
+                for text in info.warnings[len(s.info.warnings) if s.info else 0 :]:
+                    self.note(f"worker {s.index}: {text}")
+                s.info = info
 
     # -- view ------------------------------------------------------------------------------
     def _print_new_lines(self) -> None:
         for s in self.slots:
-            lines = s.info.get("lines") or []
+            lines = s.info.lines if s.info else []
             seen = self._printed.get(s.index, 0)
-            total = s.info.get("trials", 0)
+            total = s.info.trials if s.info else 0
             for line in lines[len(lines) - min(len(lines), total - seen) :]:
                 self.console.print(
                     f"w{s.index}{'@gpu' + s.gpu if s.gpu is not None else ''} {line}", markup=False, soft_wrap=True
                 )
             self._printed[s.index] = total
 
+    def _goal(self) -> str:
+        return next((s.info.goal for s in self.slots if s.info), "minimize")
+
     def summary(self) -> str:
-        done = sum(s.count("finished") for s in self.slots)
-        failed = sum(s.count("failed") for s in self.slots)
+        """'sweep S: 2 workers, 1 finished, 2 pruned, 0 restarts, best m=...': every state as itself."""
+        counts = sum((s.counts for s in self.slots), Counter())
         restarts = sum(s.restarts for s in self.slots)
-        best = [b for s in self.slots for b in (s.info.get("best"), s.carried.get("best")) if b]
-        goal = next((s.info.get("goal") for s in self.slots if s.info.get("goal")), "minimize")
-        top = (max if goal == "maximize" else min)(best, key=lambda b: b[0]) if best else None
-        metric = next((s.info.get("metric") for s in self.slots if s.info.get("metric")), None)
-        return (
-            f"sweep {self.sweep_id}: {len(self.slots)} workers, {done} finished, {failed} failed, "
-            f"{restarts} restarts" + (f", best {metric}={top[0]:.6g} (run {top[1]})" if top else "")
-        )
+        top = best_of([b for s in self.slots for b in s.bests()], self._goal())
+        metric = next((s.info.metric for s in self.slots if s.info and s.info.metric), None)
+        described = describe_counts(counts, always=(RunState.FINISHED,))
+        best = f", best {metric}={top[0]:.6g} (run {top[1]})" if top and metric else ""
+        return f"sweep {self.sweep_id}: {len(self.slots)} workers, {described}, {restarts} restarts{best}"
 
     def render(self):
         from rich.console import Group
@@ -349,23 +355,22 @@ class Launcher:
         from rich.text import Text
 
         t = Table(box=None, pad_edge=False)
-        for col in ("worker", "gpu", "state", "run", "for", "done", "failed", "last", "restarts"):
+        for col in ("worker", "gpu", "state", "run", "for", "trials", "last", "restarts"):
             t.add_column(col)
         now = time.time()
         for s in self.slots:
-            i = s.info
-            state = i.get("state", "starting")
+            i = s.info or WorkerStatus(pid=0)
+            phase = i.phase
             if s.proc is not None and s.proc.poll() is not None:
-                state = f"exited {s.proc.returncode}"
+                phase = f"exited {s.proc.returncode}"
             t.add_row(
                 str(s.index),
                 s.gpu if s.gpu is not None else "-",
-                state,
-                i.get("run_id") or "-",
-                f"{now - i['since']:.0f}s" if i.get("since") and i.get("state") == "running" else "",
-                str(s.count("finished")),
-                str(s.count("failed")),
-                i.get("last") or "",
+                phase,
+                i.run_id or "-",
+                f"{now - i.since:.0f}s" if i.since and i.phase == "running" else "",
+                describe_counts(s.counts) if s.trials else "",
+                i.last,
                 str(s.restarts),
             )
         notes = Text("\n".join(self.notes[-3:]))

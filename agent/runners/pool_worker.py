@@ -2,9 +2,9 @@
 
 Warm (default): trial after trial in this process through `WarmRunner`, one `run_agent(count=1)`
 at a time so the worker can stop between trials to be replaced (exit 75) when it cannot clean up.
-Cold: the backend's own agent loop, a child process per trial. Either way the worker writes a
-small JSON status file (`WorkerStatus`, the agent's progress sink) that the launcher's single view
-reads, and stops at a safe point on SIGTERM (`StopSignal`), or by itself if the launcher dies.
+Cold: the backend's own agent loop, a child process per trial. Either way the worker keeps its
+`WorkerStatus` in a small JSON file (`StatusFile`, the agent's progress sink) that the launcher's
+single view reads, and stops at a safe point on SIGTERM (`StopSignal`), or by itself if the launcher dies.
 
     python -m agent.runners.pool_worker SWEEP_ID --status FILE [--warm|--cold] [agent options]
 """
@@ -12,7 +12,6 @@ reads, and stops at a safe point on SIGTERM (`StopSignal`), or by itself if the 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import signal
 import sys
@@ -29,64 +28,56 @@ from agent.paths import write_atomic
 from agent.runners import options
 from agent.runners.child import ChildRunner
 from agent.runners.warm import RESTART_EXIT, WarmRunner, WarmUnsupported, preload
-from agent.states import RunState
+from agent.runners.worker_status import WorkerStatus
+from agent.states import RunState, parse_state
 from agent.sweep_config.metric import is_better
+from agent.trial.result import TrialResult, TrialResultError
 
 
-class WorkerStatus:
-    """What a worker tells the launcher, as one JSON file rewritten atomically (a `ProgressSink`)."""
+class StatusFile:
+    """A `ProgressSink` that keeps the worker's `WorkerStatus` in its JSON file, rewritten atomically."""
 
     def __init__(self, path: Optional[str], metric: Optional[str], goal: str):
         self.path = Path(path) if path else None
-        self.last_state: Optional[str] = None  # how the backend recorded the last trial
+        self.status = WorkerStatus(pid=os.getpid(), metric=metric, goal=goal)
+        self.last_state: Optional[RunState] = None  # how the backend recorded the last trial
         self.last_reason: Optional[str] = None
-        self.data: dict[str, Any] = {
-            "pid": os.getpid(),
-            "state": "starting",
-            "trials": 0,
-            "finished": 0,
-            "failed": 0,
-            "metric": metric,
-            "goal": goal,
-            "lines": [],
-        }
         self.write()
 
     def write(self, **updates: Any) -> None:
-        self.data.update(updates)
-        if self.path is None:
-            return
-        write_atomic(self.path, json.dumps(self.data, default=str))
+        for key, value in updates.items():
+            setattr(self.status, key, value)
+        if self.path is not None:
+            write_atomic(self.path, self.status.to_json())
 
     def started(self, spec: TrialSpec) -> None:
-        self.write(state="running", run_id=spec.run_id, since=time.time())
+        self.write(phase="running", run_id=spec.run_id, since=time.time())
 
     def finished(self, spec: TrialSpec, state: str, value: Optional[float], reason: Optional[str]) -> None:
-        d = self.data
-        self.last_state, self.last_reason = state, reason
-        d["trials"] += 1
-        d["finished" if state == "finished" else "failed"] += 1
-        metric = d["metric"]
-        if (
-            value is not None
-            and state == "finished"
-            and is_better(value, (d.get("best") or [None])[0], {"goal": d["goal"]})
-        ):
-            d["best"] = [value, spec.run_id]
+        st = self.status
+        ended = parse_state(state)
+        self.last_state, self.last_reason = ended, reason
+        better = value is not None and is_better(value, st.best and st.best[0], {"goal": st.goal})
+        if better and value is not None and ended is RunState.FINISHED:
+            st.best = (value, spec.run_id)
         peak = _peak_from(spec.run_dir)
-        if peak is not None or "peak_gpu_memory_mb" not in d:
-            d["peak_gpu_memory_mb"] = peak
-        last = f"{state}" + (f" {metric}={value:.4g}" if value is not None and metric else "")
-        line = f"run {spec.run_id} #{spec.number} {last} in {time.time() - d.get('since', time.time()):.1f}s" + (
-            f" ({reason[:200]})" if reason else ""
-        )
-        d["lines"] = (d["lines"] + [line])[-20:]
-        self.write(state="idle", last=last)
+        if peak is not None or st.trials == 0:  # a trial that measured nothing keeps an earlier peak
+            st.peak_gpu_memory_mb = peak
+        last = ended.value + (f" {st.metric}={value:.4g}" if value is not None and st.metric else "")
+        took = time.time() - (st.since or time.time())
+        line = f"run {spec.run_id} #{spec.number} {last} in {took:.1f}s" + (f" ({reason[:200]})" if reason else "")
+        st.record(spec.run_id, ended, line)
+        self.write(phase="idle", last=last)
 
     def note(self, text: str) -> None:
         self.write(note=text)
 
-    def __enter__(self) -> WorkerStatus:
+    def warn(self, text: str) -> None:
+        """A note the launcher shows (once), beside this worker's log."""
+        print(f"[worker] {text}", flush=True)
+        self.write(note=text, warnings=[*self.status.warnings, text])
+
+    def __enter__(self) -> StatusFile:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -95,8 +86,8 @@ class WorkerStatus:
 
 def _peak_from(run_dir: str) -> Optional[float]:
     try:
-        return json.loads((Path(run_dir) / "trial_result.json").read_text()).get("peak_gpu_memory_mb")
-    except (OSError, ValueError):
+        return TrialResult.read(run_dir).peak_gpu_memory_mb
+    except (OSError, TrialResultError):
         return None
 
 
@@ -166,7 +157,7 @@ def run_worker(
     sweep_id: str,
     *,
     warm: bool,
-    status: WorkerStatus,
+    status: StatusFile,
     settings: AgentSettings,
     stop: Optional[StopSignal] = None,
 ) -> int:
@@ -175,17 +166,16 @@ def run_worker(
     config = backend.sweep(sweep_id).config
     why = warm_unsupported(backend, config) if warm else None
     if why:
-        print(f"[worker] {why}; running cold", flush=True)
-        status.note(why)
+        status.warn(f"{why}; running cold")
     if not warm or why:
         stop.cold = True
         return backend.run_agent(
             sweep_id,
-            runner=ChildRunner(kill_delay=settings.kill_delay, echo=settings.verbose),
+            runner=ChildRunner(kill_delay=settings.kill_delay, echo=settings.verbose, say=status.warn),
             progress=status,
             settings=settings,
         )
-    status.write(state="importing")
+    status.write(phase="importing")
     print(f"[worker] imports took {preload():.1f}s", flush=True)
     runner = WarmRunner()
     one = dataclasses.replace(settings, count=1)
@@ -201,11 +191,10 @@ def run_worker(
         ran += 1
         why = guard.record(status.last_state or RunState.FAILED, status.last_reason)
         if why:
-            print(f"[worker] {why}", flush=True)
-            status.note(why)
+            status.warn(why)
             return 1
         if runner.restart_reason and not stop.requested:
-            status.write(state="restarting", restart_reason=runner.restart_reason)
+            status.write(phase="restarting", restart_reason=runner.restart_reason)
             print(f"[worker] restarting: {runner.restart_reason}", flush=True)
             return RESTART_EXIT
     return 0
@@ -236,14 +225,14 @@ def main(sweep_id: str, status_file: Optional[str], warm: bool, **values: Any) -
             values["backend"] or sweep_id, storage=values["storage"], project=values["project"], entity=values["entity"]
         )
         metric = backend.sweep(sweep_id).config.get("metric") or {}
-        status = WorkerStatus(status_file, metric.get("name"), metric.get("goal", "minimize"))
+        status = StatusFile(status_file, metric.get("name"), metric.get("goal", "minimize"))
         code = run_worker(backend, sweep_id, warm=warm, status=status, settings=options.settings(values), stop=stop)
     except BackendError as exc:
         print(f"sweepkit worker: error: {exc}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
-    status.write(state="done" if code == 0 else f"exit {code}")
+    status.write(phase="done" if code == 0 else f"exit {code}")
     sys.exit(code)
 
 

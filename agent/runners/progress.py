@@ -1,20 +1,23 @@
-"""What an agent shows while it works: done / running / failed and the best metric so far.
+"""What an agent shows while it works: its trials by state, those running, and the best metric so far.
 
 On a terminal: one rich Live line, redrawn in place. Otherwise (CI logs, pipes): exactly one
-line per finished trial and one per note, so logs stay greppable and short.
+line per finished trial and one per note, so logs stay greppable and short. Either way the agent
+ends with its summary line, every state counted as itself ("1 finished, 2 pruned, 1 killed").
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import Optional
+from collections import Counter
+from typing import Any, Optional
 
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from agent.backends.base import CRASHED, FAILED, FINISHED, KILLED, PRUNED, TrialSpec
+from agent.backends.base import TrialSpec
+from agent.states import RunState, describe_counts, parse_state
 from agent.sweep_config import dotted
 from agent.sweep_config.metric import is_better
 
@@ -27,13 +30,13 @@ class AgentProgress:
         goal: str = "minimize",
         console: Optional[Console] = None,
         live: Optional[bool] = None,
-        constants: frozenset = frozenset(),
+        constants: frozenset[str] = frozenset(),
     ):
         self.sweep_id, self.metric, self.goal = sweep_id, metric, goal
         self.constants = constants  # `value:` parameters: the same in every line, so left out
         self.console = console or Console(file=sys.stdout)
         self.live_mode = self.console.is_terminal if live is None else live
-        self.done = self.failed = self.pruned = 0
+        self.counts: Counter[RunState] = Counter()
         self.running: dict[str, float] = {}
         self.best: Optional[tuple[float, str]] = None
         self.last_note = ""
@@ -49,10 +52,12 @@ class AgentProgress:
             self._live.__enter__()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         if self._live is not None:
             self._live.__exit__(*exc)
-            self._live = None
+            self._live = None  # its last frame, left on screen, is the summary
+        else:
+            self.console.print(f"[{self.sweep_id}] {self.summary()}", highlight=False, markup=False, soft_wrap=True)
 
     # -- events ----------------------------------------------------------------------------
     def started(self, spec: TrialSpec) -> None:
@@ -60,15 +65,11 @@ class AgentProgress:
 
     def finished(self, spec: TrialSpec, state: str, value: Optional[float], reason: Optional[str]) -> None:
         t0 = self.running.pop(spec.run_id, time.monotonic())
-        if state == FINISHED:
-            self.done += 1
-        elif state == PRUNED:
-            self.pruned += 1
-        elif state in (FAILED, CRASHED, KILLED):
-            self.failed += 1
+        ended = parse_state(state)
+        self.counts[ended] += 1
         if (
             value is not None
-            and state == FINISHED
+            and ended is RunState.FINISHED
             and is_better(value, self.best and self.best[0], {"goal": self.goal})
         ):
             self.best = (value, spec.run_id)
@@ -94,10 +95,9 @@ class AgentProgress:
 
     def summary(self) -> str:
         best = f" | best {self.metric}={self.best[0]:.6g} (run {self.best[1]})" if self.best and self.metric else ""
-        return (
-            f"{self.done} done, {len(self.running)} running, {self.failed} failed, "
-            f"{self.pruned} pruned{best} | {time.monotonic() - self._t0:.0f}s"
-        )
+        running = f", {len(self.running)} running" if self.running else ""
+        counts = describe_counts(self.counts, always=(RunState.FINISHED,))
+        return f"{counts}{running}{best} | {time.monotonic() - self._t0:.0f}s"
 
     def _render(self) -> Text:
         note = f"  {self.last_note}" if self.last_note else ""

@@ -20,12 +20,14 @@ import gc
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Optional
 
 from agent.backends.base import TrialControl, TrialOutcome, TrialSpec
 from agent.errors import one_line
 from agent.runners.child import LOG_FILE, prepare
+from agent.states import RunState
 from agent.sweep_config import DEFAULT_COMMAND, module_args
 from agent.trial import TRIAL_MODULE
 
@@ -150,7 +152,7 @@ class WarmRunner:
         )
         self.capture_output = capture_output
         self.calls = 0
-        self.last_status: Optional[str] = None
+        self.last_status: Optional[RunState] = None
         self.last_result: Any = None
         self.restart_reason: Optional[str] = None
         self.rss_history: list[float] = []
@@ -171,7 +173,7 @@ class WarmRunner:
         from agent.trial.config import ConfigError, build_config
 
         self.calls += 1
-        self.last_status = "failed"  # until run_trial says otherwise
+        self.last_status = RunState.FAILED  # until run_trial says otherwise
         t0 = time.monotonic()
         argv, env = prepare(spec, config, env_base=dict(os.environ))  # writes the param file, as for a child
         env = {k: v for k, v in env.items() if os.environ.get(k) != v}
@@ -204,14 +206,14 @@ class WarmRunner:
         self.overhead_s.append(took - (result.train_runtime_s or 0.0))
         self._check_health(result)
         ended = TrialOutcome(
-            result.exit_code if result.status != "killed" else None,
+            result.exit_code if result.status is not RunState.KILLED else None,
             took,
             summary=dict(result.metrics),
             log_complete=_wandb_run_closed(),
         )
-        if result.status == "killed":
+        if result.status is RunState.KILLED:
             ended.stopped = "interrupted"
-        elif result.status == "failed":
+        elif result.status is RunState.FAILED:
             ended.reason = result.reason or "trial failed"
         return ended
 
@@ -301,17 +303,22 @@ def _memoize_working_set() -> None:
     import wandb.util
 
     current = getattr(wandb.util, "working_set", None)
-    if current is None or getattr(current, "_sweepkit_memo", False):
+    if current is None or isinstance(current, _ListedOnce):
         return
-    listed: list = []
+    wandb.util.working_set = _ListedOnce(current)
 
-    def working_set():
-        if not listed:
-            listed.extend(current())
-        return iter(listed)
 
-    working_set._sweepkit_memo = True  # type: ignore[attr-defined]
-    wandb.util.working_set = working_set
+class _ListedOnce:
+    """A listing function whose first answer is kept and given again on every later call."""
+
+    def __init__(self, list_them: Callable[[], Iterable[Any]]):
+        self.list_them = list_them
+        self.listed: Optional[list[Any]] = None
+
+    def __call__(self) -> Iterator[Any]:
+        if self.listed is None:
+            self.listed = list(self.list_them())
+        return iter(self.listed)
 
 
 def _wandb_run_closed() -> bool:

@@ -47,6 +47,7 @@ def parse_argv(argv: list[str]) -> dict[str, Any]:
         body = tok.lstrip("-")
         if not body:
             raise ConfigError(f"argument {tok!r} has no key")
+        value: str | bool
         if "=" in body:
             name, value = body.split("=", 1)
         else:

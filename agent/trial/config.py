@@ -120,7 +120,9 @@ class TrialConfig:
         "no", "Checkpoint writes (sweeps need none)", choices=("no", "steps", "epoch", "best"), arg=_save
     )
     output_dir: Optional[str] = key(
-        None, "Where trial_result.json goes; default $SWEEPKIT_RUN_DIR, else outputs/<run id or timestamp>"
+        None,
+        "Where trial_result.json (and, unless WANDB_DIR says otherwise, the W&B run) goes; default "
+        "$SWEEPKIT_RUN_DIR, else $SWEEPKIT_HOME/trials/<run id or timestamp>",
     )
     max_train_samples: Optional[int] = key(None, "Use only the first N training examples", min=1)
     max_eval_samples: Optional[int] = key(None, "Use only the first N evaluation examples", min=1)

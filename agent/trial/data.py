@@ -14,16 +14,20 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.errors import one_line
 from agent.paths import cache_root
 from agent.trial.tasks import TASKS
 
+if TYPE_CHECKING:  # datasets is imported where it is used: `python -m agent --help` must stay fast
+    from datasets import DatasetDict
+
 CACHE_VERSION = "1"
 MODEL_COLUMNS = ("input_ids", "attention_mask", "token_type_ids", "labels", "length")
 FORMATS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 
-_MEMORY: dict[str, object] = {}  # cache key -> tokenized DatasetDict
+_MEMORY: dict[str, DatasetDict] = {}  # cache key -> tokenized splits
 _RAW: dict[tuple, tuple] = {}  # (task, file stamps) -> the raw splits with their labels and text keys
 
 
@@ -190,9 +194,18 @@ def _disk_dir() -> Path:
     return cache_root() / "tokenized"
 
 
+def _load_splits(path: Path) -> DatasetDict:
+    """A tokenized cache entry: always a DatasetDict, since we saved one (anything else is not ours)."""
+    import datasets
+
+    loaded = datasets.load_from_disk(str(path))
+    if not isinstance(loaded, datasets.DatasetDict):
+        raise DataError(f"{path} holds one dataset, not train/validation splits; delete it to rebuild the cache")
+    return loaded
+
+
 def load_task_data(cfg, tokenizer, tok_fp: str) -> TaskData:
     """Raw data -> tokenized train/eval splits, through the memory and disk caches."""
-    import datasets
 
     task = cfg.task_name
     raw_key = (task, *(_file_stamp(f) for f in (cfg.train_file, cfg.validation_file)))
@@ -211,7 +224,7 @@ def load_task_data(cfg, tokenizer, tok_fp: str) -> TaskData:
     if key not in _MEMORY:
         path = _disk_dir() / key
         if (path / "dataset_dict.json").is_file():
-            _MEMORY[key], where = datasets.load_from_disk(str(path)), "disk"
+            _MEMORY[key], where = _load_splits(path), "disk"
         else:
             tokenized = _tokenize(raw, tokenizer, text_keys, cfg.max_seq_length, cfg.pad_to_max_length)
             tmp = path.with_name(f".{key}.{os.getpid()}")
@@ -220,7 +233,7 @@ def load_task_data(cfg, tokenizer, tok_fp: str) -> TaskData:
                 os.replace(tmp, path)  # atomic: a concurrent trial may have written it first
             except OSError:
                 shutil.rmtree(tmp, ignore_errors=True)
-            _MEMORY[key], where = datasets.load_from_disk(str(path)), "miss"
+            _MEMORY[key], where = _load_splits(path), "miss"
     tok = _MEMORY[key]
     train, ev = tok["train"], tok["validation"]
     if cfg.max_train_samples:

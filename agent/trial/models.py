@@ -19,6 +19,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any, Optional
 
 from agent.errors import one_line
 from agent.paths import cache_root
@@ -135,19 +136,19 @@ def _build_tiny(name: str, target: Path) -> None:
     from transformers import (
         AutoModelForSequenceClassification,
         BertConfig,
-        BertTokenizerFast,
+        BertTokenizer,  # the tokenizers-backed class (transformers 5 keeps BertTokenizerFast as its alias)
         DistilBertConfig,
-        DistilBertTokenizerFast,
+        DistilBertTokenizer,
     )
 
     vocab = _train_vocab()
-    spec = dict(TINY_SPECS[name])
+    spec: dict[str, Any] = dict(TINY_SPECS[name])  # the config's keyword arguments, and model_type
     model_type = spec.pop("model_type")
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=target.parent))
     try:
         vocab_file = tmp / "vocab.txt"
         vocab_file.write_text("\n".join(vocab) + "\n")
-        tok_cls = BertTokenizerFast if model_type == "bert" else DistilBertTokenizerFast
+        tok_cls = BertTokenizer if model_type == "bert" else DistilBertTokenizer
         tok = tok_cls(vocab={p: i for i, p in enumerate(vocab)}, do_lower_case=True, model_max_length=512)
         tok.save_pretrained(tmp)
         cfg_cls = BertConfig if model_type == "bert" else DistilBertConfig
@@ -187,7 +188,8 @@ def _offline_hint(name: str) -> str:
 def _is_connectivity_error(exc: BaseException) -> bool:
     from huggingface_hub import errors as hub_errors
 
-    chain, seen = exc, set()
+    chain: Optional[BaseException] = exc
+    seen: set[int] = set()
     while chain is not None and id(chain) not in seen:
         seen.add(id(chain))
         if isinstance(

@@ -21,7 +21,8 @@ def help_text() -> str:
         "<output_dir>/trial_result.json. Under a sweep (WANDB_SWEEP_PARAM_PATH set) values come",
         "from wandb.config. Exit codes: 0 ok, 1 failed trial, 2 bad config, 143 SIGTERM.",
         "Environment: WANDB_PROJECT (default sweepkit), WANDB_MODE, WANDB_DIR, WANDB_WATCH,",
-        "WANDB_LOG_MODEL, SWEEPKIT_RUN_DIR, SWEEPKIT_CACHE (tiny models, tokenized data; ~/.cache/sweepkit).",
+        "WANDB_LOG_MODEL, SWEEPKIT_RUN_DIR, SWEEPKIT_HOME (by hand, a trial writes under its trials/;",
+        "default ./.sweepkit), SWEEPKIT_CACHE (tiny models, tokenized data; ~/.cache/sweepkit).",
         "",
         "keys:",
     ]

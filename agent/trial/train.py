@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import one_line
-from agent.paths import disk_full, disk_full_reason
+from agent.paths import disk_full, disk_full_reason, trials_dir
+from agent.states import RunState
 from agent.trial.arguments import HARDWARE_KEYS, check_applied, make_collator, resolve_hardware, training_arguments
 from agent.trial.config import ConfigError, TrialConfig, build_config
 from agent.trial.result import TrialFailure, TrialKilled, TrialResult, gpu_agents, phase
@@ -87,9 +88,10 @@ def _wandb_start(cfg: TrialConfig, sweep: bool):
     import wandb
 
     os.environ.setdefault("WANDB_PROJECT", "sweepkit")
-    return wandb.init(
-        project=os.environ["WANDB_PROJECT"], dir=os.environ.get("WANDB_DIR") or None, reinit="finish_previous"
-    )
+    # An agent sets WANDB_DIR to the run's folder; by hand, the run goes beside the trial's output.
+    where = Path(os.environ.get("WANDB_DIR") or cfg.output_dir or trials_dir())
+    where.mkdir(parents=True, exist_ok=True)  # wandb falls back to a temp dir for a missing one
+    return wandb.init(project=os.environ["WANDB_PROJECT"], dir=str(where), reinit="finish_previous")
 
 
 def _sweep_config(run, cfg: TrialConfig) -> TrialConfig:
@@ -129,7 +131,7 @@ def _default_output_dir(run) -> str:
     if os.environ.get("SWEEPKIT_RUN_DIR"):
         return os.environ["SWEEPKIT_RUN_DIR"]
     rid = getattr(run, "id", None) or time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"
-    return str(Path("outputs") / rid)
+    return str(trials_dir() / rid)
 
 
 # ---- the trial ----------------------------------------------------------------------------
@@ -185,7 +187,7 @@ def run_trial(cfg: TrialConfig, on_log=None) -> TrialResult:
     run = None
     stop, signals = threading.Event(), {"raise": True}
     previous = _install_sigterm(stop, signals)
-    result = TrialResult(status="failed", config=cfg.to_dict())
+    result = TrialResult(status=RunState.FAILED, config=cfg.to_dict())
     try:
         if cfg.report_to == "wandb" or sweep:
             with phase(result, "wandb_init"):
@@ -207,9 +209,9 @@ def run_trial(cfg: TrialConfig, on_log=None) -> TrialResult:
             signal.signal(signal.SIGTERM, previous)
         raise
     except TrialKilled:
-        result.status, result.reason = "killed", "stopped by SIGTERM"
+        result.status, result.reason = RunState.KILLED, "stopped by SIGTERM"
     except Exception as exc:
-        result.status, result.reason = "failed", _one_line(exc)
+        result.status, result.reason = RunState.FAILED, _one_line(exc)
         if disk_full(exc, result.output_dir):
             _mark_disk_full(result)
     finally:
@@ -217,8 +219,8 @@ def run_trial(cfg: TrialConfig, on_log=None) -> TrialResult:
         _free_memory()
     try:
         result.runtime_s = round(time.monotonic() - t0, 3)
-        if stop.is_set() and result.status == "finished":
-            result.status, result.reason = "killed", "stopped by SIGTERM"
+        if stop.is_set() and result.status is RunState.FINISHED:
+            result.status, result.reason = RunState.KILLED, "stopped by SIGTERM"
         if result.output_dir:
             try:
                 result.write(result.output_dir)  # the wandb finish below is not in its phases
@@ -303,19 +305,19 @@ def _train(cfg, hw, effective, run, result, stop, signals, on_log=None) -> Trial
     result.train_runtime_s = out.metrics.get("train_runtime")
     evals = [h for h in state.log_history if any(k.startswith("eval_") for k in h)]
     if stop.is_set():
-        result.status, result.reason = "killed", "stopped by SIGTERM"
+        result.status, result.reason = RunState.KILLED, "stopped by SIGTERM"
     elif guard.stopped_early:
-        result.status, result.reason = "pruned", guard.stopped_early
+        result.status, result.reason = RunState.PRUNED, guard.stopped_early
     elif guard.bad_loss or not math.isfinite(out.training_loss):
         step, loss = guard.bad_loss or (state.global_step, out.training_loss)
-        result.status = "failed"
+        result.status = RunState.FAILED
         result.reason = f"loss became {loss} at step {step}; fix: lower learning_rate or use precision=fp32"
     else:
         if cfg.eval_strategy == "no" or not evals or evals[-1].get("step") != state.global_step:
             with phase(result, "final_eval"):
                 trainer.evaluate()
             evals = [h for h in state.log_history if any(k.startswith("eval_") for k in h)]
-        result.status = "finished"
+        result.status = RunState.FINISHED
     if evals:
         result.metrics = {
             f"eval/{k[5:]}": v for k, v in evals[-1].items() if k.startswith("eval_") and isinstance(v, (int, float))
@@ -343,21 +345,21 @@ def _train(cfg, hw, effective, run, result, stop, signals, on_log=None) -> Trial
 def _finish(run, result: TrialResult, exit_code: int | None = None) -> None:
     if run is None:
         return
-    if result.status == "killed":
+    if result.status is RunState.KILLED:
         run.summary["stopped_by"] = "sigterm"
-    elif result.status == "failed":
+    elif result.status is RunState.FAILED:
         run.summary["failure_reason"] = result.reason
-    elif result.status == "pruned":
+    elif result.status is RunState.PRUNED:
         run.summary["stopped_by"] = result.reason
     run.summary["status"] = result.status
     # A killed run ends cleanly (exit 0): W&B's own early-terminate stops are not failures.
-    code = exit_code if exit_code is not None else (result.exit_code if result.status == "failed" else 0)
+    code = exit_code if exit_code is not None else (result.exit_code if result.status is RunState.FAILED else 0)
     run.finish(exit_code=code)
 
 
 def _mark_disk_full(result: TrialResult) -> None:
     if not result.disk_full:
-        result.status, result.disk_full = "failed", True
+        result.status, result.disk_full = RunState.FAILED, True
         result.reason = disk_full_reason(result.output_dir)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -162,10 +163,31 @@ def test_progress_without_a_terminal_prints_one_line_per_finished_trial():
         p.finished(a, "finished", 0.8, None)
         p.finished(b, "failed", None, "OOM")
     lines = buf.getvalue().splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert lines[0].startswith("[swp1] run ra #0 finished") and "acc=0.8" in lines[0] and "opt.m=0.9" in lines[0]
     assert "failed" in lines[1] and "(OOM)" in lines[1]
-    assert p.best == (0.8, "ra") and "1 done, 0 running, 1 failed" in p.summary()
+    assert p.best == (0.8, "ra") and lines[2].startswith("[swp1] 1 finished, 1 failed | best acc=0.8 (run ra) | ")
+
+
+def test_the_agents_summary_names_every_state_as_itself():
+    import io
+
+    from rich.console import Console
+
+    from agent.backends.base import TrialSpec
+    from agent.runners.progress import AgentProgress
+
+    buf = io.StringIO()
+    p = AgentProgress("swp1", "loss", console=Console(file=buf, width=200), live=False)
+    with p:
+        for i, state in enumerate(["pruned", "finished", "killed", "pruned", "crashed", "preempted"]):
+            spec = TrialSpec("swp1", f"r{i}", {"x": i}, "/x", i)
+            p.started(spec)
+            if i == 5:
+                p.started(TrialSpec("swp1", "r6", {"x": 6}, "/x", 6))
+            p.finished(spec, state, 1.0 if state == "finished" else None, None)
+    assert p.summary().startswith("1 finished, 2 pruned, 1 crashed, 1 killed, 1 preempted, 1 running | best loss=1")
+    assert buf.getvalue().splitlines()[-1].startswith("[swp1] 1 finished, 2 pruned, 1 crashed, 1 killed, 1 preempted")
 
 
 TRIAL_SWEEP = """
@@ -199,3 +221,19 @@ def test_validate_and_sweep_check_a_trial_sweep_against_the_trials_own_keys(tmp_
     # a sweep of the user's own script is W&B's schema only: its keys are the script's business
     (tmp_path / "own.yaml").write_text(textwrap.dedent(GOOD).replace(" x: {", " learning_rat: {"))
     assert sk(tmp_path, "validate", "own.yaml").returncode == 0
+
+
+def test_status_counts_runs_by_state_in_one_order():
+    import io
+
+    from rich.console import Console
+
+    from agent.backends.base import RunRecord, SweepInfo
+    from agent.cli.status import status_view
+
+    info = SweepInfo("swp1", "local", {"method": "grid", "metric": {"name": "m"}, "parameters": {"x": {"values": [1]}}})
+    states = ["killed", "pruned", "finished", "pruned", "preempted", "running"]
+    runs = [RunRecord(f"r{i}", s, config={"x": i}, summary={"m": 0.5}) for i, s in enumerate(states)]
+    buf = io.StringIO()
+    Console(file=buf, width=200).print(status_view(info, runs, Path("no-report")))
+    assert "1 running, 1 finished, 2 pruned, 1 killed, 1 preempted" in buf.getvalue()

@@ -8,11 +8,16 @@ and whether it names a sweep.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from click.testing import CliRunner
 
+from agent.backends.base import Backend, SyncPlan
+from agent.cli import cli
+from agent.cli.session import Session
 from tests.helpers import FOREIGN, env_for, make_sweep, sk, status
 
 
@@ -83,3 +88,24 @@ def test_sync_uploads_runs_with_project_group_and_tags(tmp_path, fake_wandb, lin
     assert v["groupName"] == f"sweep-{sid}"
     assert set(v.get("tags") or []) >= {"sweepkit", f"sweep-{sid}"}
     assert v.get("sweep") == (sid if link else None)
+
+
+class UploadOnly(Backend):
+    """A backend whose runs need uploading and nothing after: it keeps the interface's finish_sync."""
+
+    name = "upload-only"
+
+    def create_sweep(self, config, *, project=None, entity=None):
+        raise NotImplementedError
+
+    sweep = list_sweeps = runs = history = run_agent = create_sweep
+
+    def sync_plan(self, sweep_id, *, project, entity, include_synced=False):
+        return SyncPlan(commands=[[sys.executable, "-c", "pass"]], runs=1, sweep_note="no W&B sweep to create")
+
+
+def test_sync_finishes_through_the_interface_whatever_the_backend(monkeypatch):
+    monkeypatch.setattr(Session, "backend", lambda self, *a, **kw: UploadOnly())
+    res = CliRunner().invoke(cli, ["sync", "abc123"])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[-1] == "no W&B sweep to create"

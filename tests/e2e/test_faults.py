@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 
 from agent.backends.local.leases import is_stale
-from tests.helpers import env_for, make_sweep, records, sk, sk_popen, status
+from tests.helpers import env_for, make_sweep, records, sk, sk_popen, status, wait_until
 
-# Records its point; sleeps $SLOW seconds first (so a test can catch it mid-trial); exits with `exit`.
+# Records its point; says it started (a `started` file in its run dir), then sleeps $SLOW seconds (so a
+# test can catch it mid-trial); exits with `exit`.
 SCRIPT = textwrap.dedent("""
     import json, os, sys, time
     args = json.loads(sys.argv[1])
+    open(os.path.join(os.environ["SWEEPKIT_RUN_DIR"], "started"), "w").close()
     time.sleep(float(os.environ.get("SLOW", "0")))
     with open(os.environ["RECORD_FILE"], "a") as fh:
         fh.write(json.dumps({"a": args["a"], "run": os.environ["WANDB_RUN_ID"]}) + "\\n")
@@ -37,15 +39,11 @@ def _setup(tmp: Path, yaml_text: str = GRID3) -> str:
     return make_sweep(tmp, yaml_text)
 
 
-def _wait_for_run_dir(tmp: Path, sweep_id: str, timeout: float = 60) -> None:
+def _wait_for_trial(tmp: Path, sweep_id: str, timeout: float = 60) -> Path:
+    """The run dir of the first trial whose program has started (it wrote `started` there)."""
     runs = tmp / ".sweepkit" / "sweeps" / sweep_id / "runs"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if runs.is_dir() and any(runs.iterdir()):
-            time.sleep(0.5)  # let the child get going
-            return
-        time.sleep(0.1)
-    raise AssertionError("the agent never started a trial")
+    found = wait_until(lambda: sorted(runs.glob("*/started")), timeout=timeout, what="a trial to start")
+    return found[0].parent
 
 
 @pytest.mark.slow
@@ -54,7 +52,7 @@ def test_sigkilled_agent_point_is_requeued_and_nothing_runs_twice(tmp_path):
     rec = tmp_path / "rec.jsonl"
     slow = env_for(tmp_path, RECORD_FILE=str(rec), SLOW="30")
     victim = sk_popen(tmp_path, "agent", sid, "--heartbeat-timeout", "2", env=slow)
-    _wait_for_run_dir(tmp_path, sid)
+    _wait_for_trial(tmp_path, sid)
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
 
@@ -77,7 +75,7 @@ def test_ctrl_c_stops_gracefully_with_130_and_requeues_the_point(tmp_path):
     agent = sk_popen(
         tmp_path, "agent", sid, "--kill-delay", "5", env=env_for(tmp_path, RECORD_FILE=str(rec), SLOW="30")
     )
-    _wait_for_run_dir(tmp_path, sid)
+    _wait_for_trial(tmp_path, sid)
     agent.send_signal(signal.SIGINT)
     out, errout = agent.communicate(timeout=30)
     assert agent.returncode == 130, errout
@@ -146,8 +144,9 @@ def test_lease_expiry_rules():
 def test_second_ctrl_c_kills_a_trial_that_ignores_sigterm(tmp_path):
     (tmp_path / "stubborn.py").write_text(
         textwrap.dedent("""
-        import signal, time
+        import os, signal, time
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        open(os.path.join(os.environ["SWEEPKIT_RUN_DIR"], "started"), "w").close()
         time.sleep(120)
     """)
     )
@@ -161,13 +160,13 @@ def test_second_ctrl_c_kills_a_trial_that_ignores_sigterm(tmp_path):
     """,
     )
     agent = sk_popen(tmp_path, "agent", sid, "--kill-delay", "120")
-    _wait_for_run_dir(tmp_path, sid)
+    run_dir = _wait_for_trial(tmp_path, sid)
     agent.send_signal(signal.SIGINT)
-    time.sleep(1.0)
-    assert agent.poll() is None  # first Ctrl-C: SIGTERM sent, waiting out the kill delay
-    t0 = time.monotonic()
+    log = run_dir / "agent.log"
+    wait_until(lambda: "SIGTERM" in log.read_text(), timeout=30, what="the first Ctrl-C's SIGTERM in the run's log")
+    assert agent.poll() is None  # first Ctrl-C: SIGTERM sent, waiting out the 120 s kill delay
     agent.send_signal(signal.SIGINT)
-    agent.communicate(timeout=30)
-    assert agent.returncode == 130 and time.monotonic() - t0 < 15
+    agent.communicate(timeout=30)  # well inside the kill delay: the second Ctrl-C killed it
+    assert agent.returncode == 130
     (run,) = status(tmp_path, sid)["runs"]
     assert run["state"] == "killed"

@@ -6,12 +6,11 @@ real Trainer fine-tunes as children, metrics read back from their offline W&B ru
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 
 import pytest
 
+from agent.trial.result import TrialResult
 from tests.helpers import REPO, env_for, make_sweep, sk, status
 
 SMOKE_LIKE = """
@@ -52,8 +51,8 @@ def test_smoke_like_sweep_runs_real_trials_offline(tmp_path):
     for run in runs:
         assert run["state"] == "finished", run
         assert 0.0 <= run["summary"]["eval/accuracy"] <= 1.0
-        result = json.loads((Path(run["run_dir"]) / "trial_result.json").read_text())
-        assert result["status"] == "finished"
-        assert result["config"]["model_name_or_path"] == run["config"]["model_name_or_path"]
-        assert result["config"]["max_steps"] == 8 and result["global_step"] == 8
+        result = TrialResult.read(run["run_dir"])
+        assert result.status == "finished"
+        assert result.config["model_name_or_path"] == run["config"]["model_name_or_path"]
+        assert result.config["max_steps"] == 8 and result.global_step == 8
     print(f"smoke-like sweep: 2 real trials in {took:.1f} s wall")

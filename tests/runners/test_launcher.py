@@ -7,7 +7,7 @@ import json
 import signal
 import subprocess
 import sys
-import time
+from collections import Counter
 from pathlib import Path
 
 import psutil
@@ -15,7 +15,10 @@ import pytest
 
 from agent.runners import launcher
 from agent.runners.launcher import Launcher, LaunchError, Slot, choose_per_gpu, parse_gpus, parse_per_gpu
-from tests.helpers import env_for, make_sweep, status, sweep_yaml
+from agent.runners.worker_status import WorkerStatus, WorkerStatusError
+from agent.states import RunState
+from agent.trial.result import TrialResult
+from tests.helpers import env_for, make_sweep, status, sweep_yaml, wait_until
 
 # ---- pure ----------------------------------------------------------------------------------
 
@@ -66,7 +69,7 @@ def test_gpu_workers_are_pinned_and_auto_fills_the_gpu(tmp_path, monkeypatch):
     monkeypatch.setattr(launcher.os, "cpu_count", lambda: 64)
     la._maybe_scale()
     assert started == [] and la.auto_pending  # no trial finished yet: wait
-    la.slots[0].info = {"trials": 1, "peak_gpu_memory_mb": 4096.0}
+    la.slots[0].info = WorkerStatus(pid=1, counts=Counter({RunState.FINISHED: 1}), peak_gpu_memory_mb=4096.0)
     la._maybe_scale()
     assert not la.auto_pending
     # 4096 * 1.2 + 1024 = 5939 MB a worker; 30000 // 5939 = 5 more beside the one running = 6 per GPU
@@ -89,6 +92,32 @@ def test_trials_learn_how_many_agents_share_their_gpu(tmp_path, monkeypatch):
     assert gpu_agents() == 1 and (tmp_path / "gpu-1.agents").read_text() == "2\n"
     publish_gpu_agents(tmp_path, [None, None], written)  # CPU workers share no GPU
     assert gpu_agents() is None  # 0 agents reads as "not known"
+
+
+def test_the_worker_status_file_reads_back_and_the_summary_names_each_state(tmp_path):
+    from agent.backends.base import TrialSpec
+    from agent.runners.pool_worker import StatusFile
+
+    la = Launcher("abc", gpus=None, per_gpu=None, workers=1, console=None, log_dir=tmp_path, live=False)
+    sink = StatusFile(str(la.slots[0].status), "loss", "minimize")
+    for i, state in enumerate(["finished", "pruned", "pruned"]):
+        spec = TrialSpec("abc", f"r{i}", {}, str(tmp_path / f"r{i}"), i)
+        sink.started(spec)
+        sink.finished(spec, state, 0.5 if state == "finished" else 0.9, "hyperband" if state == "pruned" else None)
+    back = WorkerStatus.from_json(la.slots[0].status.read_text())
+    assert back == sink.status
+    assert back.counts == {RunState.FINISHED: 1, RunState.PRUNED: 2} and back.describe() == "1 finished, 2 pruned"
+    la._read_status()
+    assert la.summary() == "sweep abc: 1 workers, 1 finished, 2 pruned, 0 restarts, best loss=0.5 (run r0)"
+
+
+def test_a_worker_status_file_from_a_newer_worker_is_read_for_what_it_shares(tmp_path):
+    newer = {"format": 2, "pid": 7, "phase": "idle", "counts": {"finished": 2, "paused": 1}, "gpu_temp_c": 61}
+    got = WorkerStatus.from_json(json.dumps(newer))
+    assert got.pid == 7 and got.format == 2 and got.describe() == "2 finished, 1 crashed"  # an unknown state
+    for torn in ('{"pid": 7, "pha', "[]", "{}"):
+        with pytest.raises(WorkerStatusError):
+            WorkerStatus.from_json(torn)
 
 
 # ---- real workers --------------------------------------------------------------------------
@@ -124,17 +153,17 @@ def test_two_workers_run_a_grid_to_completion_each_point_once(tmp_path, cache):
     runs = status(tmp_path, sid, env=e)["runs"]
     assert sorted(r["config"]["seed"] for r in runs) == [1, 2, 3, 4]
     assert all(r["state"] == "finished" for r in runs)
-    pids = {json.loads((Path(r["run_dir"]) / "trial_result.json").read_text())["run_id"] for r in runs}
+    pids = {TrialResult.read(r["run_dir"]).run_id for r in runs}
     assert len(pids) == 4
     for r in runs:  # every trial's own output is in its run's log
         assert "warm worker pid" in (Path(r["run_dir"]) / "agent.log").read_text()
     logs = sorted((tmp_path / ".sweepkit" / "agents" / sid).glob("worker-*.log"))
     assert len(logs) == 2
     # both workers took trials (packing happened) and the view printed every finished run once
-    took = [json.loads(p.with_suffix(".json").read_text())["trials"] for p in logs]
+    took = [WorkerStatus.from_json(p.with_suffix(".json").read_text()).trials for p in logs]
     assert sum(took) == 4 and min(took) >= 1
     assert res.stdout.count(" finished eval/loss=") == 4
-    assert "2 workers, 4 finished, 0 failed" in res.stdout
+    assert "2 workers, 4 finished, 0 restarts" in res.stdout
 
 
 @pytest.mark.slow
@@ -146,14 +175,28 @@ def test_a_worker_that_cannot_clean_up_is_restarted(tmp_path, cache):
     res = run_launcher(tmp_path, e, sid, "--workers", "1")
     assert res.returncode == 0, res.stdout[-3000:]
     assert "restarting (host memory grew" in res.stdout
-    assert "3 finished, 0 failed, 1 restarts" in res.stdout
+    assert "1 workers, 3 finished, 1 restarts" in res.stdout
     assert sorted(r["config"]["seed"] for r in status(tmp_path, sid, env=e)["runs"]) == [1, 2, 3]
+
+
+def _training(tmp: Path, sweep_id: str) -> list[str]:
+    """The trials that are inside their training loop now: their worker runs them and their log
+    holds a training loss."""
+    found = []
+    for f in (tmp / ".sweepkit" / "agents" / sweep_id).glob("worker-*.json"):
+        with contextlib.suppress(OSError, WorkerStatusError):  # not written yet
+            worker = WorkerStatus.from_json(f.read_text())
+            log = tmp / ".sweepkit" / "sweeps" / sweep_id / "runs" / str(worker.run_id) / "agent.log"
+            if worker.phase == "running" and log.is_file() and "{'loss'" in log.read_text(errors="replace"):
+                found.append(str(worker.run_id))
+    return found
 
 
 @pytest.mark.slow
 def test_one_ctrl_c_stops_every_worker_cleanly(tmp_path, cache):
     e = env_for(tmp_path, SWEEPKIT_CACHE=cache, OMP_NUM_THREADS="1")
-    sid = make_sweep(tmp_path, sweep_yaml("  seed: {values: [1, 2, 3, 4, 5, 6]}\n", ["--max_steps=400"]), env=e)
+    grid = sweep_yaml("  seed: {values: [1, 2, 3, 4, 5, 6]}\n", ["--max_steps=400", "--logging_steps=2"])
+    sid = make_sweep(tmp_path, grid, env=e)
     proc = subprocess.Popen(
         [sys.executable, "-m", "agent.cli", "agent", sid, "--workers", "2"],
         cwd=tmp_path,
@@ -162,20 +205,11 @@ def test_one_ctrl_c_stops_every_worker_cleanly(tmp_path, cache):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    status_dir = tmp_path / ".sweepkit" / "agents" / sid
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:  # wait until both workers are inside a trial
-        states = []
-        for f in status_dir.glob("worker-*.json"):
-            with contextlib.suppress(ValueError):
-                states.append(json.loads(f.read_text()).get("state"))
-        if states.count("running") == 2:
-            break
-        time.sleep(0.5)
-    else:
+    try:
+        wait_until(lambda: len(_training(tmp_path, sid)) == 2, timeout=240, what="both workers to be training")
+    except AssertionError:
         proc.kill()
-        pytest.fail("workers never started a trial")
-    time.sleep(3)  # inside the training loop
+        raise
     workers = psutil.Process(proc.pid).children()
     assert len(workers) == 2
     proc.send_signal(signal.SIGINT)
@@ -186,3 +220,4 @@ def test_one_ctrl_c_stops_every_worker_cleanly(tmp_path, cache):
     runs = status(tmp_path, sid, env=e)["runs"]
     # the two interrupted trials ended as killed (never left running) and nothing else started
     assert sorted(r["state"] for r in runs) == ["killed", "killed"]
+    assert "2 workers, 0 finished, 2 killed, 0 restarts" in out  # the summary says so too

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.runners.warm import WarmRunner, WarmUnsupported, patched_env, trial_args
+from agent.trial.result import TrialResult
 from tests.helpers import REPO, env_for, make_sweep, status, sweep_yaml
 
 
@@ -36,8 +37,8 @@ def worker(tmp: Path, sweep_id: str, e: dict, *args: str, timeout: float = 300) 
     )
 
 
-def result_of(run: dict) -> dict:
-    return json.loads((Path(run["run_dir"]) / "trial_result.json").read_text())
+def result_of(run: dict) -> TrialResult:
+    return TrialResult.read(run["run_dir"])
 
 
 # ---- pure ----------------------------------------------------------------------------------
@@ -106,9 +107,9 @@ def test_warm_trial_matches_the_same_trial_run_cold(tmp_path, cache):
     cold_run = status(tmp_path, cold_id, env=e)["runs"][0]
     assert warm_run["state"] == cold_run["state"] == "finished"
     warm, cold = result_of(warm_run), result_of(cold_run)
-    assert warm["global_step"] == cold["global_step"] == 12
+    assert warm.global_step == cold.global_step == 12
     for key in ("eval/loss", "eval/accuracy", "eval/f1"):
-        assert warm["metrics"][key] == pytest.approx(cold["metrics"][key], rel=1e-5, abs=1e-6), key
+        assert warm.metrics[key] == pytest.approx(cold.metrics[key], rel=1e-5, abs=1e-6), key
     # W&B saw the same locked config both ways (the run's own log, not our bookkeeping)
     assert {k: warm_run["config"].get(k) for k in ("seed", "learning_rate", "max_steps")} == {
         k: cold_run["config"].get(k) for k in ("seed", "learning_rate", "max_steps")
@@ -170,8 +171,8 @@ def test_a_crashed_trial_does_not_poison_the_worker(tmp_path, cache):
         env=e,
     )
     assert worker(tmp_path, alone, e).returncode == 0
-    fresh = result_of(status(tmp_path, alone, env=e)["runs"][0])["metrics"]
-    after = result_of(runs["none"])["metrics"]
+    fresh = result_of(status(tmp_path, alone, env=e)["runs"][0]).metrics
+    after = result_of(runs["none"]).metrics
     assert after["eval/loss"] == pytest.approx(fresh["eval/loss"], rel=1e-5)
 
 

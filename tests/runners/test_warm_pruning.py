@@ -12,6 +12,9 @@ import pytest
 
 from agent.backends.base import FINISHED, PRUNED
 from agent.backends.local import LocalBackend
+from agent.runners.worker_status import WorkerStatus
+from agent.states import RunState
+from agent.trial.result import TrialResult
 from agent.trial.train import wandb_row
 from tests.helpers import FunctionRunner, env_for, make_sweep, run_in_process, status
 
@@ -114,16 +117,19 @@ def test_warm_worker_prunes_a_bad_trial_and_finishes_the_next(tmp_path):
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     assert "running cold" not in res.stdout
     runs = {r["config"]["learning_rate"]: r for r in status(tmp_path, sid, env=e)["runs"]}
-    results = {lr: json.loads((Path(r["run_dir"]) / "trial_result.json").read_text()) for lr, r in runs.items()}
+    results = {lr: TrialResult.read(r["run_dir"]) for lr, r in runs.items()}
     assert {lr: r["state"] for lr, r in runs.items()} == {0.001: "finished", 0.5: "pruned", 0.0009: "finished"}, {
         lr: (r["state"], r["reason"]) for lr, r in runs.items()
     }
     assert "hyperband" in runs[0.5]["reason"]
+    # the worker's status file, read back as the launcher reads it, counts the pruned trial as pruned
+    worker = WorkerStatus.from_json((tmp_path / "status.json").read_text())
+    assert worker.counts == {RunState.FINISHED: 2, RunState.PRUNED: 1} and worker.describe() == "2 finished, 1 pruned"
     # the pruned trial stopped itself at the step its band's value was logged, and closed its run cleanly
-    assert results[0.5]["status"] == "pruned" and results[0.5]["global_step"] == 2  # its 1st eval: band 1
+    assert results[0.5].status == "pruned" and results[0.5].global_step == 2  # its 1st eval: band 1
     # the next trial in the same process ran to the end, unpoisoned
-    assert results[0.0009]["status"] == "finished" and results[0.0009]["global_step"] == 16
-    assert results[0.0009]["metrics"]["eval/loss"] < results[0.5]["metrics"]["eval/loss"]
+    assert results[0.0009].status == "finished" and results[0.0009].global_step == 16
+    assert results[0.0009].metrics["eval/loss"] < results[0.5].metrics["eval/loss"]
     pids = {
         json.loads((Path(r["run_dir"]) / "agent.log").read_text().split("pid ")[1].split("]")[0]) for r in runs.values()
     }

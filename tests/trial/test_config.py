@@ -10,6 +10,7 @@ import pytest
 from agent.trial.argv import parse_argv
 from agent.trial.config import FIELDS, ConfigError, TrialConfig, build_config
 from agent.trial.reference import help_text
+from agent.trial.result import TrialResult
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -127,8 +128,8 @@ def test_cli_help_and_bad_key_exit_2_before_any_model_load(tmp_path):
     last = lines[0]
     assert "unknown key 'learnig_rate'" in last and "learning_rate" in last
     assert " torch" not in bad.stderr and "transformers" not in bad.stderr
-    result = json.loads((tmp_path / "trial_result.json").read_text())
-    assert result["status"] == "failed" and "learnig_rate" in result["reason"]
+    result = TrialResult.read(tmp_path)
+    assert result.status == "failed" and "learnig_rate" in (result.reason or "")
 
 
 def test_check_draws_names_unknown_keys_bad_values_bounds_and_fractions():

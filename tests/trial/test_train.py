@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from agent.runlog import history_rows, read_summary
+from agent.trial.result import RESULT_FILE, TrialResult
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,8 +52,7 @@ def run_agent(args, run_dir, cache, timeout=400, **env):
         env=trial_env(run_dir, cache, **env),
         timeout=timeout,
     )
-    result_file = run_dir / "trial_result.json"
-    result = json.loads(result_file.read_text()) if result_file.exists() else None
+    result = TrialResult.read(run_dir) if (run_dir / RESULT_FILE).exists() else None
     return proc, result
 
 
@@ -110,10 +110,10 @@ def test_sweep_protocol_learns_and_applies_swept_values(tmp_path, cache):
         [], run_dir, cache, WANDB_SWEEP_ID="swp123", WANDB_RUN_ID="trial001", WANDB_SWEEP_PARAM_PATH=str(param_file)
     )
     assert proc.returncode == 0, last_line(proc.stderr)
-    assert result["status"] == "finished" and result["run_id"] == "trial001"
-    assert result["global_step"] == math.ceil(400 / 24) * 3  # swept batch size and epochs applied
-    assert result["config"]["learning_rate"] == 2e-3 and result["config"]["per_device_train_batch_size"] == 24
-    assert result["metrics"]["eval/accuracy"] >= 0.9, result["metrics"]  # chance is 0.5
+    assert result.status == "finished" and result.run_id == "trial001"
+    assert result.global_step == math.ceil(400 / 24) * 3  # swept batch size and epochs applied
+    assert result.config["learning_rate"] == 2e-3 and result.config["per_device_train_batch_size"] == 24
+    assert result.metrics["eval/accuracy"] >= 0.9, result.metrics  # chance is 0.5
 
     run = read_summary(run_dir)
     assert run["state"] == "finished" and run["exit_code"] == 0 and run["run_id"] == "trial001"
@@ -123,10 +123,10 @@ def test_sweep_protocol_learns_and_applies_swept_values(tmp_path, cache):
     # A swept "auto" stays as W&B locked it; what it resolved to on this machine is logged beside it.
     assert cfg["warmup_ratio"] == 0.1 and cfg["precision"] == "auto" and cfg["precision_effective"] == "fp32"
     assert cfg["optim"] == "adamw_torch" and cfg["tf32"] is False and cfg["warmup_steps"] == 0
-    assert summary["eval/accuracy"] == pytest.approx(result["metrics"]["eval/accuracy"])
+    assert summary["eval/accuracy"] == pytest.approx(result.metrics["eval/accuracy"])
     for key in ("train/train_runtime", "train/train_samples_per_second", "num_parameters"):
         assert key in summary, key
-    assert summary["num_parameters"] == result["num_parameters"] > 100_000
+    assert summary["num_parameters"] == result.num_parameters > 100_000
     # The learning-rate schedule really used the swept peak (warmup then linear decay).
     lrs = [r["train/learning_rate"] for r in history_rows(run_dir) if "train/learning_rate" in r]
     assert max(lrs) <= 2e-3 and max(lrs) > 1.5e-3
@@ -138,8 +138,8 @@ def test_second_trial_skips_tokenization(tmp_path):
     args = [*QUICK, "--max_steps=2", "--eval_strategy=no", "--report_to=none"]
     _, first = run_agent(args, tmp_path / "a", cache)
     _, second = run_agent([*args, "--seed=9"], tmp_path / "b", cache)
-    assert (first["status"], second["status"]) == ("finished", "finished")
-    assert (first["data_cache"], second["data_cache"]) == ("miss", "disk")
+    assert (first.status, second.status) == ("finished", "finished")
+    assert (first.data_cache, second.data_cache) == ("miss", "disk")
 
 
 @pytest.mark.slow
@@ -154,7 +154,7 @@ def test_bad_swept_key_exit_2_and_failed_run(tmp_path, cache):
     )
     assert proc.returncode == 2
     assert "unknown key 'learning_rat'; did you mean learning_rate" in last_line(proc.stderr)
-    assert result["status"] == "failed" and "learning_rat" in result["reason"]
+    assert result.status == "failed" and "learning_rat" in result.reason
     assert read_summary(run_dir)["exit_code"] == 2
 
 
@@ -165,12 +165,12 @@ def test_injected_failure_gives_failed_run_with_reason(tmp_path, cache, kind, ne
     proc, result = run_agent([*QUICK, "--max_steps=20", f"--inject_failure={kind}"], run_dir, cache)
     assert proc.returncode == 1
     assert needle in last_line(proc.stderr)
-    assert result["status"] == "failed" and needle in result["reason"]
+    assert result.status == "failed" and needle in result.reason
     run = read_summary(run_dir)
     assert run["state"] == "failed" and run["exit_code"] == 1
     assert needle in run["summary"]["failure_reason"]
     if kind == "nan":
-        assert result["global_step"] < 20  # the guard stopped training early
+        assert result.global_step < 20  # the guard stopped training early
 
 
 @pytest.mark.slow
@@ -179,7 +179,7 @@ def test_a_full_disk_fails_the_run_as_disk_full_with_its_own_exit_code(tmp_path,
     proc, result = run_agent([*QUICK, "--max_steps=20", "--inject_failure=disk_full"], run_dir, cache)
     assert proc.returncode == 28
     assert last_line(proc.stderr).startswith("sweepkit: trial failed: disk full: no space left on the disk holding")
-    assert result["status"] == "failed" and result["disk_full"] and result["reason"].startswith("disk full")
+    assert result.status == "failed" and result.disk_full and result.reason.startswith("disk full")
     run = read_summary(run_dir)
     assert run["state"] == "failed" and run["summary"]["failure_reason"].startswith("disk full")
 
@@ -222,8 +222,8 @@ def test_sigterm_finishes_the_run_cleanly_and_exits_143(tmp_path, cache):
     finally:
         if proc.poll() is None:
             proc.kill()
-    result = json.loads((run_dir / "trial_result.json").read_text())
-    assert result["status"] == "killed" and 0 < result["global_step"] < 500 * 8
+    result = TrialResult.read(run_dir)
+    assert result.status == "killed" and 0 < result.global_step < 500 * 8
     run = read_summary(run_dir)
     assert run["summary"]["stopped_by"] == "sigterm" and run["state"] == "finished"
 
@@ -260,7 +260,7 @@ def test_stsb_regression_on_local_csv(tmp_path, cache):
         cache,
     )
     assert proc.returncode == 0, last_line(proc.stderr)
-    m = result["metrics"]
+    m = result.metrics
     assert math.isfinite(m["eval/pearson"]) and math.isfinite(m["eval/spearmanr"]) and "eval/accuracy" not in m
 
 
@@ -291,7 +291,7 @@ def test_three_class_task_on_local_jsonl_with_string_labels(tmp_path, cache):
         cache,
     )
     assert proc.returncode == 0, last_line(proc.stderr)
-    assert result["metrics"]["eval/accuracy"] > 0.9  # the hypothesis alone gives the class away
+    assert result.metrics["eval/accuracy"] > 0.9  # the hypothesis alone gives the class away
     id2label = read_summary(run_dir)["config"]["id2label"]
     assert sorted(id2label.values()) == sorted(names)
 
@@ -309,7 +309,7 @@ def test_hub_model_offline_is_one_clear_line(tmp_path, cache):
     line = last_line(proc.stderr)
     assert "'bert-base-uncased'" in line and "hub is unreachable" in line and "tiny-bert" in line
     assert "Traceback" not in proc.stderr
-    assert result["status"] == "failed" and result["reason"] in line
+    assert result.status == "failed" and result.reason in line
 
 
 @pytest.mark.slow
@@ -318,4 +318,4 @@ def test_wandb_disabled_mode_runs(tmp_path, cache):
         [*QUICK, "--max_steps=3", "--eval_strategy=no"], tmp_path / "run", cache, WANDB_MODE="disabled"
     )
     assert proc.returncode == 0, last_line(proc.stderr)
-    assert result["global_step"] == 3 and "eval/accuracy" in result["metrics"]
+    assert result.global_step == 3 and "eval/accuracy" in result.metrics
