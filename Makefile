@@ -9,7 +9,7 @@ TORCH  ?= torch==2.13.0
 PYTEST_WORKERS ?= 2
 FAST   := not slow and not postgres and not chromium and not slurm
 
-.PHONY: venv lint test test-fast demo retest-demo bench clean clean-state system-deps
+.PHONY: venv lint test test-fast test-optuna-range demo retest-demo bench clean clean-state system-deps
 
 venv: $(STAMP)
 
@@ -29,9 +29,13 @@ lint: venv
 	@$(VENV)/bin/mypy
 
 # The SLURM cluster test_env.sh started is stopped whether pytest passed or not; pytest's exit code stays.
-test: venv system-deps lint
+test: venv system-deps lint test-optuna-range
 	@. scripts/test_env.sh && $(PY) -m pytest -q -ra -n $(PYTEST_WORKERS); rc=$$?; \
 	if [ -n "$${SWEEPKIT_SLURM_OWNED:-}" ]; then bash scripts/stop_slurm.sh; fi; exit $$rc
+
+# The backend's fast tests on the lowest and the newest Optuna the pin allows (private names move).
+test-optuna-range: venv
+	@VENV=$(VENV) PYTEST_WORKERS=$(PYTEST_WORKERS) bash scripts/test_optuna_range.sh
 
 test-fast: venv
 	@$(PY) -m pytest -q -ra -n $(PYTEST_WORKERS) -m "$(FAST)"

@@ -61,10 +61,10 @@ def build_sweep(n: int, log: Path) -> str:
     for _ in range(n):
         claim = engine.claim(60.0)
         run = claim.run
-        dest = Path(run["run_dir"]) / "wandb" / f"offline-run-x-{run['run_id']}"
+        dest = Path(run.run_dir) / "wandb" / f"offline-run-x-{run.run_id}"
         dest.mkdir(parents=True)
-        shutil.copy(log, dest / f"run-{run['run_id']}.wandb")
-        spec = TrialSpec(sid, run["run_id"], run["params"], run["run_dir"], claim.trial.number)
+        shutil.copy(log, dest / f"run-{run.run_id}.wandb")
+        spec = TrialSpec(sid, run.run_id, run.params, run.run_dir, claim.trial.number)
         engine.finish(claim, spec, TrialOutcome(0, 30.0))
     return sid
 

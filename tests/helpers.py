@@ -78,10 +78,13 @@ def copy_checkout(dest: Path) -> Path:
 def env_for(tmp: Path, **extra: str) -> dict:
     # A user's shell has no wandb service; pytest's worker does once a test used wandb in-process.
     env = own_process_env()
+    # The checkout first, then what the tests run under already has (`make test-optuna-range` puts
+    # one Optuna release there): the child processes import the same packages as the test.
+    path = os.pathsep.join(p for p in [str(REPO), *env.get("PYTHONPATH", "").split(os.pathsep)] if p)
     env.update(
         {
             "SWEEPKIT_HOME": str(tmp / ".sweepkit"),
-            "PYTHONPATH": str(REPO),
+            "PYTHONPATH": path,
             "WANDB_MODE": "offline",
             "WANDB_SILENT": "true",
         }

@@ -15,11 +15,13 @@ import abc
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, Optional, Protocol
 
 from agent.states import TERMINAL_STATES, RunState
 
-# The states by name, for modules that test for one (the local backend maps Optuna's onto these).
+# The run states by name, for callers outside the backends that test for one; the backends
+# themselves write `RunState.X`.
 RUNNING, FINISHED, FAILED, CRASHED, KILLED, PRUNED, PREEMPTED = (
     RunState.RUNNING,
     RunState.FINISHED,
@@ -29,6 +31,13 @@ RUNNING, FINISHED, FAILED, CRASHED, KILLED, PRUNED, PREEMPTED = (
     RunState.PRUNED,
     RunState.PREEMPTED,
 )
+
+
+class SweepState(StrEnum):
+    """How a sweep stands (a run's state is `RunState`)."""
+
+    RUNNING = "running"  # it may still hand out runs
+    FINISHED = "finished"  # it hands out no more: exhausted, capped, its target reached, or ended on W&B
 
 
 class BackendError(RuntimeError):
@@ -95,7 +104,7 @@ class SweepInfo:
     id: str
     backend: str  # for display: "local" or "wandb"
     config: dict[str, Any]  # the sweep YAML as a dict
-    state: str = "running"  # running | finished
+    state: str = SweepState.RUNNING
     name: str = ""
     created_at: Optional[str] = None
     path: Optional[str] = None  # "entity/project/sweep_id" online; store path offline
@@ -247,6 +256,10 @@ class Backend(abc.ABC):
         raise BackendError(
             f"{sweep_id} lives on W&B, whose server keeps its store; `sweepkit doctor` checks offline sweeps"
         )
+
+    def store_format(self, sweep_id: str) -> Optional[str]:
+        """Which format the sweep's store has, in words (`doctor` reports it); None: not ours to say."""
+        return None
 
     def publish_report(
         self,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Optional
 
-from agent.backends.base import CRASHED, FAILED, FINISHED, KILLED, PRUNED
 from agent.paths import DISK_FULL, DISK_FULL_EXIT
+from agent.states import RunState
 
 _NO_SPACE = "No space left on device"  # how a foreign program's last line says it (OSError's text)
 
@@ -16,9 +16,9 @@ def outcome(
     metric: Optional[str],
     exit_code: Optional[int],
     stopped: Optional[str],
-    run_info: dict,
+    run_info: dict[str, Any],
     log_reason: Optional[str],
-) -> tuple[str, Optional[float], Optional[str]]:
+) -> tuple[RunState, Optional[float], Optional[str]]:
     """(W&B state, metric value, reason) of a trial that ended."""
     summary = run_info.get("summary") or {}
     value = summary.get(metric) if metric else None
@@ -26,23 +26,24 @@ def outcome(
         value = None
     reason = summary.get("failure_reason") or log_reason
     if stopped == "interrupted":
-        return KILLED, value, "interrupted"
+        return RunState.KILLED, value, "interrupted"
     if stopped:
-        return PRUNED, value, stopped
+        return RunState.PRUNED, value, stopped
     if exit_code == 0:
         if metric and value is None:
-            return FINISHED, None, f"finished without logging a finite {metric!r} (check metric.name)"
-        return FINISHED, value, None
+            return RunState.FINISHED, None, f"finished without logging a finite {metric!r} (check metric.name)"
+        return RunState.FINISHED, value, None
     if exit_code == DISK_FULL_EXIT or (reason or "").startswith(DISK_FULL) or _NO_SPACE in (reason or ""):
         said = reason or ""  # from the child's stderr it reads "sweepkit: trial failed: disk full: ..."
-        return FAILED, value, said[said.find(DISK_FULL) :] if DISK_FULL in said else f"{DISK_FULL}: {said or 'exit 28'}"
+        why = said[said.find(DISK_FULL) :] if DISK_FULL in said else f"{DISK_FULL}: {said or 'exit 28'}"
+        return RunState.FAILED, value, why
     if exit_code is None:
-        return CRASHED, value, reason or "could not start"
+        return RunState.CRASHED, value, reason or "could not start"
     if exit_code < 0:
-        return CRASHED, value, f"killed by signal {-exit_code}" + (f": {reason}" if reason else "")
-    return FAILED, value, reason or f"exit code {exit_code}"
+        return RunState.CRASHED, value, f"killed by signal {-exit_code}" + (f": {reason}" if reason else "")
+    return RunState.FAILED, value, reason or f"exit code {exit_code}"
 
 
 def is_disk_full(state: str, reason: Optional[str]) -> bool:
     """A run that failed for want of disk space: the agent stops, and a grid point runs again later."""
-    return state == FAILED and (reason or "").startswith(DISK_FULL)
+    return state == RunState.FAILED and (reason or "").startswith(DISK_FULL)

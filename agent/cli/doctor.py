@@ -32,7 +32,8 @@ def doctor_command(session: Session, sweep_id: str, repair: bool, storage: Optio
         click.echo(line)
     left = [line for line in findings if " -> fixed: " not in line]
     if not findings:
-        click.echo(f"{sweep_id}: the store is sound")
+        about = backend.store_format(sweep_id)
+        click.echo(f"{sweep_id}: the store is sound" + (f" ({about})" if about else ""))
     elif left:
         hint = "" if repair else "; `sweepkit doctor " + sweep_id + " --repair` fixes what is safe"
         session.err.print(f"sweepkit: {len(left)} finding(s) left{hint}")

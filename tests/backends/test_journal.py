@@ -169,13 +169,13 @@ def test_a_result_written_after_another_agent_reaped_the_run_is_refused_once_and
 
     time.sleep(0.4)  # our heartbeat lapsed: the other agent reaps the run and requeues its point
     assert isinstance(other.claim(lease_s=60), type(got))
-    spec = TrialSpec(sid, got.run["run_id"], got.run["params"], got.run["run_dir"], got.trial.number)
+    spec = TrialSpec(sid, got.run.run_id, got.run.params, got.run.run_dir, got.trial.number)
     state, _, reason = mine.finish(got, spec, TrialOutcome(0, 0.1, summary={"m": 1.0}))
     assert state == CRASHED and "declared this run lost" in reason
     nxt = mine.claim(lease_s=60)  # the refused writes do not resurface in this process's next read
     assert not isinstance(nxt, str)
     rows = {r.id: r.state for r in LocalBackend().runs(sid)}
-    assert rows[got.run["run_id"]] == CRASHED
+    assert rows[got.run.run_id] == CRASHED
 
 
 def test_reaping_does_not_queue_behind_another_agent_holding_the_claim_lock(home):

@@ -51,7 +51,7 @@ def test_a_sound_store_says_so(home):
     sid = b.create_sweep(GRID)
     assert run_in_process(b, sid, _trial) == 0
     res = _doctor(sid)
-    assert res.exit_code == 0 and res.output.strip() == f"{sid}: the store is sound"
+    assert res.exit_code == 0 and res.output.strip() == f"{sid}: the store is sound (store format 2)"
 
 
 def test_doctor_finds_each_kind_of_damage_and_repair_fixes_what_is_safe(home):
@@ -61,7 +61,7 @@ def test_doctor_finds_each_kind_of_damage_and_repair_fixes_what_is_safe(home):
     d = sweep_dir(sid)
     log = d / "journal.log"
     claim = LocalBackend().engine(sid).claim(lease_s=0.5)  # its agent then dies
-    Path(claim.run["run_dir"]).mkdir(parents=True)
+    Path(claim.run.run_dir).mkdir(parents=True)
     wait_until(lambda: _lapsed(sid, claim.trial.number), timeout=30, what="the dead agent's lease to lapse")
     first = LocalBackend().runs(sid)[0]
     (d / "runs" / first.id).rmdir()
@@ -106,7 +106,7 @@ def test_repair_will_not_rewrite_the_journal_under_a_running_agent(home):
     sid = b.create_sweep(GRID)
     assert run_in_process(b, sid, _trial, count=1) == 0
     claim = LocalBackend().engine(sid).claim(lease_s=600)  # alive: its lease is fresh
-    Path(claim.run["run_dir"]).mkdir(parents=True)
+    Path(claim.run.run_dir).mkdir(parents=True)
     log = sweep_dir(sid) / "journal.log"
     with log.open("ab") as fh:
         fh.write(b'{"op_code": 5, "worker\n')  # a complete line that is not a record

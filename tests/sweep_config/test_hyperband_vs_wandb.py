@@ -12,6 +12,7 @@ import random
 import optuna
 
 from agent.backends.local.hyperband import MetricFeed, WandbHyperbandPruner
+from agent.backends.local.optuna_internals import frozen
 from agent.sweep_config import fill_defaults, hyperband_rungs, judge, validate
 from agent.sweep_config.metric import finite
 from tests import oracle
@@ -77,10 +78,7 @@ def ours_through_optuna(config: dict, runs) -> list[bool]:
         for row in rows:
             feed.row("trial", row)
         trials.append(t)
-    return [
-        state == "running" and pruner.prune(study, study._storage.get_trial(t._trial_id))
-        for (state, _), t in zip(runs, trials, strict=True)
-    ]
+    return [state == "running" and pruner.prune(study, frozen(t)) for (state, _), t in zip(runs, trials, strict=True)]
 
 
 @oracle.needs_oracle

@@ -27,6 +27,7 @@ from agent.backends.local.store import sweep_dir
 from agent.backends.local.sync import default_project, offline_run_dirs, sync_commands
 from agent.errors import one_line
 from agent.paths import home, write_atomic
+from agent.states import RunState
 
 # wandb-core flushes the offline `.wandb` log every 15 s by default; a live pruner wants it sooner.
 FLUSH_ENV = "WANDB__TRANSACTION_LOG_FLUSH_INTERVAL"
@@ -39,7 +40,7 @@ class LocalBackend(Backend):
 
     def __init__(self, storage: Optional[str] = None):
         self.storage_url = storage or os.environ.get("SWEEPKIT_STORAGE") or None
-        self._engines: dict[tuple, Engine] = {}
+        self._engines: dict[tuple[str, str, Optional[str]], Engine] = {}
 
     def engine(self, sweep_id: str) -> Engine:
         """The sweep's engine, opened once per backend: its store then reads only what is new."""
@@ -119,11 +120,15 @@ class LocalBackend(Backend):
         self._engines.clear()  # a repair may rewrite the journal under an engine's cached offsets
         return [f.line() for f in doctor.check(sweep_id, self.storage_url, repair=repair)]
 
+    def store_format(self, sweep_id: str) -> Optional[str]:
+        fmt = doctor.store_format(sweep_id, self.storage_url)
+        return f"store format {fmt}" + (", written before sweepkit recorded its format" if fmt == 1 else "")
+
     def sync_plan(
         self, sweep_id: str, *, project: Optional[str], entity: Optional[str], include_synced: bool = False
     ) -> SyncPlan:
         engine = self.engine(sweep_id)
-        runs = [r for r in engine.records() if r.state != "running"]
+        runs = [r for r in engine.records() if r.state != RunState.RUNNING]
         warnings = []
         linked = set(engine.linked_run_ids()) & {r.id for r in runs}
         if linked:

@@ -6,7 +6,7 @@ Checks, each finding one line:
 - a stale symlink lock (`journal.log.lock`), left by a writer using Optuna's own journal lock that
   died holding it (sweepkit's agents lock with flock, which dies with its holder): Optuna's
   writers wait out a 30 s grace on every write until it goes; `--repair` removes it;
-- orphaned leases: runs still "running" whose agent stopped beating; `--repair` marks them crashed
+- orphaned leases: runs still running whose agent stopped beating; `--repair` marks them crashed
   and requeues grid points, exactly as the next agent would;
 - run dirs with no record in the store (a claim that never got written); `--repair` moves them
   into `orphans-<time>/` beside `runs/`;
@@ -14,6 +14,10 @@ Checks, each finding one line:
 
 A repair that rewrites the journal refuses while any run holds a live lease: agents keep byte
 offsets into the file, so it may change only while none is running.
+
+The store's format is checked first: a sweep written by a newer sweepkit is refused in one line
+(nothing is checked or repaired with rules that may not hold for it); `store_format` says which
+format a sweep has, for the report.
 """
 
 from __future__ import annotations
@@ -25,13 +29,16 @@ from pathlib import Path
 from typing import Optional
 
 import optuna
-from optuna.storages.journal._file import get_lock_file
 from optuna.trial import TrialState
 
 from agent.backends.base import BackendError
 from agent.backends.local import journal
 from agent.backends.local.leases import is_stale, last_beat, reap_stale
+from agent.backends.local.methods import method_for
+from agent.backends.local.optuna_internals import storage_of
+from agent.backends.local.schema import RunClaim, SweepAttrs
 from agent.backends.local.store import claim_lock, open_storage, sweep_dir
+from agent.states import RunState
 
 LOCK_GRACE_S = 30.0  # Optuna's journal lock: a holder this quiet is presumed dead
 
@@ -56,16 +63,26 @@ def check(sweep_id: str, storage_url: Optional[str] = None, *, repair: bool = Fa
     findings: list[Finding] = []
     if not storage_url:
         findings += _check_lock(log, repair)
-    storage = open_storage(sweep_id, storage_url)
-    try:
-        study = optuna.load_study(study_name=sweep_id, storage=storage)
-    except KeyError:
-        raise BackendError(f"no sweep {sweep_id!r} in {d}; list them with `sweepkit sweeps`") from None
+    study = _load(sweep_id, storage_url)
+    meta = SweepAttrs.from_attrs(study.user_attrs, sweep_id=sweep_id)  # a newer format: refused here
     if not storage_url:
         findings += _check_journal(log, study, repair)
-    findings += _check_leases(study, sweep_id, repair)
+    findings += _check_leases(study, meta, sweep_id, repair)
     findings += _check_run_dirs(study, d, repair)
     return findings
+
+
+def store_format(sweep_id: str, storage_url: Optional[str] = None) -> int:
+    """The sweep's store format (1: written before sweepkit recorded one); refuses a newer one."""
+    return SweepAttrs.from_attrs(_load(sweep_id, storage_url).user_attrs, sweep_id=sweep_id).format
+
+
+def _load(sweep_id: str, storage_url: Optional[str]) -> optuna.Study:
+    try:
+        return optuna.load_study(study_name=sweep_id, storage=open_storage(sweep_id, storage_url))
+    except KeyError:
+        where = sweep_dir(sweep_id)
+        raise BackendError(f"no sweep {sweep_id!r} in {where}; list them with `sweepkit sweeps`") from None
 
 
 def _check_lock(log: Path, repair: bool) -> list[Finding]:
@@ -107,34 +124,35 @@ def _check_journal(log: Path, study: optuna.Study, repair: bool) -> list[Finding
             f.text += f" [{why}]"
         return findings
     backup = log.with_name(f"{log.name}.bak-{_stamp()}")
-    with get_lock_file(journal.FlockLock(str(log))):
+    with journal.held(journal.FlockLock(str(log))):
         dropped = journal.rewrite(log, backup)
     for f in findings:
         f.fixed = f"journal rewritten without it ({dropped} line(s) dropped), the original kept as {backup.name}"
     return findings
 
 
-def _check_leases(study: optuna.Study, sweep_id: str, repair: bool) -> list[Finding]:
+def _check_leases(study: optuna.Study, meta: SweepAttrs, sweep_id: str, repair: bool) -> list[Finding]:
     now = time.time()
     stale = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if is_stale(t, now)]
     findings = []
     for t in stale:
-        run = t.user_attrs.get("sk_run") or {}
-        where = f"{run.get('host', '?')} pid {run.get('pid', '?')}"
+        run = RunClaim.from_attrs(t.user_attrs)
+        who, lease = (run.run_id, f"{run.lease_s:g}") if run else (str(t.number), "?")
+        where = f"{run.host or '?'} pid {run.pid or '?'}" if run else "? pid ?"
         findings.append(
             Finding(
                 "orphaned lease",
-                f"run {run.get('run_id', t.number)} is 'running' but its agent ({where}) has not beaten for "
-                f"{now - last_beat(t):.0f} s (lease {run.get('lease_s', '?')} s)",
+                f"run {who} is '{RunState.RUNNING}' but its agent ({where}) has not beaten for "
+                f"{now - last_beat(t):.0f} s (lease {lease} s)",
             )
         )
     if stale and repair:
-        grid = (study.user_attrs.get("sk_config") or {}).get("method") == "grid"
-        with claim_lock(study._storage, sweep_id):
-            reaped = set(reap_stale(study, requeue=grid))
+        requeue = method_for(meta.config, sweep_id).requeues
+        with claim_lock(storage_of(study), sweep_id):
+            reaped = set(reap_stale(study, requeue=requeue))
         for t, f in zip(stale, findings, strict=True):
             if t.number in reaped:
-                f.fixed = "marked crashed" + (", its grid point requeued" if grid else "")
+                f.fixed = "marked crashed" + (", its point requeued" if requeue else "")
     return findings
 
 
@@ -142,9 +160,9 @@ def _check_run_dirs(study: optuna.Study, d: Path, repair: bool) -> list[Finding]
     runs = d / "runs"
     recorded: dict[str, optuna.trial.FrozenTrial] = {}
     for t in study.get_trials(deepcopy=False):
-        run_id = (t.user_attrs.get("sk_run") or {}).get("run_id")
-        if run_id:
-            recorded[run_id] = t
+        run = RunClaim.from_attrs(t.user_attrs)
+        if run and run.run_id:
+            recorded[run.run_id] = t
     on_disk = {p.name for p in runs.iterdir() if p.is_dir()} if runs.is_dir() else set()
     findings = []
     strays = sorted(on_disk - set(recorded))

@@ -1,14 +1,9 @@
 """One local sweep in Optuna: hands out trials and records how they ended.
 
-- grid: every point is enqueued at creation; agents claim them with `ask()` under the sweep's
-  claim lock, so each point runs exactly once whatever the number of agents.
-- random: `sample_random` with a generator seeded by (sweep id, trial number): reproducible.
-- bayes: Optuna's GPSampler, a Gaussian process as W&B's bayes fits one; trials still running in
-  other agents enter its batch acquisition (qLogEI), so concurrent agents do not propose the same
-  point. It beat TPE on every objective of benchmarks/search_quality.py.
-- hyperband: `WandbHyperbandPruner` (W&B's rule), fed the trial's logged metric.
-
-Optuna holds sweep state; the run dirs hold run data (each trial's offline `.wandb` log).
+The engine never asks which search method it runs: `methods/` holds one module per method (how a
+sweep is set up, how a trial is taken, its params, what the sampler learns) and `hyperband.py` the
+stopper `early_terminate` chooses. `schema.py` declares what the store keeps beside Optuna's own
+fields. Optuna holds sweep state; the run dirs hold run data (each trial's offline `.wandb` log).
 """
 
 from __future__ import annotations
@@ -18,44 +13,32 @@ import math
 import os
 import socket
 import time
-import warnings
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Optional
+from pathlib import Path
+from typing import Any, Optional
 
-import numpy as np
 import optuna
 import yaml
 from optuna.trial import TrialState
 
 from agent import runlog
-from agent.backends.base import (
-    CRASHED,
-    FINISHED,
-    KILLED,
-    PRUNED,
-    RUNNING,
-    BackendError,
-    RunRecord,
-    SweepInfo,
-    TrialOutcome,
-    TrialSpec,
-)
-from agent.backends.local.hyperband import WandbHyperbandPruner
+from agent.backends.base import BackendError, RunRecord, SweepInfo, SweepState, TrialOutcome, TrialSpec
+from agent.backends.local.hyperband import WandbHyperbandPruner, stopper
 from agent.backends.local.leases import is_stale, reap_stale
-from agent.backends.local.queue import live_counts, pop_waiting
-from agent.backends.local.results import extremes, jsonable, learned_value
-from agent.backends.local.space import suggest
+from agent.backends.local.methods import EndedTrial, method_for
+from agent.backends.local.optuna_internals import frozen, storage_of
+from agent.backends.local.queue import live_counts
+from agent.backends.local.results import jsonable
+from agent.backends.local.schema import Ended, QueuedPoint, Result, RunClaim, SweepAttrs, TrialAttrs
 from agent.backends.local.store import batched_writes, claim_lock, mask_url, new_id, open_storage, sweep_dir
 from agent.backends.outcome import is_disk_full, outcome
 from agent.paths import write_atomic
-from agent.sweep_config import grid_points, hyperband_rungs, sample_random
+from agent.states import RunState
 from agent.sweep_config.metric import finite, reached
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-_OPTUNA_STATE = {FINISHED: TrialState.COMPLETE, PRUNED: TrialState.PRUNED}
 EXIT_WAIT_S = 30.0  # how long a run's log may take to get its exit record after the trial ended
 REAP_EVERY_S = 1.0  # how often one agent looks for dead agents' runs (a claim costs less without the scan)
 
@@ -63,47 +46,38 @@ REAP_EVERY_S = 1.0  # how often one agent looks for dead agents' runs (a claim c
 @dataclass
 class Claim:
     trial: optuna.Trial
-    run: dict  # the `sk_run` attr: params, run_id, run_dir, lease_s, host, pid, linked
+    run: RunClaim
 
-
-def _pruner(config: dict) -> optuna.pruners.BasePruner:
-    et = config.get("early_terminate") or {}
-    if et.get("type") != "hyperband":
-        return optuna.pruners.NopPruner()
-    return WandbHyperbandPruner(hyperband_rungs(et), et.get("eta", 3), et.get("strict", True))
-
-
-# W&B's bayes samples at random until 2 runs have finished, then fits its GP.
-BAYES_STARTUP_TRIALS = 2
-
-
-def _sampler(config: dict, sweep_id: str) -> optuna.samplers.BaseSampler:
-    if config.get("method") == "bayes":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.samplers.GPSampler(n_startup_trials=BAYES_STARTUP_TRIALS, warn_independent_sampling=False)
-    return optuna.samplers.RandomSampler(seed=zlib.crc32(sweep_id.encode()))
+    def spec(self, sweep_id: str, env: dict[str, str], link: bool) -> TrialSpec:
+        """What a runner needs to run this trial."""
+        run = self.run
+        return TrialSpec(
+            sweep_id, run.run_id, run.params, run.run_dir, self.trial.number, env=dict(env), link_sweep=link
+        )
 
 
 class Engine:
     def __init__(self, sweep_id: str, storage_url: Optional[str] = None):
         self.sweep_id, self.storage_url = sweep_id, storage_url
-        storage = open_storage(sweep_id, storage_url)
         try:
-            self.study = optuna.load_study(study_name=sweep_id, storage=storage)
+            self.study = optuna.load_study(study_name=sweep_id, storage=open_storage(sweep_id, storage_url))
         except KeyError:
             where = mask_url(storage_url) if storage_url else str(sweep_dir(sweep_id))
             raise BackendError(f"no sweep {sweep_id!r} in {where}; list them with `sweepkit sweeps`") from None
-        self.config: dict = self.study.user_attrs.get("sk_config") or {}
-        self.metric: dict = self.config.get("metric") or {}
-        self.study.pruner = _pruner(self.config)
-        self.study.sampler = _sampler(self.config, sweep_id)
-        self._run_files: dict = {}
+        self.storage = storage_of(self.study)
+        self.meta = SweepAttrs.from_attrs(self.study.user_attrs, sweep_id=sweep_id)
+        self.config: dict[str, Any] = self.meta.config
+        self.metric: dict[str, Any] = self.config.get("metric") or {}
+        self.method = method_for(self.config, sweep_id)
+        self.study.pruner = stopper(self.config)
+        self.study.sampler = self.method.sampler()
+        self._run_files: dict[str, Path] = {}
         self._reaped_at = -math.inf
 
     @staticmethod
-    def create(config: dict, storage_url: Optional[str], project: Optional[str]) -> str:
+    def create(config: dict[str, Any], storage_url: Optional[str], project: Optional[str]) -> str:
         sweep_id = new_id()
+        method = method_for(config, sweep_id)
         d = sweep_dir(sweep_id)
         d.mkdir(parents=True, exist_ok=False)
         write_atomic(d / "sweep.yaml", yaml.safe_dump(config, sort_keys=False))
@@ -114,12 +88,13 @@ class Engine:
         study = optuna.create_study(
             storage=storage, study_name=sweep_id, direction="maximize" if goal == "maximize" else "minimize"
         )
-        study.set_user_attr("sk_config", config)
-        study.set_user_attr("sk_created", datetime.now(UTC).isoformat(timespec="seconds"))
-        study.set_user_attr("sk_project", project or config.get("project"))
-        if config.get("method") == "grid":
-            for point in grid_points(config.get("parameters") or {}):
-                study.enqueue_trial({}, user_attrs={"sk_params": point})
+        meta = SweepAttrs(
+            config, created=datetime.now(UTC).isoformat(timespec="seconds"), project=project or config.get("project")
+        )
+        with batched_writes(storage_of(study)):  # the sweep's record: one journal append
+            for key, value in meta.to_attrs().items():
+                study.set_user_attr(key, value)
+        method.setup(study)
         return sweep_id
 
     @property
@@ -133,50 +108,56 @@ class Engine:
             id=self.sweep_id,
             backend="local",
             config=self.config,
-            state="finished" if self.stop_reason(_counts(trials)) else "running",
+            state=SweepState.FINISHED if self.stop_reason(_counts(trials)) else SweepState.RUNNING,
             name=self.config.get("name") or "",
-            created_at=self.study.user_attrs.get("sk_created"),
+            created_at=self.meta.created,
             path=mask_url(self.storage_url) if self.storage_url else str(sweep_dir(self.sweep_id)),
         )
 
     def records(self) -> list[RunRecord]:
+        """Every run, from the store and plain file stats: no reader process per run. A running run's
+        summary is what its agent last wrote with its heartbeat."""
         now = time.time()
         out = []
         for t in self.study.get_trials(deepcopy=False):
-            a = t.user_attrs
-            run, res = a.get("sk_run"), a.get("sk_result") or {}
-            if t.state == TrialState.WAITING or not run:
+            a = TrialAttrs.from_attrs(t.user_attrs)
+            run, res = a.run, a.result
+            if t.state == TrialState.WAITING or run is None or not run.run_id:
                 continue
-            state = res.get("state") or (CRASHED if is_stale(t, now) else RUNNING)
-            summary = res.get("summary") or {}
-            if state == RUNNING and not summary:
-                summary = _live_summary(run["run_dir"])
-            data_key = None
-            try:
-                f = self._run_file(run["run_id"], run["run_dir"])
-                if f is not None:
-                    st = f.stat()
-                    data_key = f"{state}:{st.st_size}:{st.st_mtime_ns}"
-            except OSError:  # a run dir removed under us: its data cannot be cached
-                self._run_files.pop(run["run_id"], None)
+            state = res.state if res else (RunState.CRASHED if is_stale(t, now) else RunState.RUNNING)
+            summary = dict(res.summary or {}) if res else {}
+            if state == RunState.RUNNING and not summary and a.live:
+                summary = dict(a.live.summary)
             out.append(
                 RunRecord(
-                    id=run["run_id"],
+                    id=run.run_id,
                     state=state,
-                    config=res.get("config") or run.get("params") or {},
+                    config=(res.config if res else None) or run.params,
                     summary=summary,
-                    name=run["run_id"],
-                    runtime_s=res.get("runtime"),
-                    reason=res.get("reason"),
-                    run_dir=run["run_dir"],
-                    data_key=data_key,
+                    name=run.run_id,
+                    runtime_s=res.runtime if res else None,
+                    reason=res.reason if res else None,
+                    run_dir=run.run_dir,
+                    data_key=self._data_key(run, state),
                     created_at=t.datetime_start.isoformat(timespec="seconds") if t.datetime_start else None,
                     ended_at=t.datetime_complete.isoformat(timespec="seconds") if t.datetime_complete else None,
                 )
             )
         return out
 
-    def _run_file(self, run_id: str, run_dir: str):
+    def _data_key(self, run: RunClaim, state: RunState) -> Optional[str]:
+        """Changes whenever the run's log may have (its size and time); None: no log (yet)."""
+        try:
+            f = self._run_file(run.run_id, run.run_dir)
+            if f is None:
+                return None
+            st = f.stat()
+            return f"{state}:{st.st_size}:{st.st_mtime_ns}"
+        except OSError:  # a run dir removed under us: its data cannot be cached
+            self._run_files.pop(run.run_id, None)
+            return None
+
+    def _run_file(self, run_id: str, run_dir: str) -> Optional[Path]:
         """The run's `.wandb` log, looked up once (it does not move)."""
         if run_id not in self._run_files:
             f = runlog.find_run_file(run_dir)
@@ -187,92 +168,75 @@ class Engine:
 
     def linked_run_ids(self) -> list[str]:
         """Runs whose trial had WANDB_SWEEP_ID set (W&B will not accept them on upload)."""
-        runs = [t.user_attrs.get("sk_run") for t in self.study.get_trials(deepcopy=False)]
-        return [r["run_id"] for r in runs if r and r.get("linked", True)]
+        runs = [RunClaim.from_attrs(t.user_attrs) for t in self.study.get_trials(deepcopy=False)]
+        return [r.run_id for r in runs if r and r.linked]
 
     # -- claiming ---------------------------------------------------------------------------
     def stop_reason(self, live: Optional[tuple[int, int]] = None) -> Optional[str]:
-        """Why no new trial may be handed out (target reached, run_cap, grid exhausted). `live`: the
-        (waiting, running) counts, if the caller has them. Only a target or a cap needs every trial:
-        a claim reads no more than it must (on PostgreSQL every read is a query)."""
-        if self.metric.get("target") is not None or self.config.get("run_cap"):
-            trials = self.study.get_trials(deepcopy=False)
-            for t in trials:
-                if t.state == TrialState.COMPLETE and reached(
-                    self.metric, (t.user_attrs.get("sk_result") or {}).get("value")
-                ):
-                    return f"metric.target {self.metric['target']} reached by run {t.user_attrs['sk_run']['run_id']}"
-            used = sum(1 for t in trials if t.state != TrialState.WAITING and not t.user_attrs.get("sk_requeued"))
-            cap = self.config.get("run_cap")
-            if cap and used >= cap:
-                return f"run_cap {cap} reached"
-        if self.config.get("method") == "grid" and not any(live_counts(self.study) if live is None else live):
-            return "grid exhausted: every point has run"
+        """Why no new trial may be handed out (target reached, run_cap, the method exhausted). `live`:
+        the (waiting, running) counts, if the caller has them."""
+        return self._limit_reason() or self.method.exhausted(lambda: live_counts(self.study) if live is None else live)
+
+    def _limit_reason(self) -> Optional[str]:
+        """A reached target or run_cap. Only these need every trial: a claim reads no more than it
+        must (on PostgreSQL every read is a query)."""
+        if self.metric.get("target") is None and not self.config.get("run_cap"):
+            return None
+        trials = [(t, TrialAttrs.from_attrs(t.user_attrs)) for t in self.study.get_trials(deepcopy=False)]
+        for t, a in trials:
+            if t.state == TrialState.COMPLETE and a.result and reached(self.metric, a.result.value):
+                by = a.run.run_id if a.run else str(t.number)
+                return f"metric.target {self.metric['target']} reached by run {by}"
+        used = sum(1 for t, a in trials if t.state != TrialState.WAITING and not a.requeued)
+        cap = self.config.get("run_cap")
+        if cap and used >= cap:
+            return f"run_cap {cap} reached"
         return None
 
     def claim(self, lease_s: float, link: bool = True) -> Claim | str:
         """A trial to run; or a string: why the sweep has nothing for us ("wait:" = try again later).
 
         The claim lock serialises what must not race: reaping dead agents' runs (two agents must not
-        both requeue a point), counting against run_cap, and sampling. A grid point is popped
-        without it: the store's own state change hands each point to exactly one agent."""
-        study, config = self.study, self.config
-        grid = config.get("method") == "grid"
+        both requeue a point), counting against run_cap, and a method's sampling (the next agent then
+        sees this one's trial). A method that pops queued trials takes them without it."""
+        method = self.method
         if time.monotonic() - self._reaped_at >= REAP_EVERY_S:
-            with claim_lock(study._storage, self.sweep_id, wait=False) as mine:
+            with claim_lock(self.storage, self.sweep_id, wait=False) as mine:
                 if mine:  # else another agent is reaping right now: no need to queue behind it
-                    reap_stale(study, requeue=grid)
+                    reap_stale(self.study, requeue=method.requeues)
             self._reaped_at = time.monotonic()
-        # bayes and random sample under the lock too: the next agent then sees this one's trial
-        serial = bool(config.get("run_cap")) or not grid
-        with claim_lock(study._storage, self.sweep_id) if serial else contextlib.nullcontext():
-            # a grid with points left needs no count: the pop is the check
-            why = self.stop_reason((1, 0)) if grid else self.stop_reason()
+        serial = bool(self.config.get("run_cap")) or method.claims_under_lock
+        with claim_lock(self.storage, self.sweep_id) if serial else contextlib.nullcontext():
+            why = self._limit_reason()  # the method's own end shows in its next trial
             if why:
                 return why
-            if not grid:
-                return self._start(study.ask(), lease_s, link)
-            trial = pop_waiting(study)
-            if trial is not None:
-                return self._start(trial, lease_s, link)
-            waiting, running = live_counts(study)
-            if not waiting and not running:
-                return "grid exhausted: every point has run"
-            return f"wait: {running} grid point(s) still running in other agents"
+            got = method.next_trial(self.study)
+            return got if isinstance(got, str) else self._start(got, lease_s, link)
 
     def _start(self, trial: optuna.Trial, lease_s: float, link: bool) -> Claim:
-        config = self.config
-        grid = config.get("method") == "grid"
-        params = config.get("parameters") or {}
-        if grid:
-            point = trial.user_attrs.get("sk_params", {})
-        elif config.get("method") == "bayes":
-            point = suggest(trial, params)
-        else:
-            rng = np.random.default_rng([zlib.crc32(self.sweep_id.encode()), trial.number])
-            point = sample_random(params, rng)
         run_id = new_id()
+        run = RunClaim(
+            run_id=run_id,
+            run_dir=str((sweep_dir(self.sweep_id) / "runs" / run_id).resolve()),
+            params=self.method.params(trial),
+            lease_s=lease_s,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            linked=link,
+        )
         # one attr, one write: every journal write costs a lock, an append, an fsync and a replay
-        run = {
-            "params": point,
-            "run_id": run_id,
-            "lease_s": lease_s,
-            "linked": link,
-            "run_dir": str((sweep_dir(self.sweep_id) / "runs" / run_id).resolve()),
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-        }
-        trial.set_user_attr("sk_run", run)  # its start time is its first heartbeat
+        for key, value in run.to_attrs().items():
+            trial.set_user_attr(key, value)  # its start time is its first heartbeat
         return Claim(trial, run)
 
     # -- while it runs ----------------------------------------------------------------------
     def report(self, trial: optuna.Trial, step: int, value: float) -> Optional[str]:
-        """Tell the pruner the trial's `step`-th value (from 0); a reason back means: stop it now, pruned."""
+        """Tell the stopper the trial's `step`-th value (from 0); a reason back means: stop it now, pruned."""
         trial.report(value, step)
         pruner = self.study.pruner
         if not isinstance(pruner, WandbHyperbandPruner):
             return None
-        v = pruner.verdict(self.study, self.study._storage.get_trial(trial._trial_id))
+        v = pruner.verdict(self.study, frozen(trial))
         if v is None or not v.stop:
             return None
         judged = f"its value {v.value:g} at band {v.band}" if pruner.strict else f"its best so far {v.value:g}"
@@ -282,92 +246,92 @@ class Engine:
         )
 
     # -- finishing --------------------------------------------------------------------------
-    def finish(self, claim: Claim, spec: TrialSpec, ended: TrialOutcome) -> tuple[str, Optional[float], Optional[str]]:
+    def finish(
+        self, claim: Claim, spec: TrialSpec, ended: TrialOutcome
+    ) -> tuple[RunState, Optional[float], Optional[str]]:
         """Record the ended trial: (state, value, reason)."""
-        study, config, trial = self.study, self.config, claim.trial
-        info: dict = {"summary": dict(ended.summary or {})}
-        log_reason = ended.reason
-        incomplete = None
-        run_file = runlog.find_run_file(spec.run_dir)
-        if run_file is not None:
-            try:
-                wait = EXIT_WAIT_S if ended.log_complete else 0
-                read, complete = runlog.read_final_summary(spec.run_dir, wait_s=wait)
-                info = {**read, "summary": {**(read.get("summary") or {}), **info["summary"]}}
-                if ended.log_complete and not complete:
-                    incomplete = (
-                        f"wandb had not finished writing {run_file.name} {EXIT_WAIT_S:g} s after "
-                        "the trial ended (no exit record): its summary may be incomplete"
-                    )
-            except (runlog.RunReadError, OSError, ValueError) as exc:
-                log_reason = log_reason or f"unreadable run log: {exc}"
+        study, trial = self.study, claim.trial
+        info, log_reason, incomplete = self._final_info(spec, ended)
         metric = self.metric.get("name")
         state, value, reason = outcome(
             metric=metric, exit_code=ended.exit_code, stopped=ended.stopped, run_info=info, log_reason=log_reason
         )
         if incomplete:
             reason = f"{reason}; {incomplete}" if reason else incomplete
+        summary: dict[str, Any] = info.get("summary") or {}
+        lesson = self.method.lesson(
+            EndedTrial(
+                state,
+                value,
+                summary,
+                history=lambda: self._metric_history(claim, spec, metric) if metric else [],
+                ended_extremes=self._ended_extremes,
+            )
+        )
         run_config = {k: v for k, v in (info.get("config") or {}).items() if k != "_wandb"}
-        attrs = {
-            "sk_result": {
-                "state": state,
-                "reason": reason,
-                "runtime": round(ended.runtime_s, 3),
-                "value": value,
-                "exit_code": ended.exit_code,
-                "summary": jsonable(info.get("summary") or {}) or {metric: value},
-                "config": jsonable(run_config) or spec.params,
-            }
-        }
-        requeue = (state == KILLED or is_disk_full(state, reason)) and config.get("method") == "grid"
-        if requeue:
-            attrs["sk_requeued"] = True
-        learned, imputed = None, False
-        if metric and config.get("method") == "bayes":
-            history = self._metric_history(claim, spec, metric)
-            own = extremes(history + [info["summary"].get(metric)])
-            attrs["sk_result"]["extremes"] = own
-            # A pruned run learns as a finished one does: its best value so far.
-            as_state = FINISHED if state == PRUNED else state
-            learned, imputed = learned_value(self.metric, as_state, history, own, [*self._ended_extremes(), own])
-            if imputed or as_state != FINISHED:
-                attrs["sk_result"]["imputed"] = learned if imputed else None
+        result = Result(
+            state,
+            reason=reason,
+            value=value,
+            runtime=round(ended.runtime_s, 3),
+            exit_code=ended.exit_code,
+            summary=jsonable(summary) or ({metric: value} if metric else {}),
+            config=jsonable(run_config) or spec.params,
+            extremes=lesson.extremes,
+            imputed=lesson.imputed,
+            has_imputed=lesson.has_imputed,
+        )
+        requeue = self.method.requeues and (state == RunState.KILLED or is_disk_full(state, reason))
         try:
-            with batched_writes(study._storage):  # the result and the state: one journal append
-                for key, v in attrs.items():
+            with batched_writes(self.storage):  # the result and the state: one journal append
+                for key, v in Ended(result, requeued=requeue).to_attrs().items():
                     trial.set_user_attr(key, v)
-                if learned is not None:
-                    study.tell(trial, learned)  # W&B's bayes: a run's best value, or one imputed; it keeps its state
-                elif config.get("method") == "bayes" and metric:
-                    study.tell(trial, state=TrialState.FAIL)  # nothing to learn from yet
-                elif state == FINISHED and (value is not None or not metric):
-                    study.tell(trial, 0.0 if value is None else value)  # no metric: samplers ignore it
-                elif state == FINISHED:
-                    study.tell(trial, state=TrialState.FAIL)  # ran fine, but nothing for the sampler to learn
+                if lesson.state == TrialState.COMPLETE:
+                    study.tell(trial, lesson.value)
                 else:
-                    study.tell(trial, state=_OPTUNA_STATE.get(state, TrialState.FAIL))
+                    study.tell(trial, state=lesson.state)
         except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):  # ValueError: tell on a FAIL
             return (
-                CRASHED,
+                RunState.CRASHED,
                 value,
                 "another agent declared this run lost (heartbeat timeout); its result was not recorded",
             )
         if requeue:
-            study.enqueue_trial({}, user_attrs={"sk_params": spec.params, "sk_requeue_of": trial.number})
+            study.enqueue_trial({}, user_attrs=QueuedPoint(spec.params, requeue_of=trial.number).to_attrs())
         return state, value, reason
+
+    @staticmethod
+    def _final_info(spec: TrialSpec, ended: TrialOutcome) -> tuple[dict[str, Any], Optional[str], Optional[str]]:
+        """(the run's final info: summary, config...; the reason its log gave, if unreadable; why its
+        summary may be incomplete). The runner's own summary wins over the log's."""
+        info: dict[str, Any] = {"summary": dict(ended.summary or {})}
+        log_reason, incomplete = ended.reason, None
+        run_file = runlog.find_run_file(spec.run_dir)
+        if run_file is None:
+            return info, log_reason, None
+        try:
+            wait = EXIT_WAIT_S if ended.log_complete else 0
+            read, complete = runlog.read_final_summary(spec.run_dir, wait_s=wait)
+            info = {**read, "summary": {**(read.get("summary") or {}), **info["summary"]}}
+            if ended.log_complete and not complete:
+                incomplete = (
+                    f"wandb had not finished writing {run_file.name} {EXIT_WAIT_S:g} s after "
+                    "the trial ended (no exit record): its summary may be incomplete"
+                )
+        except (runlog.RunReadError, OSError, ValueError) as exc:
+            log_reason = log_reason or f"unreadable run log: {exc}"
+        return info, log_reason, incomplete
 
     def _ended_extremes(self) -> list[Optional[list[float]]]:
         """[min, max] of the metric of every ended trial (what W&B's `worst` imputation draws on)."""
-        return [
-            (t.user_attrs.get("sk_result") or {}).get("extremes")
-            for t in self.study.get_trials(deepcopy=False)
-            if t.state.is_finished()
-        ]
+        trials = self.study.get_trials(deepcopy=False)
+        ended = [Result.from_attrs(t.user_attrs) for t in trials if t.state.is_finished()]
+        return [r.extremes if r else None for r in ended]
 
     @staticmethod
     def _metric_history(claim: Claim, spec: TrialSpec, metric: str) -> list[float]:
-        """The trial's finite logged values of the metric: what the pruner was fed, else its run's log."""
-        fed = claim.trial.study._storage.get_trial(claim.trial._trial_id).intermediate_values
+        """The trial's finite logged values of the metric: what the stopper was fed, else its run's log."""
+        fed = frozen(claim.trial).intermediate_values
         if fed:
             return [fed[k] for k in sorted(fed)]
         if runlog.find_run_file(spec.run_dir) is None:
@@ -382,12 +346,3 @@ class Engine:
 def _counts(trials: list[optuna.trial.FrozenTrial]) -> tuple[int, int]:
     """(waiting, running) among trials already read."""
     return sum(t.state == TrialState.WAITING for t in trials), sum(t.state == TrialState.RUNNING for t in trials)
-
-
-def _live_summary(run_dir: Optional[str]) -> dict:
-    if not run_dir:
-        return {}
-    try:
-        return runlog.read_summary(run_dir, timeout=10).get("summary") or {}
-    except Exception:  # a running trial's log may be mid-write: no live value is not an error
-        return {}

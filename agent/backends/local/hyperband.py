@@ -1,4 +1,5 @@
-"""W&B's hyperband early-terminate rule as an Optuna pruner, and the metric feed it reads.
+"""W&B's hyperband early-terminate rule as an Optuna pruner (the sweep's stopper, whatever its search
+method), and the metric feed it reads.
 
 Optuna's own HyperbandPruner runs brackets of successive halving with its own budget maths;
 users compare sweepkit with W&B, so the decision is W&B's (`agent.sweep_config.judge`, 1-based
@@ -10,13 +11,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Optional
+from typing import Any, Optional
 
 import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial
 
-from agent.sweep_config import Verdict, judge
+from agent.sweep_config import Verdict, hyperband_rungs, judge
 from agent.sweep_config.metric import finite
 
 
@@ -51,6 +52,14 @@ class WandbHyperbandPruner(optuna.pruners.BasePruner):
         return bool(v and v.stop)
 
 
+def stopper(config: dict[str, Any]) -> optuna.pruners.BasePruner:
+    """The sweep's stopper, from `early_terminate`: W&B's hyperband, or none."""
+    et = config.get("early_terminate") or {}
+    if et.get("type") != "hyperband":
+        return optuna.pruners.NopPruner()
+    return WandbHyperbandPruner(hyperband_rungs(et), et.get("eta", 3), et.get("strict", True))
+
+
 class MetricFeed:
     """Turns a trial's logged rows into (iteration, value) of the sweep metric.
 
@@ -68,8 +77,8 @@ class MetricFeed:
         self._n = 0
         self._lock = threading.Lock()
 
-    def row(self, source: str, row: dict) -> None:
-        value = row.get(self.metric)
+    def row(self, source: str, row: dict[str, Any]) -> None:
+        value: Any = row.get(self.metric)
         if not finite(value):  # W&B's rule counts finite numbers only
             return
         with self._lock:

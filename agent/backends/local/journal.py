@@ -26,10 +26,11 @@ import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from optuna.storages.journal import JournalFileBackend
-from optuna.storages.journal._file import BaseJournalFileLock, get_lock_file
+
+from agent.backends.local.optuna_internals import JournalFileLock
 
 _named: set[tuple[str, int]] = set()  # (journal, byte offset) of torn records already named
 
@@ -52,7 +53,7 @@ def _record(line: bytes) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) and "op_code" in obj else None
 
 
-def _lines(fh, start: int, end: int) -> Iterator[tuple[int, bytes]]:
+def _lines(fh: BinaryIO, start: int, end: int) -> Iterator[tuple[int, bytes]]:
     """(offset, line) for the bytes [start, end) of the file: what existed when the read began."""
     fh.seek(start)
     pos = start
@@ -79,7 +80,17 @@ def name_torn(journal: str | os.PathLike, torn: Torn) -> None:
     )
 
 
-class FlockLock(BaseJournalFileLock):
+@contextlib.contextmanager
+def held(lock: JournalFileLock) -> Iterator[None]:
+    """The journal's write lock, held for the block."""
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+class FlockLock(JournalFileLock):
     """The journal's write lock: `flock` on `<journal>.flock`. The kernel queues waiters (Optuna's
     symlink lock polls with a back-off of up to 1 s, which is what a waiter's tail latency becomes
     with tens of agents) and drops the lock of a process that dies, so a kill -9 leaves no stale
@@ -88,16 +99,16 @@ class FlockLock(BaseJournalFileLock):
     def __init__(self, journal: str) -> None:
         self.path = f"{journal}.flock"
         self._fd: int | None = None
-        self._thread_lock = threading.Lock()
+        self._mutex = threading.Lock()  # flock is per open file: threads of one process queue here
 
     def acquire(self) -> bool:
-        self._thread_lock.acquire()
+        self._mutex.acquire()
         try:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         except BaseException:
-            self._thread_lock.release()
+            self._mutex.release()
             raise
         return True
 
@@ -106,22 +117,24 @@ class FlockLock(BaseJournalFileLock):
             if self._fd is not None:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
-            self._thread_lock.release()
+            self._mutex.release()
 
 
 class SafeJournalFileBackend(JournalFileBackend):
-    def __init__(self, file_path: str, lock_obj: BaseJournalFileLock | None = None) -> None:
-        super().__init__(file_path, lock_obj or FlockLock(file_path))
+    def __init__(self, file_path: str, lock_obj: JournalFileLock | None = None) -> None:
+        self.path = file_path
+        self.lock = lock_obj or FlockLock(file_path)
+        super().__init__(file_path, self.lock)
         # log number -> byte offset where the search for that record starts. Log numbers count
         # valid records only: they are what JournalStorage asks for next.
         self._offsets: dict[int, int] = {0: 0}
-        self._pending: tuple[int, list[dict[str, Any]]] | None = None  # batch(): (its thread, its appends)
+        self._pending: dict[int, list[dict[str, Any]]] = {}  # batch(): each thread's held appends
 
     def read_logs(self, log_number_from: int) -> Generator[dict[str, Any], None, None]:
         number, start = 0, 0
         if log_number_from in self._offsets:
             number, start = log_number_from, self._offsets[log_number_from]
-        with open(self._file_path, "rb") as fh:
+        with open(self.path, "rb") as fh:
             end = os.fstat(fh.fileno()).st_size
             for pos, line in _lines(fh, start, end):
                 if not line.endswith(b"\n"):
@@ -130,7 +143,7 @@ class SafeJournalFileBackend(JournalFileBackend):
                 record = _record(line) if line.strip() else None
                 if record is None:
                     if line.strip():
-                        name_torn(self._file_path, Torn(pos, len(line), line[:80], tail=False))
+                        name_torn(self.path, Torn(pos, len(line), line[:80], tail=False))
                     self._offsets[number] = after
                     continue
                 number += 1
@@ -142,30 +155,31 @@ class SafeJournalFileBackend(JournalFileBackend):
     def batch(self) -> Iterator[list[dict[str, Any]]]:
         """This thread's appends inside go out together at the end, in one lock, write and fsync;
         all or none: if the block raises, none of them is written. Other threads (a heartbeat)
-        write as usual meanwhile."""
+        write as usual meanwhile, or batch their own."""
         pending: list[dict[str, Any]] = []
-        self._pending = (threading.get_ident(), pending)
+        me = threading.get_ident()
+        self._pending[me] = pending
         try:
             yield pending
         except BaseException:
             pending.clear()
             raise
         finally:
-            self._pending = None
+            del self._pending[me]
         if pending:
             self._append(pending)
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
-        batch = self._pending
-        if batch is not None and batch[0] == threading.get_ident():
-            batch[1].extend(logs)
+        batch = self._pending.get(threading.get_ident())
+        if batch is not None:
+            batch.extend(logs)
             return
         self._append(logs)
 
     def _append(self, logs: list[dict[str, Any]]) -> None:
         payload = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs).encode("utf-8")
-        with get_lock_file(self._lock):
-            fd = os.open(self._file_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        with held(self.lock):
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 size = os.fstat(fd).st_size
                 if size and os.pread(fd, 1, size - 1) != b"\n":

@@ -16,7 +16,6 @@ from typing import Any, Optional
 import numpy as np
 
 from agent.backends.base import (
-    KILLED,
     AgentSettings,
     ProgressSink,
     TrialControl,
@@ -28,8 +27,10 @@ from agent.backends.failures import FailureGuard
 from agent.backends.local.engine import Claim, Engine
 from agent.backends.local.hyperband import MetricFeed
 from agent.backends.local.leases import Heartbeat, heartbeat_timeout
+from agent.backends.local.optuna_internals import trial_id_of
 from agent.backends.outcome import is_disk_full
 from agent.paths import DISK_FULL, DISK_FULL_EXIT, disk_full, disk_full_reason
+from agent.states import RunState
 
 
 def _disk_full_stop(reason: Optional[str]) -> str:
@@ -77,7 +78,7 @@ class AgentLoop:
             with (
                 progress,
                 _stop_on_full_disk(progress) as full,
-                Heartbeat(self.engine.study._storage, self.lease_s) as heartbeat,
+                Heartbeat(self.engine.storage, self.lease_s, self.engine.metric.get("name")) as heartbeat,
             ):
                 while settings.count is None or ran < settings.count:
                     if self.interrupted.is_set():
@@ -92,23 +93,15 @@ class AgentLoop:
                             continue
                         progress.note(got)
                         break
-                    spec = TrialSpec(
-                        self.engine.sweep_id,
-                        got.run["run_id"],
-                        got.run["params"],
-                        got.run["run_dir"],
-                        got.trial.number,
-                        env=dict(self.env),
-                        link_sweep=not settings.no_sweep_id,
-                    )
+                    spec = got.spec(self.engine.sweep_id, self.env, link=not settings.no_sweep_id)
                     progress.started(spec)
-                    with heartbeat.lease(got.trial._trial_id):
-                        ended = self._run_one(got, spec)
+                    with heartbeat.lease(trial_id_of(got.trial)):
+                        ended = self._run_one(got, spec, heartbeat)
                         state, value, reason = self.engine.finish(got, spec, ended)
                     ran += 1
                     overheads.append(time.monotonic() - t_claim - ended.runtime_s)
                     progress.finished(spec, state, value, reason)
-                    if state == KILLED:
+                    if state == RunState.KILLED:
                         code = 130
                         break
                     if is_disk_full(state, reason):
@@ -131,7 +124,7 @@ class AgentLoop:
                 signal.signal(signal.SIGINT, old)
         return DISK_FULL_EXIT if full else code
 
-    def _run_one(self, claim: Claim, spec: TrialSpec) -> TrialOutcome:
+    def _run_one(self, claim: Claim, spec: TrialSpec, heartbeat: Heartbeat) -> TrialOutcome:
         prune: dict[str, str] = {}
         lock = threading.Lock()
 
@@ -142,12 +135,22 @@ class AgentLoop:
                     if why:
                         prune["why"] = why
 
+        feed = MetricFeed(self.engine.metric["name"], on_value) if self.engine.prunes else None
+
+        def on_row(source: str, row: dict[str, Any]) -> None:
+            heartbeat.row(row)  # the live values `status` shows go out with the next beat
+            if feed is not None:
+                feed.row(source, row)
+
         def stop_reason() -> Optional[str]:
             return "interrupted" if self.interrupted.is_set() else prune.get("why")
 
-        feed = MetricFeed(self.engine.metric["name"], on_value) if self.engine.prunes else None
+        # A runner follows the run's rows only when asked: whenever the sweep names a metric, for the
+        # live value (and the stopper, when there is one).
         control = TrialControl(
-            on_row=feed.row if feed else None, stop_reason=stop_reason, kill_now=lambda: self.sigints > 1
+            on_row=on_row if self.engine.metric.get("name") else None,
+            stop_reason=stop_reason,
+            kill_now=lambda: self.sigints > 1,
         )
         t0 = time.monotonic()
         try:

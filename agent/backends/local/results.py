@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
-from agent.backends.base import FINISHED
+from agent.states import RunState
 from agent.sweep_config.metric import finite, maximize
 
 SUMMARY_CAP = 200_000  # bytes of JSON kept in the store per run; the run dir keeps everything
@@ -25,7 +25,11 @@ def extremes(values: list[Any]) -> Optional[list[float]]:
 
 
 def learned_value(
-    metric: dict, state: str, history: list[float], own: Optional[list[float]], ended: list[Optional[list[float]]]
+    metric: dict[str, Any],
+    state: str,
+    history: list[float],
+    own: Optional[list[float]],
+    ended: list[Optional[list[float]]],
 ) -> tuple[Optional[float], bool]:
     """(the value bayes learns from this run, whether it is imputed); (None, False): nothing to learn.
 
@@ -33,7 +37,7 @@ def learned_value(
     `ended`: [min, max] of every ended run of the sweep, this one included.
     """
     up = maximize(metric)
-    if state == FINISHED and own is not None:
+    if state == RunState.FINISHED and own is not None:
         return (own[1] if up else own[0]), False
     how = metric.get("impute", "worst")
     if how == "latest":

@@ -45,7 +45,7 @@ class _Codec:
 
     def __init__(self, spec: ParamSpec):
         self.spec, d = spec, spec.distribution
-        self.choices: Optional[list] = None
+        self.choices: list[Any] = []  # categorical only
         self.kind = "u"
         if d in CATEGORICAL:
             self.choices = list(spec.get("values"))

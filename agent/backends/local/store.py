@@ -22,13 +22,14 @@ import string
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import optuna
 from optuna.storages import JournalStorage, RDBStorage
 
 from agent.backends.base import BackendError
 from agent.backends.local.journal import SafeJournalFileBackend
+from agent.backends.local.optuna_internals import journal_backend_of, rdb_of, replay
 from agent.errors import one_line
 from agent.paths import home
 
@@ -47,7 +48,7 @@ def sweep_dir(sweep_id: str) -> Path:
 def open_storage(sweep_id: str, url: Optional[str] = None, *, create: bool = False) -> optuna.storages.BaseStorage:
     """The Optuna storage holding `sweep_id`; a one-line BackendError if it cannot be reached."""
     if url:
-        kwargs: dict = {"pool_pre_ping": True}
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
         if url.startswith("postgresql"):
             kwargs["connect_args"] = {"connect_timeout": 10}
         try:
@@ -89,12 +90,12 @@ def mask_url(url: str) -> str:
 
 @contextlib.contextmanager
 def batched_writes(storage: optuna.storages.BaseStorage) -> Iterator[None]:
-    """The writes inside reach the journal as one append (a no-op on a database, where each write is
-    a transaction anyway). JournalStorage checks a write only when it replays it, so what went out
-    is replayed here, at once: a write the others made moot (on a trial another agent already
-    ended) raises UpdateFinishedTrialError here, not in whatever this process reads next."""
-    backend = getattr(storage, "_backend", None)
-    if not isinstance(backend, SafeJournalFileBackend):
+    """This thread's writes inside reach the journal as one append (a no-op on a database, where each
+    write is a transaction anyway). JournalStorage checks a write only when it replays it, so what
+    went out is replayed here, at once: a write the others made moot (on a trial another agent
+    already ended) raises UpdateFinishedTrialError here, not in whatever this process reads next."""
+    backend = journal_backend_of(storage)
+    if not isinstance(storage, JournalStorage) or not isinstance(backend, SafeJournalFileBackend):
         yield
         return
     with backend.batch() as pending:
@@ -102,8 +103,7 @@ def batched_writes(storage: optuna.storages.BaseStorage) -> Iterator[None]:
     rejected: Optional[Exception] = None
     for _ in range(len(pending) + 1):
         try:
-            with storage._thread_lock:  # type: ignore[attr-defined]
-                storage._sync_with_backend()  # type: ignore[attr-defined]
+            replay(storage)
             break
         except optuna.exceptions.UpdateFinishedTrialError as exc:
             rejected = exc  # replay skips it and goes on with the next pending write
@@ -115,8 +115,8 @@ def batched_writes(storage: optuna.storages.BaseStorage) -> Iterator[None]:
 def claim_lock(storage: optuna.storages.BaseStorage, sweep_id: str, *, wait: bool = True) -> Iterator[bool]:
     """One agent at a time may reap and claim within a sweep. With `wait=False` it does not queue:
     it yields False at once when another agent holds the lock (reaping needs one reaper, not all)."""
-    if isinstance(storage, RDBStorage) or isinstance(getattr(storage, "_backend", None), RDBStorage):
-        rdb = storage if isinstance(storage, RDBStorage) else storage._backend  # type: ignore[attr-defined]
+    rdb = rdb_of(storage)
+    if rdb is not None:
         with _database_lock(rdb, sweep_id, wait) as got:
             yield got
         return

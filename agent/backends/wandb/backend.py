@@ -20,6 +20,7 @@ from agent.backends.base import (
     RunHistory,
     RunRecord,
     SweepInfo,
+    SweepState,
     TrialControl,
     TrialRunner,
     TrialSpec,
@@ -27,6 +28,8 @@ from agent.backends.base import (
 from agent.backends.outcome import outcome
 from agent.backends.wandb.api import PER_PAGE, fetch_history, run_to_record, split_path, with_retry
 from agent.errors import one_line
+
+_ENDED_SWEEP = ("finished", "canceled", "cancelled")  # W&B's words for a sweep that hands out no more runs
 
 
 def spec_from_agent_env(sweep_id: str, number: int = 0) -> TrialSpec:
@@ -60,13 +63,13 @@ class WandbBackend(Backend):
     ):
         self.project, self.entity = project, entity
         self._api_obj = api
-        self._retry = dict(retries=retries, base_delay=base_delay, sleep=sleep)
+        self._retries, self._base_delay, self._sleep = retries, base_delay, sleep
         self._public_runs: dict[str, Any] = {}  # run id -> public Run from the last `runs()` query
 
     def _call(self, fn: Callable[[], Any], *, what: str) -> Any:
-        return with_retry(fn, what=what, **self._retry)
+        return with_retry(fn, what=what, retries=self._retries, base_delay=self._base_delay, sleep=self._sleep)
 
-    def _api(self):
+    def _api(self) -> Any:
         if self._api_obj is None:
             import wandb
 
@@ -112,7 +115,7 @@ class WandbBackend(Backend):
             sw = self._call(lambda: self._api().sweep(path), what="reading the sweep")
         except BackendError as exc:
             raise BackendError(f"no W&B sweep {path!r}: {exc}") from None
-        state = str(getattr(sw, "state", "running")).lower()
+        state = str(getattr(sw, "state", SweepState.RUNNING)).lower()
         entity = getattr(sw, "entity", None)
         project = getattr(sw, "project", None)
         full = "/".join([entity, project, sw.id]) if entity and project else path
@@ -120,7 +123,7 @@ class WandbBackend(Backend):
             id=sw.id,
             backend=self.name,
             config=dict(sw.config or {}),
-            state="finished" if state in ("finished", "canceled", "cancelled") else state,
+            state=SweepState.FINISHED if state in _ENDED_SWEEP else state,
             name=getattr(sw, "name", "") or "",
             path=full,
         )

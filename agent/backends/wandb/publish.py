@@ -6,7 +6,7 @@ Building the Report object needs no network and is tested offline; only `save()`
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import Any, Optional
 
 from agent.backends.base import BackendError, SweepInfo
 from agent.backends.wandb.api import split_path
@@ -15,8 +15,8 @@ from agent.errors import one_line
 
 def build_wandb_report(
     info: SweepInfo, *, title: str, summary_markdown: str, params: list[str], metric: str, compare: Optional[str]
-):
-    """A wandb_workspaces Report (not saved) for this sweep's runs."""
+) -> Any:
+    """A wandb_workspaces Report (not saved) for this sweep's runs (wandb_workspaces' own type)."""
     import wandb_workspaces.reports.v2 as wr
 
     entity, project, sweep = split_path(info.path or "")
@@ -32,7 +32,7 @@ def build_wandb_report(
     )
     columns = [wr.ParallelCoordinatesPlotColumn(metric=wr.Config(p)) for p in params]
     columns.append(wr.ParallelCoordinatesPlotColumn(metric=wr.SummaryMetric(metric)))
-    curves = [
+    curves: list[Any] = [
         wr.LinePlot(
             title=f"{m} by {compare or 'run'}",
             x="Step",
@@ -64,7 +64,7 @@ def build_wandb_report(
     )
 
 
-def publish(info: SweepInfo, *, save: bool = True, **content) -> tuple[Optional[str], str]:
+def publish(info: SweepInfo, *, save: bool = True, **content: Any) -> tuple[Optional[str], str]:
     """(url or None, one-line note). Offline mode is never saved."""
     mode = os.environ.get("WANDB_MODE", "").lower()
     if mode in ("offline", "disabled", "dryrun"):

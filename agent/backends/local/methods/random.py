@@ -1,0 +1,24 @@
+"""random: each trial draws its params with W&B's distributions (`sample_random`), from a generator
+seeded by (sweep id, trial number), so a sweep's draws are reproducible whatever the agents."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any, ClassVar
+
+import numpy as np
+import optuna
+
+from agent.backends.local.methods.base import SearchMethod
+from agent.sweep_config import sample_random
+
+
+class Random(SearchMethod):
+    name: ClassVar[str] = "random"
+
+    def next_trial(self, study: optuna.Study) -> optuna.Trial | str:
+        return study.ask()
+
+    def params(self, trial: optuna.Trial) -> dict[str, Any]:
+        rng = np.random.default_rng([zlib.crc32(self.sweep_id.encode()), trial.number])
+        return sample_random(self.parameters, rng)
