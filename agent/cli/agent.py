@@ -18,6 +18,13 @@ from agent.runners import options
 @pass_session
 def agent_command(session: Session, sweep_id: str, **values: Any) -> None:
     """Pull trials of SWEEP_ID and run them until the sweep is done (or --count trials ran, per agent)."""
+    b = session.backend(
+        values["backend"] or sweep_id,
+        storage=values["storage"],
+        project=values["project"],
+        entity=values["entity"],
+        sweep_id=sweep_id,
+    )
     if values["workers"] or values["gpus"] or values["warm"] or values["per_gpu"] != "1":
         from agent.runners.launcher import LaunchError, launch
 
@@ -29,9 +36,6 @@ def agent_command(session: Session, sweep_id: str, **values: Any) -> None:
     from agent.runners.child import ChildRunner
     from agent.runners.progress import AgentProgress
 
-    b = session.backend(
-        values["backend"] or sweep_id, storage=values["storage"], project=values["project"], entity=values["entity"]
-    )
     settings = options.settings(values)
     try:
         config = b.sweep(sweep_id).config

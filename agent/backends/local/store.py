@@ -30,7 +30,7 @@ from optuna.storages import JournalStorage, RDBStorage
 from agent.backends.base import BackendError
 from agent.backends.local.journal import SafeJournalFileBackend
 from agent.errors import one_line
-from agent.paths import home
+from agent.paths import BadId, home, inside
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -41,7 +41,10 @@ def new_id(n: int = 8) -> str:
 
 
 def sweep_dir(sweep_id: str) -> Path:
-    return home() / "sweeps" / sweep_id
+    try:
+        return inside(home() / "sweeps", sweep_id)
+    except BadId as exc:  # an id is a name in the store, never a path out of it
+        raise BackendError(str(exc)) from None
 
 
 def open_storage(sweep_id: str, url: Optional[str] = None, *, create: bool = False) -> optuna.storages.BaseStorage:
