@@ -13,8 +13,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
+from agent.backends.local import LocalBackend
 from agent.cli import cli
 from agent.sweep_config.limits import MAX_FILE_BYTES
 from tests.helpers import env_for, sk
@@ -67,24 +69,27 @@ def _capped(limit_mb: int):
     return cap
 
 
-def test_an_alias_bomb_is_refused_by_validate_and_sweep_leaving_nothing(tmp_path):
+def test_an_alias_bomb_is_refused_by_validate_and_sweep_leaving_nothing(tmp_path, monkeypatch):
     (tmp_path / "s.yaml").write_text(bomb())
     words = CASES["alias bomb"][1]
-    for command in ("validate", "sweep"):  # a process capped at 1.5 GB: the bomb must not get to expand
-        res = sk(tmp_path, command, "s.yaml", timeout=60, preexec_fn=_capped(1536))
-        assert res.returncode == 2, res.stderr
-        assert "s.yaml:11:" in one_line_error(res.stderr, words)
+    monkeypatch.setenv("SWEEPKIT_HOME", str(tmp_path / ".sweepkit"))
+    checked = invoke("validate", str(tmp_path / "s.yaml"))
+    assert checked.exit_code == 2 and "s.yaml:11:" in one_line_error(checked.stderr, words)
+    # `sweep` in a process capped at 1.5 GB: the bomb must not get to expand, there or anywhere later
+    res = sk(tmp_path, "sweep", "s.yaml", timeout=60, preexec_fn=_capped(1536))
+    assert res.returncode == 2 and "s.yaml:11:" in one_line_error(res.stderr, words)
     assert not (tmp_path / ".sweepkit" / "sweeps").exists()
 
 
 def test_a_large_allowed_grid_validates_with_the_bound_raised_by_option_or_env(home):
-    path = home / "big.yaml"
-    path.write_text(HEAD + "parameters:\n  x:\n    values: [" + ",".join(map(str, range(100_000))) + "]\n")
-    refused = invoke("validate", str(path))
+    listed, product = home / "list.yaml", home / "product.yaml"
+    listed.write_text(HEAD + "parameters:\n  x:\n    values: [" + ",".join(map(str, range(100_000))) + "]\n")
+    product.write_text(HEAD + "parameters:\n" + "".join(f"  p{i}: {{min: 1, max: 10}}\n" for i in range(5)))
+    assert invoke("validate", "--max-grid", "100000", str(listed)).exit_code == 0  # 0.6 MB, 100,000 values
+    refused = invoke("validate", str(product))
     assert refused.exit_code == 2 and "100,000 points, more than the 10,000 allowed" in refused.stderr
-    assert invoke("validate", "--max-grid", "100000", str(path)).exit_code == 0
-    assert invoke("validate", str(path), SWEEPKIT_MAX_GRID="100000").exit_code == 0
-    assert invoke("sweep", "--max-grid", "99999", str(path)).exit_code == 2
+    assert invoke("validate", str(product), SWEEPKIT_MAX_GRID="100000").exit_code == 0
+    assert invoke("sweep", "--max-grid", "99999", str(product)).exit_code == 2
 
 
 # --- ids are names, not paths ---------------------------------------------------------------------
@@ -113,8 +118,8 @@ RUNNER = textwrap.dedent("""
 
     for argv in commands:
         opened.clear()
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        err, out = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
             try:
                 if argv[0] == "pool_worker":
                     pool_worker.main(argv[1:], prog_name="pool_worker")
@@ -125,7 +130,8 @@ RUNNER = textwrap.dedent("""
             except SystemExit as exc:
                 code = exc.code
         lines = [ln for ln in err.getvalue().splitlines() if ln.strip()]
-        print(json.dumps({"argv": argv, "code": code, "opened": opened[:], "err": lines[-1:]}), flush=True)
+        result = {"argv": argv, "code": code, "opened": opened[:], "err": lines[-1:], "out": out.getvalue()}
+        print(json.dumps(result), flush=True)
 """)
 
 
@@ -133,11 +139,12 @@ def _snapshot(root: Path) -> dict:
     return {str(p): (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_no_command_opens_a_sweep_outside_the_store_by_its_path(tmp_path):
-    victim = tmp_path / "victim"
-    (tmp_path / "v.yaml").write_text(HEAD + VALUES)
-    vid = sk(tmp_path, "sweep", "v.yaml", env=env_for(tmp_path, SWEEPKIT_HOME=str(victim))).stdout.split()[-1]
-    own = sk(tmp_path, "sweep", "v.yaml").stdout.split()[-1]
+def test_no_command_opens_a_sweep_outside_the_store_by_its_path(tmp_path, monkeypatch):
+    victim, config = tmp_path / "victim", yaml.safe_load(HEAD + VALUES)
+    monkeypatch.setenv("SWEEPKIT_HOME", str(victim))
+    vid = LocalBackend().create_sweep(config)
+    monkeypatch.setenv("SWEEPKIT_HOME", str(tmp_path / ".sweepkit"))
+    own = LocalBackend().create_sweep(config)
     store = tmp_path / ".sweepkit" / "sweeps"
     (store / "linkaway").symlink_to(victim / "sweeps" / vid)  # 8 characters of the alphabet, a link out
     rel, absolute = f"../../victim/sweeps/{vid}", str(victim / "sweeps" / vid)
@@ -171,6 +178,5 @@ def test_no_command_opens_a_sweep_outside_the_store_by_its_path(tmp_path):
         assert r["opened"] == [] and r["code"] == 2, r
         assert "is not a local sweep id" in r["err"][0] or "leads outside it" in r["err"][0], r
     assert listing["opened"] == [] and listing["code"] == 0, listing
+    assert [s["id"] for s in json.loads(listing["out"])] == [own]
     assert _snapshot(victim) == before
-    listed = sk(tmp_path, "sweeps", "--json")
-    assert listed.returncode == 0 and [s["id"] for s in json.loads(listed.stdout)] == [own]
