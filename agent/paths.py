@@ -33,6 +33,35 @@ def cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "sweepkit")
 
 
+# A local sweep or run id: what `new_id` in the local store makes (W&B's form of a run id). An id
+# names a folder of the store, so it is checked against this before it becomes part of any path.
+ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+ID_LENGTH = 8
+_ID = re.compile(f"[{ID_ALPHABET}]{{{ID_LENGTH}}}")
+
+
+class BadId(ValueError):
+    """An id that is not a name of the store (`../x`, `/abs/path`, `A B`); `str()` is the one line."""
+
+
+def checked_id(text: str, kind: str = "sweep") -> str:
+    """`text` when it is a local id ([a-z0-9]{8}); else BadId naming the rule and the fix."""
+    if not isinstance(text, str) or not _ID.fullmatch(text):
+        raise BadId(
+            f"{text!r} is not a local {kind} id ({ID_LENGTH} characters of a-z and 0-9, as `sweepkit "
+            f"{'sweeps' if kind == 'sweep' else 'status SWEEP_ID'}` lists them); a W&B sweep is entity/project/id"
+        )
+    return text
+
+
+def inside(root: Path, ident: str, kind: str = "sweep") -> Path:
+    """`root/ident` for a checked id, refused (BadId) if it resolves outside `root` (a symlink out)."""
+    path = root / checked_id(ident, kind)
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise BadId(f"{kind} {ident!r} under {root} leads outside it, to {path.resolve()}; remove that link")
+    return path
+
+
 def safe_name(text: str) -> str:
     """A file-name-safe form of a sweep id or path (`entity/project/id` -> `entity_project_id`)."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text.strip("/")).strip(".") or "_"

@@ -1,7 +1,8 @@
 """The one seam between W&B and offline: `get_backend("local" | "wandb" | SWEEP_ID, storage=None)`.
 
 A sweep id decides by its shape: a W&B path (`entity/project/id`) is W&B's; a bare 8-character
-id is local. Everything outside this package talks to `base.Backend` only.
+id ([a-z0-9]) is local; anything else (`../x`, `/abs/path`) is refused before any file is opened.
+Everything outside this package talks to `base.Backend` only.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from agent.backends.base import (
     TrialRunner,
     TrialSpec,
 )
+from agent.paths import BadId, checked_id
 
 __all__ = [
     "AgentSettings",
@@ -46,13 +48,27 @@ def get_backend(
     *,
     project: Optional[str] = None,
     entity: Optional[str] = None,
+    sweep_id: Optional[str] = None,
 ) -> Backend:
     """`local` (Optuna store; `storage` = PostgreSQL/MySQL URL, else $SWEEPKIT_STORAGE or the embedded
-    journal), `wandb`, or the backend a sweep id belongs to."""
-    from agent.backends.wandb.api import is_wandb_path
+    journal), `wandb`, or the backend a sweep id belongs to. `sweep_id`, when given, must have that
+    backend's form (BackendError if not), so a command refuses `--backend local ../x` before it opens
+    anything."""
+    from agent.backends.wandb.api import is_wandb_path, split_path
 
     key = (name_or_sweep_id or "local").strip()
-    if key == "wandb" or is_wandb_path(key):
+    wandb = key == "wandb" or is_wandb_path(key)
+    for ident in (key if key not in ("local", "wandb") else None, sweep_id):
+        if ident is None:
+            continue
+        if wandb:
+            split_path(ident)
+            continue
+        try:
+            checked_id(ident)  # a local id names a folder of the store: nothing else may reach a path
+        except BadId as exc:
+            raise BackendError(str(exc)) from None
+    if wandb:
         if storage:
             raise BackendError("--storage applies to local sweeps only; W&B sweeps live on W&B's server")
         from agent.backends.wandb import WandbBackend

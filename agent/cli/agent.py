@@ -19,6 +19,13 @@ from agent.runners import options
 @pass_session
 def agent_command(session: Session, sweep_id: str, **values: Any) -> None:
     """Pull trials of SWEEP_ID and run them until the sweep is done (or --count trials ran, per agent)."""
+    b = session.backend(
+        values["backend"] or sweep_id,
+        storage=values["storage"],
+        project=values["project"],
+        entity=values["entity"],
+        sweep_id=sweep_id,
+    )
     from agent.runners import slurm
 
     if slurm.wants_slurm(values):
@@ -36,9 +43,6 @@ def agent_command(session: Session, sweep_id: str, **values: Any) -> None:
     from agent.runners.child import ChildRunner
     from agent.runners.progress import AgentProgress
 
-    b = session.backend(
-        values["backend"] or sweep_id, storage=values["storage"], project=values["project"], entity=values["entity"]
-    )
     settings = options.settings(values)
     try:
         config = b.sweep(sweep_id).config
@@ -70,7 +74,11 @@ def submit_slurm(session: Session, sweep_id: str, values: dict[str, Any]) -> Non
     except (SlurmError, LaunchError) as exc:
         session.fail(str(exc))
     b = session.backend(
-        values["backend"] or sweep_id, storage=values["storage"], project=values["project"], entity=values["entity"]
+        values["backend"] or sweep_id,
+        storage=values["storage"],
+        project=values["project"],
+        entity=values["entity"],
+        sweep_id=sweep_id,
     )
     try:
         done = submit_array(sweep_id, values, b)

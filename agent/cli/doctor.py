@@ -23,7 +23,7 @@ from agent.cli.session import Session, pass_session, storage_option
 def doctor_command(session: Session, sweep_id: str, repair: bool, storage: Optional[str]) -> None:
     """Check SWEEP_ID's store: torn records, stale locks, orphaned leases, run dirs without a record and
     records without a run dir. One line per finding; exit 1 while any is left unfixed."""
-    backend = session.backend(sweep_id, storage=storage)
+    backend = session.backend(sweep_id, storage=storage, sweep_id=sweep_id)
     try:
         findings = backend.doctor(sweep_id, repair=repair)
     except BackendError as exc:

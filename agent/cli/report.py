@@ -88,7 +88,12 @@ def report_command(
         session.fail("--serve and --port go with --watch")
     if retest and watch:
         session.fail("--retest goes with a one-off report, not --watch; report the re-test once it has run")
-    b = session.backend(backend or sweep_id, storage=storage, project=project, entity=entity)
+    b = session.backend(backend or sweep_id, storage=storage, project=project, entity=entity, sweep_id=sweep_id)
+    if retest:  # a bad re-test id fails here, before the sweep's runs are read
+        try:
+            b.sweep(retest)
+        except BackendError as exc:
+            session.fail(f"--retest {retest}: {exc}")
     out = out_dir or str(report_dir(sweep_id))
     try:
         if not watch:

@@ -53,7 +53,7 @@ def retest_command(
     Run it with `sweepkit agent`, then `sweepkit report SWEEP_ID --retest <its id>` sets each
     config's best score in SWEEP_ID against its re-test mean (the optimism of the sweep's best).
     """
-    b = session.backend(backend or sweep_id, storage=storage, project=project, entity=entity)
+    b = session.backend(backend or sweep_id, storage=storage, project=project, entity=entity, sweep_id=sweep_id)
     try:
         info = b.sweep(sweep_id)
         runs = b.runs(sweep_id)

@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 
 from agent.backends import Backend, BackendError, get_backend
+from agent.sweep_config.limits import GRID_ENV, GRID_OPTION, MAX_GRID
 
 
 class Session:
@@ -27,9 +28,14 @@ class Session:
         storage: Optional[str] = None,
         project: Optional[str] = None,
         entity: Optional[str] = None,
+        sweep_id: Optional[str] = None,
     ) -> Backend:
+        """The backend by name (or a sweep id's shape); `sweep_id` is checked against its form here,
+        before anything is read (exit 2)."""
         try:
-            return get_backend(name_or_sweep_id or "local", storage=storage, project=project, entity=entity)
+            return get_backend(
+                name_or_sweep_id or "local", storage=storage, project=project, entity=entity, sweep_id=sweep_id
+            )
         except BackendError as exc:
             self.fail(str(exc))
 
@@ -57,4 +63,14 @@ backend_option = click.option(
     type=click.Choice(["local", "wandb"]),
     default=None,
     help="Default: W&B for entity/project/id paths, local otherwise.",
+)
+max_grid_option = click.option(
+    GRID_OPTION,
+    "max_grid",
+    type=click.IntRange(min=1),
+    default=MAX_GRID,
+    show_default=True,
+    envvar=GRID_ENV,
+    show_envvar=True,
+    help="Refuse a grid sweep of more points than this (each point is one run); counted, never built.",
 )

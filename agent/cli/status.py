@@ -121,7 +121,7 @@ def status_command(
     storage: Optional[str],
 ) -> None:
     """Runs of SWEEP_ID (state, params, target metric, runtime) and the best run."""
-    b = session.backend(backend or sweep_id, storage=storage)
+    b = session.backend(backend or sweep_id, storage=storage, sweep_id=sweep_id)
     pages = Path(pages_dir) if pages_dir else report_dir(sweep_id)
 
     def read() -> tuple[SweepInfo, list[RunRecord]]:

@@ -6,7 +6,7 @@ from typing import Optional
 
 import click
 
-from agent.cli.session import Session, entity_option, pass_session, project_option, storage_option
+from agent.cli.session import Session, entity_option, max_grid_option, pass_session, project_option, storage_option
 from agent.cli.validate import load_valid
 
 
@@ -16,12 +16,19 @@ from agent.cli.validate import load_valid
 @project_option
 @entity_option
 @storage_option
+@max_grid_option
 @pass_session
 def sweep_command(
-    session: Session, file: str, backend: str, project: Optional[str], entity: Optional[str], storage: Optional[str]
+    session: Session,
+    file: str,
+    backend: str,
+    project: Optional[str],
+    entity: Optional[str],
+    storage: Optional[str],
+    max_grid: int,
 ) -> None:
     """Validate FILE and create a sweep; the sweep id is the last line printed."""
-    config = load_valid(session, file)
+    config = load_valid(session, file, max_grid)
     b = session.backend(backend, storage=storage, project=project, entity=entity)
     sweep_id = session.create_sweep(b, config, project=project, entity=entity)
     session.err.print(

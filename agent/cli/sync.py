@@ -33,7 +33,7 @@ def sync_command(
 ) -> None:
     """Upload a sweep's offline runs to W&B with `wandb sync`, then create the W&B sweep that holds them
     (once: a second sync creates no second sweep). See docs/OFFLINE.md."""
-    b = session.backend(backend or sweep_id, storage=storage)
+    b = session.backend(backend or sweep_id, storage=storage, sweep_id=sweep_id)
     try:
         plan = b.sync_plan(sweep_id, project=project, entity=entity, include_synced=include_synced)
     except BackendError as exc:

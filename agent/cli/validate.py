@@ -7,8 +7,9 @@ from typing import Optional
 
 import click
 
-from agent.cli.session import Session, pass_session
+from agent.cli.session import Session, max_grid_option, pass_session
 from agent.sweep_config import ParamCheck, Problem, SweepConfigError, load_sweep_file, module_args, validate
+from agent.sweep_config.limits import MAX_GRID
 from agent.trial import TRIAL_MODULE
 
 
@@ -21,19 +22,21 @@ def trial_check(config: dict) -> Optional[ParamCheck]:
     return lambda name, d: check_draws(name, d.values, d.low, d.high, d.integral, d.nested)
 
 
-def problems_of(path: str) -> tuple[Optional[dict], list[str]]:
+def problems_of(path: str, max_grid: int = MAX_GRID) -> tuple[Optional[dict], list[str]]:
     """(the config, every problem as one line) of a sweep file."""
     try:
         config = load_sweep_file(path)
     except SweepConfigError as exc:
         return None, [str(exc)]
-    found: list[Problem] = validate(config, check_param=trial_check(config) if isinstance(config, dict) else None)
+    found: list[Problem] = validate(
+        config, check_param=trial_check(config) if isinstance(config, dict) else None, max_grid=max_grid
+    )
     return config, [str(p) for p in found]
 
 
-def load_valid(session: Session, path: str) -> dict:
+def load_valid(session: Session, path: str, max_grid: int = MAX_GRID) -> dict:
     """The config of a valid sweep file; otherwise every problem on stderr and exit 2."""
-    config, problems = problems_of(path)
+    config, problems = problems_of(path, max_grid)
     for p in problems[1:] if config is None else problems:
         session.err.print(f"{path}: {p}")
     if config is None:
@@ -45,13 +48,14 @@ def load_valid(session: Session, path: str) -> dict:
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@max_grid_option
 @pass_session
-def validate_command(session: Session, files: tuple[str, ...]) -> None:
+def validate_command(session: Session, files: tuple[str, ...], max_grid: int) -> None:
     """Check sweep YAMLs against W&B's sweep schema and, for sweeps of sweepkit's trial, its keys and
     ranges (exit 2 and one line per problem if not)."""
     bad = 0
     for path in files:
-        _, problems = problems_of(path)
+        _, problems = problems_of(path, max_grid)
         for p in problems:
             session.err.print(p if p.startswith(path) else f"{path}: {p}")
         if problems:

@@ -222,7 +222,11 @@ def main(sweep_id: str, status_file: Optional[str], warm: bool, **values: Any) -
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
     try:
         backend = get_backend(
-            values["backend"] or sweep_id, storage=values["storage"], project=values["project"], entity=values["entity"]
+            values["backend"] or sweep_id,
+            storage=values["storage"],
+            project=values["project"],
+            entity=values["entity"],
+            sweep_id=sweep_id,
         )
         metric = backend.sweep(sweep_id).config.get("metric") or {}
         status = StatusFile(status_file, metric.get("name"), metric.get("goal", "minimize"))

@@ -11,12 +11,13 @@ grid points come out in W&B's order (itertools.product, first parameter varying 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+import math
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
 
-from .distributions import ParamSpec, infer_distribution, value_key
+from .distributions import ParamSpec, grid_identity, infer_distribution
 
 SEP = "/"
 
@@ -82,37 +83,65 @@ def dotted(params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def grid_points(parameters: Mapping[str, Any]) -> list[dict]:
-    """Every grid point as a nested config, duplicates collapsed, in W&B's order."""
-    specs = list(parameter_specs(parameters).values())
+def _axes(parameters: Mapping[str, Any]) -> list[tuple[ParamSpec, dict[Hashable, Any]]]:
+    """Each leaf with its distinct grid values by identity (a later duplicate wins, as in W&B's
+    dict(zip(...))), in the order each first appears."""
     axes = []
-    for spec in specs:
-        lookup: dict[str, Any] = {}
-        for v in spec.grid_values():
-            lookup[value_key(v)] = v  # a later duplicate wins, as in W&B's dict(zip(...))
-        keys = list(dict.fromkeys(value_key(v) for v in spec.grid_values()))
-        axes.append((spec, keys, lookup))
-    points, seen = [], set()
-    for combo in itertools.product(*[keys for _, keys, _ in axes]):
-        if combo in seen:
-            continue
-        seen.add(combo)
-        points.append(unflatten({spec.name: lookup[k] for (spec, _, lookup), k in zip(axes, combo, strict=False)}))
-    return points
+    for spec in parameter_specs(parameters).values():
+        values = spec.grid_values()
+        lookup = {grid_identity(v): v for v in values}
+        order = dict.fromkeys(grid_identity(v) for v in values)
+        axes.append((spec, {k: lookup[k] for k in order}))
+    return axes
+
+
+def grid_points(parameters: Mapping[str, Any]) -> list[dict]:
+    """Every grid point as a nested config, duplicates collapsed, in W&B's order (check `grid_size`
+    against a bound first: this builds every point)."""
+    axes = _axes(parameters)
+    return [
+        unflatten({spec.name: value for (spec, _), value in zip(axes, combo, strict=True)})
+        for combo in itertools.product(*[list(values.values()) for _, values in axes])
+    ]
+
+
+# Above this many values on one q_uniform axis its distinct values are not counted one by one; only
+# steps below a float's resolution could make any two equal, and W&B would list them all anyway.
+_COUNT_ONE_BY_ONE = 1_000_000
+
+
+def axis_size(spec: ParamSpec) -> int:
+    """How many distinct values a grid takes along one leaf, without listing them when it is a range:
+    int_uniform is inclusive, q_uniform is numpy's arange (max excluded) with equal floats collapsed."""
+    d, g = spec.distribution, spec.get
+    if d == "int_uniform":
+        return max(0, g("max") - g("min") + 1)
+    if d == "q_uniform":
+        n = arange_length(g("min"), g("max"), g("q"))
+        if n > _COUNT_ONE_BY_ONE or all(isinstance(g(k), int) for k in ("min", "max", "q")):
+            return n
+        return len(np.unique(np.arange(g("min"), g("max"), g("q"))))
+    return len({grid_identity(v) for v in spec.grid_values()})
+
+
+def arange_length(start: float, stop: float, step: float) -> int:
+    """len(np.arange(start, stop, step)) without the array, by numpy's own rule: ceil((stop - start)
+    / step) in the same arithmetic, 1 when that quotient underflows to +0, 0 when it is not positive."""
+    delta = stop - start
+    if delta == 0:
+        return 0
+    quotient = delta / step
+    if quotient == 0:
+        return 1 if math.copysign(1.0, quotient) > 0 else 0
+    if not math.isfinite(quotient):
+        raise ValueError(f"arange({start!r}, {stop!r}, {step!r}) has no finite length")
+    return max(0, math.ceil(quotient))
 
 
 def grid_size(parameters: Mapping[str, Any]) -> int:
-    """How many points `grid_points` gives, without building them (int_uniform ranges can be huge)."""
-    size = 1
-    for spec in parameter_specs(parameters).values():
-        d, g = spec.distribution, spec.get
-        if d == "int_uniform":
-            size *= g("max") - g("min") + 1
-        elif d == "q_uniform":
-            size *= len(np.arange(g("min"), g("max"), g("q")))
-        else:
-            size *= len({value_key(v) for v in spec.grid_values()})
-    return size
+    """How many distinct points `grid_points` gives, from the product of each leaf's distinct values:
+    nothing is built, so a grid of billions is counted as fast as one of ten."""
+    return math.prod(axis_size(spec) for spec in parameter_specs(parameters).values())
 
 
 def sample_random(parameters: Mapping[str, Any], rng: np.random.Generator) -> dict:

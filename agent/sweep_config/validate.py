@@ -26,9 +26,11 @@ from .distributions import (
     is_number,
 )
 from .hyperband import hyperband_rungs
+from .limits import GRID_ENV, GRID_OPTION, MAX_GRID
 from .macros import command_problems
 from .parameters import check_parameters
 from .problems import Problem, SweepConfigError, enum_problem, join, json_int, number_problem, type_name, unknown_key
+from .space import grid_size
 
 TOP_LEVEL_KEYS = (
     "method",
@@ -60,11 +62,12 @@ _STRING_KEYS = ("program", "name", "description", "project", "entity", "apiVersi
 ParamCheck = Callable[[str, Draws], list[tuple[str, str, str]]]
 
 
-def validate(config: Any, check_param: Optional[ParamCheck] = None) -> list[Problem]:
+def validate(config: Any, check_param: Optional[ParamCheck] = None, max_grid: int = MAX_GRID) -> list[Problem]:
     """Every problem with a sweep config (an empty list: W&B and sweepkit both accept it).
 
     `check_param`, when given, also checks each top-level parameter against what the program takes
-    (for sweepkit's own trial: its config table), once the config passes W&B's schema.
+    (for sweepkit's own trial: its config table), once the config passes W&B's schema. A grid of
+    more than `max_grid` points is a problem too, found by counting, never by building the grid.
     """
     if not isinstance(config, dict):
         return [
@@ -126,6 +129,7 @@ def validate(config: Any, check_param: Optional[ParamCheck] = None) -> list[Prob
         problems += _early_terminate(config["early_terminate"])
 
     leaves: list[tuple[str, str]] = []
+    param_problems: list[Problem] = []
     if "parameters" not in config:
         problems.append(
             Problem(
@@ -169,6 +173,7 @@ def validate(config: Any, check_param: Optional[ParamCheck] = None) -> list[Prob
             )
         )
     if method == "grid":
+        grid_problems = len(problems)
         for path, dist in leaves:
             if dist == "categorical_w_probabilities":
                 problems.append(
@@ -186,7 +191,27 @@ def validate(config: Any, check_param: Optional[ParamCheck] = None) -> list[Prob
                         "give it `values: [...]` (or int_uniform / q_uniform bounds), or use method: random or bayes",
                     )
                 )
+        if "parameters" in config and len(problems) == grid_problems and not param_problems:
+            problems += _grid_bound(config["parameters"], max_grid)
     return problems
+
+
+def _grid_bound(params: dict, max_grid: int) -> list[Problem]:
+    try:
+        size: int | None = grid_size(params)
+    except (ValueError, OverflowError):  # a q_uniform range with no finite length
+        size = None
+    if size is not None and size <= max_grid:
+        return []
+    count = "more points than can be counted" if size is None else f"{size:,} points"
+    return [
+        Problem(
+            "parameters",
+            f"the grid has {count}, more than the {max_grid:,} allowed (each point is one run)",
+            f"shorten the value lists, use method: random with run_cap, or raise the bound with {GRID_OPTION} N "
+            f"(or {GRID_ENV}=N)",
+        )
+    ]
 
 
 def _program_problems(params: dict, check: ParamCheck) -> list[Problem]:

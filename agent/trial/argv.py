@@ -6,17 +6,36 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from agent.sweep_config.limits import MAX_FILE_BYTES
 from agent.trial.config import FIELDS, ConfigError, base_type
 
 
-def _load_json_file(path: str) -> dict[str, Any]:
+def _json(text: str | bytes, what: str) -> Any:
+    """JSON, or ConfigError for nesting deeper than Python's parser can follow (never a RecursionError)."""
     try:
-        with open(path) as fh:
-            data = json.load(fh)
+        return json.loads(text)
+    except RecursionError:
+        raise ConfigError(f"{what} is nested too deeply to read; give one flat object of key: value") from None
+
+
+def _load_json_file(path: str) -> dict[str, Any]:
+    """A params file (${args_json_file}): one object, read no further than a sweep config may be long."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
     except OSError as e:
         raise ConfigError(f"cannot read args JSON file {path!r}: {e.strerror}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(
+            f"args JSON file {path!r} is larger than {MAX_FILE_BYTES // 2**20} MiB; one run's params are a few "
+            "hundred bytes, so pass that run's key: value pairs only"
+        )
+    try:
+        data = _json(raw, f"args JSON file {path!r}")
     except json.JSONDecodeError as e:
         raise ConfigError(f"args JSON file {path!r} is not valid JSON (line {e.lineno}): {e.msg}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"args JSON file {path!r} is not UTF-8 text ({e.reason} at byte {e.start})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"args JSON file {path!r} must hold one object of key: value")
     return data
@@ -32,7 +51,7 @@ def parse_argv(argv: list[str]) -> dict[str, Any]:
         i += 1
         if tok.startswith("{"):
             try:
-                data = json.loads(tok)
+                data = _json(tok, "a JSON argument")
             except json.JSONDecodeError as e:
                 raise ConfigError(f"argument {tok[:40]!r} looks like JSON but does not parse: {e.msg}") from None
             if not isinstance(data, dict):

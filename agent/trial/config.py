@@ -285,10 +285,10 @@ def candidate_mapping(raw: Any) -> dict[str, Any]:
     if isinstance(raw, str):
         try:
             value = json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             try:
                 value = ast.literal_eval(raw)
-            except (ValueError, SyntaxError):
+            except (ValueError, SyntaxError, RecursionError, MemoryError):
                 value = None
     if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         raise ConfigError(

@@ -104,6 +104,24 @@ def test_bad_json_file_is_one_line(tmp_path):
         cfg(str(tmp_path / "missing.json"))
 
 
+DEEP = '{"seed": ' + "[" * 60_000 + "]" * 60_000 + "}"
+
+
+def test_params_nested_60000_deep_are_a_config_error_not_a_recursion_error(tmp_path):
+    f = tmp_path / "params.json"
+    f.write_text(DEEP)
+    for argv in ([str(f)], [f"--args_json_file={f}"], [DEEP], ["--candidate=" + "[" * 60_000 + "]" * 60_000]):
+        with pytest.raises(ConfigError, match="nested too deeply|not a mapping of trial keys"):
+            cfg(*argv)
+
+
+def test_a_params_file_past_1_mib_is_refused_unread(tmp_path):
+    f = tmp_path / "params.json"
+    f.write_text('{"seed": 1, "pad": "' + "x" * (1 << 20) + '"}')
+    with pytest.raises(ConfigError, match="larger than 1 MiB"):
+        cfg(str(f))
+
+
 def test_help_lists_every_key_with_default():
     text = help_text()
     for name, f in FIELDS.items():

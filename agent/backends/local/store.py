@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import secrets
-import string
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,18 +30,19 @@ from agent.backends.base import BackendError
 from agent.backends.local.journal import SafeJournalFileBackend
 from agent.backends.local.optuna_internals import journal_backend_of, rdb_of, replay
 from agent.errors import one_line
-from agent.paths import home
-
-_ID_ALPHABET = string.ascii_lowercase + string.digits
+from agent.paths import ID_ALPHABET, ID_LENGTH, BadId, home, inside
 
 
-def new_id(n: int = 8) -> str:
-    """W&B-style short id: 8 characters of [a-z0-9]."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(n))
+def new_id() -> str:
+    """W&B-style short id, of the one id rule's alphabet and length (`agent.paths`)."""
+    return "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
 
 
 def sweep_dir(sweep_id: str) -> Path:
-    return home() / "sweeps" / sweep_id
+    try:
+        return inside(home() / "sweeps", sweep_id)
+    except BadId as exc:  # an id is a name in the store, never a path out of it
+        raise BackendError(str(exc)) from None
 
 
 def open_storage(sweep_id: str, url: Optional[str] = None, *, create: bool = False) -> optuna.storages.BaseStorage:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 from collections.abc import Callable
 from typing import Any, Optional
@@ -20,20 +21,37 @@ PER_PAGE = 500
 HISTORY_SAMPLES = 500
 
 
+# What W&B's entity, project and sweep names can hold: no `/ \ # ? % :` nor spaces (nor `.`/`..`).
+_NAME = re.compile(r"[^/\\#?%:\s]+")
+
+
+def _parts(sweep_path: str) -> Optional[list[str]]:
+    """The names in a W&B sweep path (a pasted URL path's `sweeps` dropped), or None if it is not one."""
+    text = sweep_path.strip()
+    if text.startswith("/"):  # a file path, never a W&B one
+        return None
+    parts = text.rstrip("/").split("/")
+    if len(parts) == 4 and parts[2] == "sweeps":  # a pasted URL path: entity/project/sweeps/id
+        del parts[2]
+    if not 1 <= len(parts) <= 3 or not all(_NAME.fullmatch(p) and p not in (".", "..") for p in parts):
+        return None
+    return parts
+
+
 def split_path(sweep_path: str) -> tuple[Optional[str], Optional[str], str]:
     """ "entity/project/id", "project/id" or "id" -> (entity, project, id); a pasted URL path works too."""
-    parts = [p for p in sweep_path.strip("/").split("/") if p]
-    if "sweeps" in parts:  # a pasted URL path: entity/project/sweeps/id
-        parts.remove("sweeps")
-    if not parts or len(parts) > 3:
+    parts = _parts(sweep_path)
+    if parts is None:
         raise BackendError(f"bad W&B sweep path {sweep_path!r}; expected entity/project/sweep_id")
     padded: list[Optional[str]] = [None] * (3 - len(parts)) + list(parts)
     return padded[0], padded[1], str(padded[2])
 
 
 def is_wandb_path(sweep_id: str) -> bool:
-    """A W&B sweep path (`entity/project/id`) rather than a bare local id."""
-    return "/" in sweep_id.strip("/")
+    """A W&B sweep path (`entity/project/id`, `project/id`) rather than a bare local id or a file
+    path: `../../x` and `/abs/path` are not W&B paths, whatever their number of parts."""
+    parts = _parts(sweep_id)
+    return parts is not None and len(parts) > 1
 
 
 def _retryable(exc: BaseException) -> bool:
