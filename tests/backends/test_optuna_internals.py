@@ -59,6 +59,7 @@ PROBES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "optuna.storages.journal._file.BaseJournalFileLock": _module_attr(
         "optuna.storages.journal._file.BaseJournalFileLock"
     ),
+    "optuna.study.Study._get_trials": lambda o: o["study"]._get_trials,
 }
 
 
