@@ -89,5 +89,5 @@ def gather(backend: Backend, config: dict[str, Any], sweeps: Sequence[str]) -> W
                 out.skipped[kind] += 1
                 out.example.setdefault(kind, f"run {run.id}: {why[1]}")
                 continue
-            out.runs.append(PriorRun(info.id or sid, run, params, value))
+            out.runs.append(PriorRun(sid, run, params, value))
     return out

@@ -27,7 +27,7 @@ from agent import runlog
 from agent.backends.base import BackendError, PriorRun, RunRecord, SweepInfo, SweepState, TrialOutcome, TrialSpec
 from agent.backends.local.hyperband import WandbHyperbandPruner, stopper
 from agent.backends.local.leases import is_stale, reap_stale
-from agent.backends.local.lifecycle import add_prior_runs, rerun_replaced, run_links, target_reached
+from agent.backends.local.lifecycle import add_prior_runs, run_links, slots_used, target_reached
 from agent.backends.local.methods import EndedTrial, method_for
 from agent.backends.local.optuna_internals import frozen, storage_of
 from agent.backends.local.queue import live_counts
@@ -217,14 +217,8 @@ class Engine:
         reached_by = target_reached(self.metric, trials)
         if reached_by:
             return reached_by
-        replaced = rerun_replaced(trials)
-        used = sum(
-            1
-            for t, a in trials
-            if t.state != TrialState.WAITING and not a.requeued and not a.prior and t.number not in replaced
-        )
         cap = self.config.get("run_cap")
-        if cap and used >= cap:
+        if cap and slots_used(trials) >= cap:
             return f"run_cap {cap} reached"
         return None
 
@@ -233,7 +227,9 @@ class Engine:
 
         The claim lock serialises what must not race: reaping dead agents' runs (two agents must not
         both requeue a point), counting against run_cap, and a method's sampling (the next agent then
-        sees this one's trial). A method that pops queued trials takes them without it."""
+        sees this one's trial). A method that pops queued trials takes them without it. The sweep's
+        record is read again every RELOAD_EVERY_S and before an agent is told to wait or stop, so an
+        extension (a new config) or a state a person set reaches every running agent."""
         fresh = time.monotonic() - self._reloaded_at >= RELOAD_EVERY_S
         if fresh:
             self.reload()

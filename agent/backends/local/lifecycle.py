@@ -80,9 +80,16 @@ def run_links(trials: Trials) -> Links:
     return links
 
 
-def rerun_replaced(trials: Trials) -> set[int]:
-    """The trials a `sweepkit rerun` queued again: their slot of run_cap went to the re-run."""
-    return {a.point.rerun_of for _, a in trials if a.point is not None and a.point.rerun_of is not None}
+def slots_used(trials: Trials) -> int:
+    """How many slots of run_cap the trials hold: every trial handed out, less one whose point the
+    sweep requeued itself or a `sweepkit rerun` queued again (the slot went to the new trial), and
+    less a warm start's prior runs (this sweep did not run them)."""
+    replaced = {a.point.rerun_of for _, a in trials if a.point is not None and a.point.rerun_of is not None}
+    return sum(
+        1
+        for t, a in trials
+        if t.state != TrialState.WAITING and not a.requeued and not a.prior and t.number not in replaced
+    )
 
 
 def _now() -> str:
