@@ -300,6 +300,25 @@ def test_a_random_sweep_extended_to_a_wider_range_draws_from_it(home, tmp_path):
     assert len(lrs) == 40 and all(x <= 0.002 for x in lrs[:3]) and max(lrs[3:]) > 0.002
 
 
+def test_a_bayes_sweep_extended_to_a_wider_range_models_the_new_range_with_its_old_trials(home):
+    b = LocalBackend()
+    narrow = {
+        "method": "bayes",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "run_cap": 3,
+        "parameters": {"x": {"min": 0.0, "max": 0.1}, "seed": {"values": [1, 2]}},
+    }
+    sid = b.create_sweep(narrow)
+    assert run_in_process(b, sid, _loss) == 0
+    wide = {**narrow, "run_cap": 5, "parameters": {**narrow["parameters"], "x": {"min": 0.0, "max": 10.0}}}
+    b.extend_sweep(sid, wide)
+    assert run_in_process(b, sid, _loss) == 0
+    study = b.engine(sid).study
+    assert [t.distributions["x"].high for t in study.trials] == [0.1, 0.1, 0.1, 10.0, 10.0]
+    # the GP fits every trial, the old ones included (an intersection of distributions would drop x)
+    assert study.sampler.infer_relative_search_space(study, study.trials[-1])["x"].high == 10.0
+
+
 # -- warm start -----------------------------------------------------------------------------------
 def _loss(spec) -> dict:
     return {"loss": (spec.params["x"] - 0.3) ** 2 + 0.01 * spec.params["seed"]}

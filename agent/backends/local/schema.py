@@ -85,7 +85,8 @@ class ConfigRevision:
 class SweepControl:
     """The state a person set on the sweep (`SweepState`): only RUNNING so far, which a rerun or an
     extension writes when it opens the sweep again. An agent hands out trials only while it is
-    RUNNING; a state this sweepkit does not know reads as RUNNING."""
+    RUNNING. A state this sweepkit does not know reads as RUNNING, so the sweepkit that first writes
+    a new state (pause, stop, cancel) must raise FORMAT: older agents then refuse the sweep instead."""
 
     state: SweepState = SweepState.RUNNING
     at: Optional[str] = None  # ISO time, UTC
