@@ -45,6 +45,23 @@ RECORDER = textwrap.dedent("""
     sys.exit(int(args.get("exit", 0)))
 """)
 
+# RECORDER that fails once: the first run to match FAIL_ON ("first": any run; "a=2": a run whose a is 2)
+# exits 1, leaving a marker in MARK_DIR (made with O_EXCL, so one run fails however many agents run).
+FLAKY = textwrap.dedent("""
+    import json, os, sys
+    args = json.loads(sys.argv[1])
+    with open(os.environ["RECORD_FILE"], "a") as fh:
+        fh.write(json.dumps({"args": args, "run": os.environ["WANDB_RUN_ID"]}) + "\\n")
+    key, _, value = os.environ["FAIL_ON"].partition("=")
+    if key == "first" or str(args.get(key)) == value:
+        try:
+            os.close(os.open(os.path.join(os.environ["MARK_DIR"], "failed-once"), os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            sys.exit(0)
+        print("CUDA out of memory (injected)", file=sys.stderr)
+        sys.exit(1)
+""")
+
 
 def wait_until(condition: Callable[[], T], *, timeout: float, what: str, every: float = 0.1) -> T:
     """Poll `condition` until it returns something true, and return that; after `timeout` seconds an

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Optional, Protocol
@@ -34,7 +34,12 @@ RUNNING, FINISHED, FAILED, CRASHED, KILLED, PRUNED, PREEMPTED = (
 
 
 class SweepState(StrEnum):
-    """How a sweep stands (a run's state is `RunState`)."""
+    """How a sweep stands (a run's state is `RunState`).
+
+    FINISHED is worked out from the runs (the grid exhausted, run_cap or the target reached), never
+    stored. The local store records the state a person set (`schema.SweepControl`): RUNNING is the
+    only one so far, written when `rerun` or `sweep --extend` opens a sweep again; pausing,
+    stopping and cancelling join here as members a person sets, and an agent's claim obeys them."""
 
     RUNNING = "running"  # it may still hand out runs
     FINISHED = "finished"  # it hands out no more: exhausted, capped, its target reached, or ended on W&B
@@ -80,6 +85,10 @@ class RunRecord:
     tags: list[str] = field(default_factory=list)
     # Changes whenever the run's data may have changed (None: unknown, never cache it).
     data_key: Optional[str] = None
+    # The same point run again (`agent.lineage`): the run this one re-runs, and the run that re-ran it.
+    rerun_of: Optional[str] = None
+    rerun_by: Optional[str] = None
+    prior: Optional[str] = None  # a warm start's run: the id of the earlier sweep it ran in
 
     @property
     def terminal(self) -> bool:
@@ -188,6 +197,32 @@ class SyncPlan:
     sweep_note: str = ""
 
 
+@dataclass
+class PriorRun:
+    """A finished run of an earlier sweep that seeds a new one (`sweepkit sweep FILE --prior`)."""
+
+    sweep_id: str
+    run: RunRecord
+    params: dict[str, Any]  # its swept values, nested as the new sweep nests them
+    value: Optional[float]  # the new sweep's metric, as the run logged it
+
+
+@dataclass
+class Rerun:
+    """What `rerun` queued: (run id, params) per point, and the runs it passed over, in words."""
+
+    queued: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    passed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Extended:
+    """What `sweep --extend` changed: each change in words, and how many new grid points it queued."""
+
+    changes: list[str] = field(default_factory=list)
+    new_points: int = 0
+
+
 class Backend(abc.ABC):
     """Create a sweep, run agents against it, list its runs and read what they logged."""
 
@@ -195,8 +230,34 @@ class Backend(abc.ABC):
     listing_is_costly = False  # True: every read is a network call, so readers should cache what they can
 
     @abc.abstractmethod
-    def create_sweep(self, config: dict, *, project: str | None = None, entity: str | None = None) -> str:
-        """Register a (validated) sweep config; return the id users pass to `agent`."""
+    def create_sweep(
+        self,
+        config: dict,
+        *,
+        project: str | None = None,
+        entity: str | None = None,
+        prior: Sequence[PriorRun] = (),
+        skip_done: bool = True,
+    ) -> str:
+        """Register a (validated) sweep config; return the id users pass to `agent`.
+
+        `prior`: earlier sweeps' finished runs that fit the new space; the sweep holds them apart
+        (`RunRecord.prior`), bayes learns from them, and a grid skips the points they ran unless
+        not `skip_done`."""
+
+    def prior_runs_of(self, sweep_id: str) -> tuple[SweepInfo, list[RunRecord]]:
+        """An earlier sweep a new one may warm-start from: its info and runs; BackendError when this
+        backend cannot seed from it."""
+        return self.sweep(sweep_id), self.runs(sweep_id)
+
+    def rerun(self, sweep_id: str, *, states: Sequence[str], run_ids: Sequence[str] = ()) -> Rerun:
+        """Queue the points of the given runs (or of every run in `states`) to run again in the same
+        sweep, with the same params; BackendError (one line) when it cannot."""
+        raise BackendError(f"{self.name} sweeps cannot re-run runs")
+
+    def extend_sweep(self, sweep_id: str, config: dict) -> Extended:
+        """Make `config` (valid, and an extension of the sweep's config) the sweep's config."""
+        raise BackendError(f"{self.name} sweeps cannot be extended")
 
     @abc.abstractmethod
     def sweep(self, sweep_id: str) -> SweepInfo:

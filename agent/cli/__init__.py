@@ -16,6 +16,7 @@ from agent.backends import BackendError
 from agent.cli.agent import agent_command
 from agent.cli.doctor import doctor_command
 from agent.cli.report import report_command
+from agent.cli.rerun import rerun_command
 from agent.cli.retest import retest_command
 from agent.cli.session import Session
 from agent.cli.status import status_command
@@ -42,6 +43,7 @@ for name, command in (
     ("sync", sync_command),
     ("report", report_command),
     ("retest", retest_command),
+    ("rerun", rerun_command),
     ("doctor", doctor_command),
 ):
     cli.add_command(command, name)

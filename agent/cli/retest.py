@@ -12,6 +12,7 @@ from agent.backends import BackendError
 from agent.backends.base import FINISHED
 from agent.cli.session import Session, backend_option, entity_option, pass_session, project_option, storage_option
 from agent.cli.validate import load_valid
+from agent.lineage import superseded
 from agent.paths import safe_name, write_atomic
 from agent.sweep_config import SweepConfigError
 from agent.sweep_config.retest import fresh_seeds, retest_config, top_candidates, used_seeds
@@ -62,7 +63,9 @@ def retest_command(
     metric = (info.metric or {}).get("name")
     if not metric:
         session.fail(f"sweep {sweep_id} names no metric, so it has no top configs; add `metric:` to its YAML")
-    finished = [(r.config, r.summary.get(metric)) for r in runs if r.state == FINISHED]
+    done = [r for r in runs if r.state == FINISHED]
+    replaced = superseded({r.id: r.rerun_of for r in runs}, [r.id for r in done])  # a point counts once
+    finished = [(r.config, r.summary.get(metric)) for r in done if r.id not in replaced]
     try:
         candidates = top_candidates(info.config, finished, top=top, seed_key=seed_key)
         new_seeds = fresh_seeds(used_seeds(info.config, [r.config for r in runs], seed_key), seeds)

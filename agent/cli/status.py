@@ -19,25 +19,21 @@ from agent.cli.session import Session, backend_option, pass_session, storage_opt
 from agent.paths import report_dir, run_page
 from agent.runners import slurm
 from agent.states import RunState, count_states, describe_counts
-from agent.sweep_config import dotted
+from agent.sweep_config import dotted, swept_values
 from agent.sweep_config.metric import best
 
 
 def swept_params(run: RunRecord, config: dict) -> dict:
     """The swept parameters of a run (its config restricted to the sweep's parameter keys)."""
+    return swept_values(run.config, config.get("parameters") or {})
 
-    def pick(cfg: dict, params: dict) -> dict:
-        out = {}
-        for k, spec in (params or {}).items():
-            if k not in cfg:
-                continue
-            if isinstance(spec, dict) and "parameters" in spec and isinstance(cfg[k], dict):
-                out[k] = pick(cfg[k], spec["parameters"])
-            else:
-                out[k] = cfg[k]
-        return out
 
-    return pick(run.config, config.get("parameters") or {})
+def lineage_note(run: RunRecord) -> str:
+    """Where the run stands among its point's runs, or a warm start's prior run; "" for neither."""
+    parts = [f"prior: sweep {run.prior}"] if run.prior else []
+    parts += [f"re-run of {run.rerun_of}"] if run.rerun_of else []
+    parts += [f"re-run as {run.rerun_by}"] if run.rerun_by else []
+    return ", ".join(parts)
 
 
 def best_run(runs: list[RunRecord], metric: Optional[dict]) -> Optional[RunRecord]:
@@ -58,7 +54,9 @@ def status_view(info: SweepInfo, runs: list[RunRecord], pages: Path) -> Group:
     if fixed:
         parts.append(Text("same in every run: " + ", ".join(f"{k}={v}" for k, v in fixed.items())))
     table = Table(title=f"sweep {info.id} ({info.backend}, {info.config.get('method')}, {info.state})")
-    for col in ["run", "state", *varying, metric.get("name") or "metric", "runtime s", "reason"]:
+    notes = {r.id: lineage_note(r) for r in runs}
+    linked = ["runs of the point"] if any(notes.values()) else []
+    for col in ["run", "state", *varying, metric.get("name") or "metric", "runtime s", *linked, "reason"]:
         table.add_column(col, overflow="fold")
     for r in runs:
         v = r.summary.get(metric["name"]) if metric.get("name") else None
@@ -68,6 +66,7 @@ def status_view(info: SweepInfo, runs: list[RunRecord], pages: Path) -> Group:
             *[str(flat[r.id].get(k, "")) for k in varying],
             f"{v:.6g}" if isinstance(v, (int, float)) else "",
             f"{r.runtime_s:.1f}" if r.runtime_s is not None else "",
+            *([notes[r.id]] if linked else []),
             (r.reason or "")[:80],
         )
     parts.append(table)

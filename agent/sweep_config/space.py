@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .distributions import ParamSpec, grid_identity, infer_distribution
+from .distributions import ParamSpec, grid_identity, infer_distribution, value_key
 
 SEP = "/"
 
@@ -147,6 +147,50 @@ def grid_size(parameters: Mapping[str, Any]) -> int:
 def sample_random(parameters: Mapping[str, Any], rng: np.random.Generator) -> dict:
     """One random-search config: each leaf drawn from its W&B distribution."""
     return unflatten({name: spec.sample(rng) for name, spec in parameter_specs(parameters).items()})
+
+
+def swept_values(config: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict:
+    """A run's config restricted to the sweep's parameter keys, nested as the sweep nests them (keys
+    the run lacks are left out)."""
+    out: dict = {}
+    for k, spec in (parameters or {}).items():
+        if k not in config:
+            continue
+        if isinstance(spec, Mapping) and "parameters" in spec and isinstance(config[k], Mapping):
+            out[k] = swept_values(config[k], spec["parameters"])
+        else:
+            out[k] = config[k]
+    return out
+
+
+def point_key(params: Mapping[str, Any], parameters: Mapping[str, Any]) -> tuple[str, ...]:
+    """A point's identity in this space: each leaf's W&B grid identity (`value_key`), in W&B's order.
+    Two runs of the same point have the same key; KeyError when `params` lacks a leaf."""
+    flat = flatten(params, parameters)
+    return tuple(value_key(flat[name]) for name in parameter_specs(parameters))
+
+
+def misfit(
+    parameters: Mapping[str, Any], params: Mapping[str, Any], params_space: Mapping[str, Any]
+) -> tuple[str, str] | None:
+    """Why a run of another sweep is no point of this space, or None when it is one: ("key", "missing
+    key x" | "extra key y") or ("value", "x=5"), a value this space could not draw.
+
+    `params` are the run's swept values under the space it ran in (`params_space`): a leaf this space
+    has and that one did not is missing, the other way round extra."""
+    mine, theirs = parameter_specs(parameters), parameter_specs(params_space)
+    missing = [n for n in mine if n not in theirs]
+    extra = [n for n in theirs if n not in mine]
+    if missing or extra:
+        return ("key", f"missing key {missing[0]}") if missing else ("key", f"extra key {extra[0]}")
+    try:
+        flat = flatten(params, parameters)
+    except KeyError as exc:
+        return "key", f"missing key {str(exc.args[0]).split(':')[0]}"
+    for name, spec in mine.items():
+        if not spec.contains(flat[name]):
+            return "value", f"{name}={flat[name]!r}"
+    return None
 
 
 def out_of_range(parameters: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:

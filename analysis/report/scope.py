@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agent.lineage import superseded
 from agent.states import RunState
 from agent.sweep_config.metric import maximize as metric_maximize
 from analysis.report.data import ReportError
@@ -32,10 +33,10 @@ class Tables:
     runs: pd.DataFrame  # every run, secrets removed, the metric as numbers
     history: pd.DataFrame
     state: pd.Series  # each run's state, as text
-    usable: pd.DataFrame  # finished runs with a finite metric
+    usable: pd.DataFrame  # finished runs with a finite metric, one per point (`one_run_per_point`)
     metric: str
     maximize: bool
-    counts: dict[str, int]  # runs per state, "total" and "usable"
+    counts: dict[str, int]  # runs per state, "total" and "usable"; "re-runs" and "prior runs" when any
     messages: list[str]
 
 
@@ -112,6 +113,62 @@ def usable_runs(
     return usable, counts, msgs
 
 
+def is_prior(df: pd.DataFrame) -> pd.Series:
+    """Which rows are a warm start's prior runs (runs of an earlier sweep)."""
+    if "prior" not in df:
+        return pd.Series(False, index=df.index)
+    return df["prior"].map(lambda v: isinstance(v, str) and bool(v)).astype(bool)
+
+
+def _reruns(runs: pd.DataFrame, usable: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
+    """The usable runs less those a later usable run of the same point replaces (`agent.lineage`)."""
+    if "rerun_of" not in runs:
+        return usable, {}, []
+    links = {str(r): str(o) for r, o in zip(runs["run_id"], runs["rerun_of"], strict=True) if isinstance(o, str) and o}
+    if not links:
+        return usable, {}, []
+    gone = superseded(links, usable["run_id"].astype(str))
+    points = len(set(links.values()) - set(links))  # the first runs of the points run again
+    msg = (
+        f"{points} point(s) were run again ({len(links)} re-run(s) in all: `sweepkit rerun`, or a lost run "
+        "requeued); each point counts once, with its latest finished run"
+        + (f" ({len(gone)} earlier finished run(s) left out)." if gone else ".")
+    )
+    return usable[~usable["run_id"].astype(str).isin(gone)], {"re-runs": len(links)}, [msg]
+
+
+def _prior_runs(
+    runs: pd.DataFrame, usable: pd.DataFrame, params: list[str]
+) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
+    """The usable runs less the prior runs whose point this sweep ran itself (its own run counts)."""
+    prior = is_prior(usable)
+    if not is_prior(runs).any():
+        return usable, {}, []
+    keys = [p for p in params if p in usable]
+    dup = pd.Series(False, index=usable.index)
+    if keys:
+        point = pd.Series(list(zip(*(tidy.text(usable[k]) for k in keys), strict=True)), index=usable.index)
+        dup = prior & point.isin(set(point[~prior]))
+    sweeps = ", ".join(sorted({str(v) for v in runs.loc[is_prior(runs), "prior"]}))
+    msg = (
+        f"{int(prior.sum())} prior run(s) of sweep(s) {sweeps} (a warm start) are marked prior in the leaderboard "
+        "and count in the comparisons, but not in expected validation performance, which counts this "
+        "sweep's own trials"
+        + (f"; {int(dup.sum())} of them left out: this sweep ran their point itself." if dup.any() else ".")
+    )
+    return usable[~dup], {"prior runs": int(is_prior(runs).sum())}, [msg]
+
+
+def one_run_per_point(
+    runs: pd.DataFrame, usable: pd.DataFrame, sweep_config: Mapping[str, Any]
+) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
+    """(usable, counts, messages): each point once, with its latest usable run; a warm start's prior
+    run only where this sweep has no usable run of that point."""
+    usable, counts, msgs = _reruns(runs, usable)
+    usable, more, said = _prior_runs(runs, usable, report_params(runs, sweep_config))
+    return usable, {**counts, **more}, msgs + said
+
+
 def read_tables(
     runs: pd.DataFrame, history: pd.DataFrame, sweep_config: Mapping[str, Any], *, compare: str | None, sweep_id: str
 ) -> Tables:
@@ -126,7 +183,9 @@ def read_tables(
     check_compare(runs, sweep_config, compare)
     state = tidy.text(runs["state"])
     usable, counts, left_out = usable_runs(runs, state, metric, sweep_id)
-    return Tables(runs, history, state, usable, metric, maximize, counts, msgs + left_out)
+    usable, more, once = one_run_per_point(runs, usable, sweep_config)
+    counts = {**counts, "usable": int(len(usable)), **more}
+    return Tables(runs, history, state, usable, metric, maximize, counts, msgs + left_out + once)
 
 
 def report_params(runs: pd.DataFrame, sweep_config: Mapping[str, Any]) -> list[str]:

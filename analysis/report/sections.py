@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from agent.states import RunState
-from analysis.report.scope import GROUP, Groups, Tables
+from analysis.report.scope import GROUP, Groups, Tables, is_prior
 from analysis.stats import cost
 from analysis.stats.cells import best_row, matched_pairs, seed_summary, with_t_interval
 from analysis.stats.compare import PairedDifference, paired_difference
@@ -152,11 +152,13 @@ def learning_curves(t: Tables, g: Groups, per_model: list[dict[str, Any]]) -> tu
 
 def expected_performance(t: Tables, g: Groups) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """Per group: expected best score against trials (every group's curve includes the budget all reach)
-    and against a budget of hours."""
-    scores = {m: _group(g, m)[t.metric] for m in g.models}
+    and against a budget of hours. This sweep's own trials only: a warm start's prior runs were drawn
+    by another search."""
+    own = g.usable[~is_prior(g.usable)]
+    scores = {m: own.loc[own[GROUP] == m, t.metric] for m in g.models}
     common = min((int(v.notna().sum()) for v in scores.values()), default=0)  # the budget every model reaches
     evp = {m: expected_max_curve(v, maximize=t.maximize, also=(common,)) for m, v in scores.items()}
-    costed = cost.with_cost(g.usable)
+    costed = cost.with_cost(own)
     evp_time = {
         m: cost.expected_best_by_budget(
             costed.loc[costed[GROUP] == m, t.metric], costed.loc[costed[GROUP] == m, "cost_hours"], maximize=t.maximize
@@ -191,16 +193,23 @@ def caveats(method: str) -> list[str]:
 def failures_table(t: Tables, compare: str | None) -> pd.DataFrame:
     """Runs that failed, crashed, were killed or pruned, each with its reason."""
     fail = t.runs[t.state.isin(FAILED_STATES)]
-    failures = fail[["run_id", "name", "state", "reason"] + ([compare] if compare else [])].copy()
+    again = ["rerun_by"] if "rerun_by" in fail and fail["rerun_by"].notna().any() else []
+    failures = fail[["run_id", "name", "state", "reason"] + ([compare] if compare else []) + again].copy()
     failures["reason"] = failures["reason"].fillna("(no reason recorded)")
+    if again:
+        failures = failures.rename(columns={"rerun_by": "re-run as"}).fillna({"re-run as": ""})
     return failures.reset_index(drop=True)
 
 
 def leaderboard(t: Tables, g: Groups, size: int = 10) -> pd.DataFrame:
     """The best `size` runs: their names, varied keys, seed and metric."""
     top = g.usable.sort_values(t.metric, ascending=not t.maximize).head(size)
-    cols = ["run_id", "name", "url", *g.varying, g.seed_key, t.metric]
-    return top[[c for c in dict.fromkeys(cols) if c and c in top]].reset_index(drop=True)
+    marked = is_prior(g.usable).any()
+    cols = ["run_id", "name", "url", *g.varying, g.seed_key, t.metric, *(["prior"] if marked else [])]
+    board = top[[c for c in dict.fromkeys(cols) if c and c in top]].reset_index(drop=True)
+    if marked:  # a warm start's run names the sweep it ran in; this sweep's own runs show nothing
+        board["prior"] = board["prior"].map(lambda v: f"prior ({v})" if isinstance(v, str) and v else "")
+    return board
 
 
 def system_table(t: Tables, g: Groups) -> pd.DataFrame:

@@ -19,7 +19,20 @@ import pandas as pd
 
 from agent.sweep_config import dotted
 
-META = ["run_id", "name", "state", "reason", "runtime_s", "created_at", "ended_at", "url", "tags"]
+META = [
+    "run_id",
+    "name",
+    "state",
+    "reason",
+    "runtime_s",
+    "created_at",
+    "ended_at",
+    "url",
+    "tags",
+    "rerun_of",  # the run whose point this one ran again (`agent.lineage`)
+    "rerun_by",  # the run that ran this one's point again
+    "prior",  # a warm start's run: the earlier sweep it ran in
+]
 HISTORY_COLUMNS = ["run_id", "step", "metric", "value"]
 REDACTED = "[redacted]"
 
@@ -129,6 +142,9 @@ def record_row(rec: Mapping, secrets: set[str]) -> dict[str, Any]:
             "ended_at": rec.get("ended_at"),
             "url": rec.get("url"),
             "tags": redact_value(", ".join(map(str, tags)), secrets) if tags else None,
+            "rerun_of": rec.get("rerun_of"),
+            "rerun_by": rec.get("rerun_by"),
+            "prior": rec.get("prior"),
         }
     )
     return row

@@ -59,6 +59,7 @@ PROBES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "optuna.storages.journal._file.BaseJournalFileLock": _module_attr(
         "optuna.storages.journal._file.BaseJournalFileLock"
     ),
+    "optuna.study.Study._get_trials": lambda o: o["study"]._get_trials,
 }
 
 
@@ -169,3 +170,26 @@ def test_child_processes_import_the_same_optuna_as_the_tests(tmp_path):
         timeout=120,
     )
     assert out.stdout.split() == [optuna.__version__, optuna.__file__], (out.stdout, os.environ.get("PYTHONPATH"))
+
+
+def test_a_sampler_sees_the_trials_through_trials_view():
+    """GPSampler reads the trials it fits through the study's private `_get_trials`: what `trials_view`
+    leaves out, the GP does not see (bayes relies on it so that a re-run replaces the trial it re-runs)."""
+    import warnings
+
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import create_trial
+
+    space = {"x": FloatDistribution(0.0, 1.0)}
+    study = optuna.create_study()
+    for x in (0.1, 0.5):
+        study.add_trial(create_trial(params={"x": x}, distributions=space, value=x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.GPSampler(n_startup_trials=2)
+    asked = study.ask()
+    frozen = study.trials[asked.number]
+    v = optuna.__version__
+    assert sampler.sample_relative(study, frozen, space), f"optuna {v}: GPSampler did not fit two complete trials"
+    seen = oi.trials_view(study, lambda trials: [t for t in trials if t.number != 0])
+    assert sampler.sample_relative(seen, frozen, space) == {}, f"optuna {v}: GPSampler saw past trials_view"

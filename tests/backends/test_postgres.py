@@ -70,3 +70,41 @@ def test_unknown_sweep_in_postgresql_is_a_one_line_error(tmp_path, pg_url):
     res = sk(tmp_path, "status", "nosuch00", "--storage", pg_url)
     assert res.returncode == 2
     assert "nosuch00" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_rerun_extend_and_warm_start_through_postgresql(home, pg_url):
+    """The same life as on the journal (tests/backends/test_lifecycle.py), on the database store."""
+    from agent.backends.base import FAILED
+    from agent.backends.local import LocalBackend
+    from tests.helpers import run_in_process
+
+    b = LocalBackend(storage=pg_url)
+    grid = {"method": "grid", "metric": {"name": "m", "goal": "maximize"}, "parameters": {"a": {"values": [1, 2, 3]}}}
+    sid = b.create_sweep(grid)
+    failed_once: list[int] = []
+
+    def trial(spec):
+        if spec.params["a"] == 2 and not failed_once:
+            failed_once.append(1)
+            raise RuntimeError("CUDA out of memory")
+        return {"m": float(spec.params["a"])}
+
+    assert run_in_process(b, sid, trial, max_consecutive_failures=9) == 0
+    assert [params for _, params in b.rerun(sid, states=[FAILED]).queued] == [{"a": 2}]
+    assert run_in_process(b, sid, trial) == 0
+    assert sorted(r.config["a"] for r in b.runs(sid) if r.state == "finished") == [1, 2, 3]
+    assert b.extend_sweep(sid, {**grid, "parameters": {"a": {"values": [1, 2, 3, 4]}}}).new_points == 1
+    assert run_in_process(b, sid, trial) == 0  # the engine read before the extension runs the new point
+    assert sorted(r.config["a"] for r in b.runs(sid) if r.state == "finished") == [1, 2, 3, 4]
+    assert b.sweep(sid).state == "finished"
+
+    from agent.cli.warmstart import gather
+
+    bayes = {"method": "bayes", "metric": grid["metric"], "parameters": {"a": {"min": 1, "max": 3}}}
+    seed = gather(b, bayes, [sid])
+    assert len(seed.runs) == 3 and seed.skipped  # a=4 is outside the new range
+    new = b.create_sweep(bayes, prior=seed.runs)
+    study = b.engine(new).study
+    assert sorted((t.params["a"], t.value) for t in study.trials) == [(1, 1.0), (2, 2.0), (3, 3.0)]
+    assert run_in_process(b, new, lambda spec: {"m": float(spec.params["a"])}, count=1) == 0
+    assert len(b.runs(new)) == 4

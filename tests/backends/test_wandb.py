@@ -8,6 +8,7 @@ import pytest
 import wandb
 
 from agent.backends import BackendError
+from agent.backends.base import PriorRun, RunRecord
 from agent.backends.wandb import WandbBackend
 from agent.backends.wandb.api import run_to_record, split_path
 
@@ -56,6 +57,23 @@ def test_create_sweep_uses_wandb_sweep_and_returns_the_path(monkeypatch):
     monkeypatch.setattr(wandb, "sweep", lambda *a, **k: None)
     with pytest.raises(BackendError, match="did not create"):
         WandbBackend().create_sweep({"method": "grid"}, project="p", entity="e")
+
+
+def test_a_warm_start_on_wandb_attaches_the_prior_runs_with_prior_runs(monkeypatch):
+    calls = {}
+
+    def fake_sweep(config, project=None, entity=None, prior_runs=None):
+        calls.update(project=project, entity=entity, prior_runs=prior_runs)
+        return "sw123456"
+
+    monkeypatch.setattr(wandb, "sweep", fake_sweep)
+    prior = [PriorRun("e/p/old00001", RunRecord(id=rid, state="finished"), {"a": 1}, 0.5) for rid in ("r1", "r2")]
+    path = WandbBackend().create_sweep({"method": "bayes"}, project="p", entity="e", prior=prior)
+    assert path == "e/p/sw123456" and calls == {"project": "p", "entity": "e", "prior_runs": ["r1", "r2"]}
+    with pytest.raises(BackendError, match="W&B attaches prior runs of the project the sweep is made in"):
+        WandbBackend().create_sweep({"method": "bayes"}, project="other", entity="e", prior=prior)
+    with pytest.raises(BackendError, match="--no-skip: W&B's grid never hands out a point"):
+        WandbBackend().create_sweep({"method": "grid"}, project="p", entity="e", prior=prior, skip_done=False)
 
 
 def test_runs_query_filters_by_sweep_and_is_not_lazy(monkeypatch):

@@ -51,7 +51,7 @@ def test_a_sound_store_says_so(home):
     sid = b.create_sweep(GRID)
     assert run_in_process(b, sid, _trial) == 0
     res = _doctor(sid)
-    assert res.exit_code == 0 and res.output.strip() == f"{sid}: the store is sound (store format 2)"
+    assert res.exit_code == 0 and res.output.strip() == f"{sid}: the store is sound (store format 3)"
 
 
 def test_doctor_finds_each_kind_of_damage_and_repair_fixes_what_is_safe(home):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
@@ -13,14 +14,17 @@ from agent.backends.base import (
     AgentSettings,
     Backend,
     BackendError,
+    Extended,
+    PriorRun,
     ProgressSink,
+    Rerun,
     RunHistory,
     RunRecord,
     SweepInfo,
     SyncPlan,
     TrialRunner,
 )
-from agent.backends.local import doctor
+from agent.backends.local import doctor, lifecycle
 from agent.backends.local.engine import Engine
 from agent.backends.local.loop import AgentLoop
 from agent.backends.local.store import sweep_dir
@@ -50,8 +54,30 @@ class LocalBackend(Backend):
         return self._engines[key]
 
     # -- sweeps -----------------------------------------------------------------------------
-    def create_sweep(self, config: dict, *, project: str | None = None, entity: str | None = None) -> str:
-        return Engine.create(config, self.storage_url, project)
+    def create_sweep(
+        self,
+        config: dict,
+        *,
+        project: str | None = None,
+        entity: str | None = None,
+        prior: Sequence[PriorRun] = (),
+        skip_done: bool = True,
+    ) -> str:
+        return Engine.create(config, self.storage_url, project, prior, skip_done)
+
+    def prior_runs_of(self, sweep_id: str) -> tuple[SweepInfo, list[RunRecord]]:
+        if "/" in sweep_id:  # entity/project/id
+            raise BackendError(
+                f"--prior {sweep_id}: a local sweep warm-starts from local sweeps; to learn from W&B runs, "
+                "make the new sweep on W&B (--backend wandb), whose prior_runs takes them"
+            )
+        return self.sweep(sweep_id), self.runs(sweep_id)
+
+    def rerun(self, sweep_id: str, *, states: Sequence[str], run_ids: Sequence[str] = ()) -> Rerun:
+        return lifecycle.rerun(self.engine(sweep_id), states, run_ids)
+
+    def extend_sweep(self, sweep_id: str, config: dict) -> Extended:
+        return lifecycle.extend(self.engine(sweep_id), config)
 
     def sweep(self, sweep_id: str) -> SweepInfo:
         return self.engine(sweep_id).info()
@@ -128,7 +154,8 @@ class LocalBackend(Backend):
         self, sweep_id: str, *, project: Optional[str], entity: Optional[str], include_synced: bool = False
     ) -> SyncPlan:
         engine = self.engine(sweep_id)
-        runs = [r for r in engine.records() if r.state != RunState.RUNNING]
+        # a warm start's prior runs belong to their own sweep: they are synced with it
+        runs = [r for r in engine.records() if r.state != RunState.RUNNING and r.prior is None]
         warnings = []
         linked = set(engine.linked_run_ids()) & {r.id for r in runs}
         if linked:

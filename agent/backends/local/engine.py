@@ -13,6 +13,7 @@ import math
 import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,9 +24,10 @@ import yaml
 from optuna.trial import TrialState
 
 from agent import runlog
-from agent.backends.base import BackendError, RunRecord, SweepInfo, SweepState, TrialOutcome, TrialSpec
+from agent.backends.base import BackendError, PriorRun, RunRecord, SweepInfo, SweepState, TrialOutcome, TrialSpec
 from agent.backends.local.hyperband import WandbHyperbandPruner, stopper
 from agent.backends.local.leases import is_stale, reap_stale
+from agent.backends.local.lifecycle import add_prior_runs, run_links, slots_used, target_reached
 from agent.backends.local.methods import EndedTrial, method_for
 from agent.backends.local.optuna_internals import frozen, storage_of
 from agent.backends.local.queue import live_counts
@@ -35,12 +37,13 @@ from agent.backends.local.store import batched_writes, claim_lock, mask_url, new
 from agent.backends.outcome import is_disk_full, outcome
 from agent.paths import write_atomic
 from agent.states import RunState
-from agent.sweep_config.metric import finite, reached
+from agent.sweep_config.metric import finite
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 EXIT_WAIT_S = 30.0  # how long a run's log may take to get its exit record after the trial ended
 REAP_EVERY_S = 1.0  # how often one agent looks for dead agents' runs (a claim costs less without the scan)
+RELOAD_EVERY_S = 2.0  # how often a claim re-reads the sweep's record (an extension, a state a person set)
 
 
 @dataclass
@@ -65,17 +68,36 @@ class Engine:
             where = mask_url(storage_url) if storage_url else str(sweep_dir(sweep_id))
             raise BackendError(f"no sweep {sweep_id!r} in {where}; list them with `sweepkit sweeps`") from None
         self.storage = storage_of(self.study)
-        self.meta = SweepAttrs.from_attrs(self.study.user_attrs, sweep_id=sweep_id)
-        self.config: dict[str, Any] = self.meta.config
-        self.metric: dict[str, Any] = self.config.get("metric") or {}
-        self.method = method_for(self.config, sweep_id)
-        self.study.pruner = stopper(self.config)
-        self.study.sampler = self.method.sampler()
+        self.config: dict[str, Any] = {}
+        self._use(SweepAttrs.from_attrs(self.study.user_attrs, sweep_id=sweep_id))
+        self._reloaded_at = time.monotonic()
         self._run_files: dict[str, Path] = {}
         self._reaped_at = -math.inf
 
+    def _use(self, meta: SweepAttrs) -> None:
+        """Run by the sweep's record as read: its config (new after an extension), its state."""
+        self.meta = meta
+        if meta.config == self.config:
+            return
+        self.config = meta.config
+        self.metric: dict[str, Any] = self.config.get("metric") or {}
+        self.method = method_for(self.config, self.sweep_id)
+        self.study.pruner = stopper(self.config)
+        self.study.sampler = self.method.sampler()
+
+    def reload(self) -> None:
+        """Read the sweep's record again: another process may have extended it, or set its state."""
+        self._use(SweepAttrs.from_attrs(self.study.user_attrs, sweep_id=self.sweep_id))
+        self._reloaded_at = time.monotonic()
+
     @staticmethod
-    def create(config: dict[str, Any], storage_url: Optional[str], project: Optional[str]) -> str:
+    def create(
+        config: dict[str, Any],
+        storage_url: Optional[str],
+        project: Optional[str],
+        prior: Sequence[PriorRun] = (),
+        skip_done: bool = True,
+    ) -> str:
         sweep_id = new_id()
         method = method_for(config, sweep_id)
         d = sweep_dir(sweep_id)
@@ -94,7 +116,8 @@ class Engine:
         with batched_writes(storage_of(study)):  # the sweep's record: one journal append
             for key, value in meta.to_attrs().items():
                 study.set_user_attr(key, value)
-        method.setup(study)
+        done = add_prior_runs(study, method, prior, skip_done)
+        method.setup(study, skip=done if skip_done else ())
         return sweep_id
 
     @property
@@ -103,12 +126,16 @@ class Engine:
 
     # -- reading ----------------------------------------------------------------------------
     def info(self) -> SweepInfo:
+        self.reload()
         trials = self.study.get_trials(deepcopy=False)
+        state = self.meta.control.state
+        if state == SweepState.RUNNING and self.stop_reason(_counts(trials)):
+            state = SweepState.FINISHED
         return SweepInfo(
             id=self.sweep_id,
             backend="local",
             config=self.config,
-            state=SweepState.FINISHED if self.stop_reason(_counts(trials)) else SweepState.RUNNING,
+            state=state,
             name=self.config.get("name") or "",
             created_at=self.meta.created,
             path=mask_url(self.storage_url) if self.storage_url else str(sweep_dir(self.sweep_id)),
@@ -119,8 +146,9 @@ class Engine:
         summary is what its agent last wrote with its heartbeat."""
         now = time.time()
         out = []
-        for t in self.study.get_trials(deepcopy=False):
-            a = TrialAttrs.from_attrs(t.user_attrs)
+        trials = [(t, TrialAttrs.from_attrs(t.user_attrs)) for t in self.study.get_trials(deepcopy=False)]
+        links = run_links(trials)
+        for t, a in trials:
             run, res = a.run, a.result
             if t.state == TrialState.WAITING or run is None or not run.run_id:
                 continue
@@ -139,8 +167,11 @@ class Engine:
                     reason=res.reason if res else None,
                     run_dir=run.run_dir,
                     data_key=self._data_key(run, state),
-                    created_at=t.datetime_start.isoformat(timespec="seconds") if t.datetime_start else None,
-                    ended_at=t.datetime_complete.isoformat(timespec="seconds") if t.datetime_complete else None,
+                    created_at=_iso(t.datetime_start, a.prior.created_at if a.prior else None),
+                    ended_at=_iso(t.datetime_complete, a.prior.ended_at if a.prior else None),
+                    rerun_of=links.rerun_of.get(run.run_id),
+                    rerun_by=links.rerun_by.get(run.run_id),
+                    prior=a.prior.sweep if a.prior else None,
                 )
             )
         return out
@@ -183,13 +214,11 @@ class Engine:
         if self.metric.get("target") is None and not self.config.get("run_cap"):
             return None
         trials = [(t, TrialAttrs.from_attrs(t.user_attrs)) for t in self.study.get_trials(deepcopy=False)]
-        for t, a in trials:
-            if t.state == TrialState.COMPLETE and a.result and reached(self.metric, a.result.value):
-                by = a.run.run_id if a.run else str(t.number)
-                return f"metric.target {self.metric['target']} reached by run {by}"
-        used = sum(1 for t, a in trials if t.state != TrialState.WAITING and not a.requeued)
+        reached_by = target_reached(self.metric, trials)
+        if reached_by:
+            return reached_by
         cap = self.config.get("run_cap")
-        if cap and used >= cap:
+        if cap and slots_used(trials) >= cap:
             return f"run_cap {cap} reached"
         return None
 
@@ -198,7 +227,22 @@ class Engine:
 
         The claim lock serialises what must not race: reaping dead agents' runs (two agents must not
         both requeue a point), counting against run_cap, and a method's sampling (the next agent then
-        sees this one's trial). A method that pops queued trials takes them without it."""
+        sees this one's trial). A method that pops queued trials takes them without it. The sweep's
+        record is read again every RELOAD_EVERY_S and before an agent is told to wait or stop, so an
+        extension (a new config) or a state a person set reaches every running agent."""
+        fresh = time.monotonic() - self._reloaded_at >= RELOAD_EVERY_S
+        if fresh:
+            self.reload()
+        got = self._claim(lease_s, link)
+        if isinstance(got, str) and not fresh:
+            self.reload()  # before an agent waits or leaves: was the sweep extended meanwhile?
+            got = self._claim(lease_s, link)
+        return got
+
+    def _claim(self, lease_s: float, link: bool) -> Claim | str:
+        control = self.meta.control
+        if control.state != SweepState.RUNNING:
+            return f"the sweep is {control.state}" + (f": {control.why}" if control.why else "")
         method = self.method
         if time.monotonic() - self._reaped_at >= REAP_EVERY_S:
             with claim_lock(self.storage, self.sweep_id, wait=False) as mine:
@@ -341,6 +385,11 @@ class Engine:
         except (runlog.RunReadError, OSError, ValueError):
             return []
         return [float(r[metric]) for r in rows if finite(r.get(metric))]
+
+
+def _iso(when: Optional[datetime], recorded: Optional[str]) -> Optional[str]:
+    """A time as the record shows it: the one recorded with the run (a prior run's), else the trial's."""
+    return recorded or (when.isoformat(timespec="seconds") if when else None)
 
 
 def _counts(trials: list[optuna.trial.FrozenTrial]) -> tuple[int, int]:

@@ -10,6 +10,7 @@ Nothing else in the tree names a private Optuna attribute (a test greps for it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Optional
 
@@ -35,6 +36,7 @@ __all__ = [
     "study_id_of",
     "trial_handle",
     "trial_id_of",
+    "trials_view",
     "version",
 ]
 
@@ -50,6 +52,7 @@ INTERNALS: dict[str, str] = {
     "optuna.storages.JournalStorage._sync_with_backend": "replay now, so a refused write raises here, not later",
     "optuna.storages._rdb.models.TrialModel": "the trials table, for a count and a SKIP LOCKED pop in SQL",
     "optuna.storages.journal._file.BaseJournalFileLock": "the lock type JournalFileBackend takes (not exported)",
+    "optuna.study.Study._get_trials": "the trials a sampler fits on: a re-run must replace the trial it re-runs",
 }
 
 
@@ -82,6 +85,26 @@ def trial_handle(study: optuna.Study, trial_id: int) -> optuna.Trial:
     """A handle on a trial this process set running itself (Optuna's constructor is public, but its
     docs discourage direct use: it is how `ask` makes one, and no public call takes an id)."""
     return optuna.Trial(study, trial_id)
+
+
+class _TrialsView:
+    """A study whose samplers' reads of its trials pass through `keep`; everything else is the study."""
+
+    def __init__(self, study: optuna.Study, keep: Callable[[list[FrozenTrial]], list[FrozenTrial]]) -> None:
+        self._study, self._keep = study, keep
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
+
+    def _get_trials(self, *args: Any, **kwargs: Any) -> list[FrozenTrial]:
+        return self._keep(self._study._get_trials(*args, **kwargs))
+
+
+def trials_view(study: optuna.Study, keep: Callable[[list[FrozenTrial]], list[FrozenTrial]]) -> Any:
+    """The study as a sampler should see it: the trials it fits on filtered by `keep`. Optuna's
+    samplers read trials through a private method and no public hook filters them; a re-run's value
+    must replace the earlier trial's (trials cannot be deleted, nor a complete one changed)."""
+    return _TrialsView(study, keep)
 
 
 # -- storages ------------------------------------------------------------------------------------

@@ -10,6 +10,13 @@ Store formats (`sk_format` on the study; absent = 1):
    point), `sk_run` (the claim), `sk_heartbeat`, `sk_result` + `sk_requeued` (how it ended).
 2. `sk_format` itself, and `sk_live` (a running trial's last logged values, written with its
    heartbeat). A format-1 reader ignores `sk_live`, so format 2 adds and breaks nothing.
+3. The sweep's life after it is made. On the study: `sk_config_history` (the configs an extension
+   replaced, each with when and what changed) and `sk_state` (the state a person set: `SweepControl`).
+   Per trial: `sk_rerun_of` beside `sk_params` (a point queued again by `sweepkit rerun`; the re-run
+   replaces that trial in run_cap, in what bayes learns and in the report) and `sk_prior` (a finished
+   run of an earlier sweep added by a warm start: no slot of run_cap, not this sweep's target). A
+   format-2 reader would count replaced and prior trials as this sweep's own runs, so a sweep gets
+   format 3 when it is made, or when a rerun or an extension first writes these keys.
 A sweep of a newer format than `FORMAT` is refused in one line: its records may mean something
 this sweepkit would misread.
 """
@@ -21,16 +28,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from agent.backends.base import BackendError
+from agent.backends.base import BackendError, SweepState
 from agent.states import RunState
 
-FORMAT = 2  # the store format this sweepkit writes, and the newest it reads
+FORMAT = 3  # the store format this sweepkit writes, and the newest it reads
 DEFAULT_LEASE_S = 60.0  # a claim that recorded no lease (format 1 always recorded one)
 
 # The keys, each named once.
 FORMAT_KEY, CONFIG_KEY, CREATED_KEY, PROJECT_KEY = "sk_format", "sk_config", "sk_created", "sk_project"
 PARAMS_KEY, REQUEUE_OF_KEY, RUN_KEY = "sk_params", "sk_requeue_of", "sk_run"
 HEARTBEAT_KEY, LIVE_KEY, RESULT_KEY, REQUEUED_KEY = "sk_heartbeat", "sk_live", "sk_result", "sk_requeued"
+HISTORY_KEY, STATE_KEY, RERUN_OF_KEY, PRIOR_KEY = "sk_config_history", "sk_state", "sk_rerun_of", "sk_prior"
 
 
 class StoreFormatError(BackendError):
@@ -57,11 +65,54 @@ def _str(value: Any) -> Optional[str]:
 
 # -- the sweep ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class ConfigRevision:
+    """A config the sweep had before an extension replaced it."""
+
+    config: dict[str, Any]
+    until: Optional[str] = None  # ISO time, UTC, of the extension
+    change: str = ""  # what the extension changed, in words
+
+    def to_json(self) -> dict[str, Any]:
+        return {"config": self.config, "until": self.until, "change": self.change}
+
+    @classmethod
+    def from_json(cls, value: Any) -> Optional[ConfigRevision]:
+        d = _dict(value)
+        return cls(_dict(d.get("config")), _str(d.get("until")), _str(d.get("change")) or "") if d else None
+
+
+@dataclass(frozen=True)
+class SweepControl:
+    """The state a person set on the sweep (`SweepState`): only RUNNING so far, which a rerun or an
+    extension writes when it opens the sweep again. An agent hands out trials only while it is
+    RUNNING. A state this sweepkit does not know reads as RUNNING, so the sweepkit that first writes
+    a new state (pause, stop, cancel) must raise FORMAT: older agents then refuse the sweep instead."""
+
+    state: SweepState = SweepState.RUNNING
+    at: Optional[str] = None  # ISO time, UTC
+    why: Optional[str] = None
+
+    def to_attrs(self) -> dict[str, Any]:
+        return {STATE_KEY: {"state": self.state.value, "at": self.at, "why": self.why}}
+
+    @classmethod
+    def from_attrs(cls, attrs: Mapping[str, Any]) -> SweepControl:
+        d = _dict(attrs.get(STATE_KEY))
+        try:
+            state = SweepState(str(d.get("state")))
+        except ValueError:
+            state = SweepState.RUNNING
+        return cls(state, _str(d.get("at")), _str(d.get("why")))
+
+
+@dataclass(frozen=True)
 class SweepAttrs:
     config: dict[str, Any]
     created: Optional[str] = None  # ISO time, UTC
     project: Optional[str] = None
     format: int = FORMAT
+    history: tuple[ConfigRevision, ...] = ()  # earlier configs, oldest first
+    control: SweepControl = SweepControl()
 
     def to_attrs(self) -> dict[str, Any]:
         return {
@@ -80,33 +131,78 @@ class SweepAttrs:
                 f"sweep {sweep_id} was written by a newer sweepkit (store format {fmt}; this one reads up to "
                 f"{FORMAT}): upgrade sweepkit"
             )
+        history = attrs.get(HISTORY_KEY)
+        revisions = [ConfigRevision.from_json(v) for v in history] if isinstance(history, list) else []
         return cls(
             config=_dict(attrs.get(CONFIG_KEY)),
             created=_str(attrs.get(CREATED_KEY)),
             project=_str(attrs.get(PROJECT_KEY)),
             format=fmt,
+            history=tuple(r for r in revisions if r is not None),
+            control=SweepControl.from_attrs(attrs),
         )
+
+    @property
+    def revision(self) -> int:
+        """1 for the config the sweep was made with, +1 per extension."""
+        return len(self.history) + 1
+
+    def extended(self, config: dict[str, Any], *, at: str, change: str) -> dict[str, Any]:
+        """The study attrs that make `config` the sweep's config, the current one kept in its history."""
+        history = [*self.history, ConfigRevision(self.config, at, change)]
+        return {FORMAT_KEY: FORMAT, CONFIG_KEY: config, HISTORY_KEY: [r.to_json() for r in history]}
 
 
 # -- a trial --------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class QueuedPoint:
-    """A waiting trial's params: a grid point, or the point of a lost or killed run to run again."""
+    """A waiting trial's params: a grid point, the point of a lost or killed run the sweep queued
+    again itself (`requeue_of`), or one a person asked to run again (`rerun_of`, `sweepkit rerun`)."""
 
     params: dict[str, Any]
     requeue_of: Optional[int] = None  # the number of the trial whose point this is
+    rerun_of: Optional[int] = None  # likewise, queued by `sweepkit rerun`: this trial replaces that one
 
     def to_attrs(self) -> dict[str, Any]:
         attrs: dict[str, Any] = {PARAMS_KEY: self.params}
         if self.requeue_of is not None:
             attrs[REQUEUE_OF_KEY] = self.requeue_of
+        if self.rerun_of is not None:
+            attrs[RERUN_OF_KEY] = self.rerun_of
         return attrs
 
     @classmethod
     def from_attrs(cls, attrs: Mapping[str, Any]) -> Optional[QueuedPoint]:
         if PARAMS_KEY not in attrs:
             return None
-        return cls(_dict(attrs.get(PARAMS_KEY)), _int(attrs.get(REQUEUE_OF_KEY)))
+        return cls(_dict(attrs.get(PARAMS_KEY)), _int(attrs.get(REQUEUE_OF_KEY)), _int(attrs.get(RERUN_OF_KEY)))
+
+    @property
+    def earlier(self) -> Optional[int]:
+        """The trial whose point this one runs again, however it was queued."""
+        return self.rerun_of if self.rerun_of is not None else self.requeue_of
+
+
+@dataclass(frozen=True)
+class PriorMark:
+    """A trial that holds a finished run of an earlier sweep (a warm start): where it ran, and when."""
+
+    sweep: str
+    created_at: Optional[str] = None
+    ended_at: Optional[str] = None
+    skipped: bool = True  # the sweep skips its point (else, `--no-skip`, runs it too)
+
+    def to_attrs(self) -> dict[str, Any]:
+        mark = {"sweep": self.sweep, "created_at": self.created_at, "ended_at": self.ended_at, "skipped": self.skipped}
+        return {PRIOR_KEY: mark}
+
+    @classmethod
+    def from_attrs(cls, attrs: Mapping[str, Any]) -> Optional[PriorMark]:
+        d = _dict(attrs.get(PRIOR_KEY))
+        sweep = _str(d.get("sweep"))
+        if not sweep:
+            return None
+        return cls(sweep, _str(d.get("created_at")), _str(d.get("ended_at")), d.get("skipped") is not False)
 
 
 @dataclass(frozen=True)
@@ -259,6 +355,7 @@ class TrialAttrs:
     live: Optional[LiveValues] = None
     result: Optional[Result] = None
     requeued: bool = False  # its point was queued again: the trial counts no slot of run_cap
+    prior: Optional[PriorMark] = None  # a warm start's run of an earlier sweep
 
     @classmethod
     def from_attrs(cls, attrs: Mapping[str, Any]) -> TrialAttrs:
@@ -269,6 +366,7 @@ class TrialAttrs:
             live=LiveValues.from_attrs(attrs),
             result=Result.from_attrs(attrs),
             requeued=attrs.get(REQUEUED_KEY) is True,
+            prior=PriorMark.from_attrs(attrs),
         )
 
 

@@ -26,8 +26,8 @@ import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 
-from agent.sweep_config.distributions import CATEGORICAL, ParamSpec, is_int
-from agent.sweep_config.space import parameter_specs, unflatten
+from agent.sweep_config.distributions import CATEGORICAL, ParamSpec, is_int, value_key
+from agent.sweep_config.space import flatten, parameter_specs, unflatten
 
 U_EPS = 1e-9
 
@@ -67,6 +67,18 @@ class _Codec:
         else:
             self.dist = FloatDistribution(U_EPS, 1 - U_EPS)
 
+    def encode(self, value: Any) -> Any:
+        """The internal value that decodes to `value` (a value this leaf can take)."""
+        if self.kind == "value":
+            return value
+        if self.kind == "index":
+            return [value_key(c) for c in self.choices].index(value_key(value))
+        if self.kind == "plain":
+            return int(value) if self.spec.distribution == "int_uniform" else float(value)
+        if self.kind == "k":
+            return int(np.round(value / self.spec.get("q")))
+        return min(max(float(self.spec.cdf(value)), U_EPS), 1 - U_EPS)
+
     def decode(self, internal: Any) -> Any:
         if self.kind == "value":
             return internal
@@ -80,6 +92,11 @@ class _Codec:
             q = self.spec.get("q")
             return int(internal) * q if is_int(q) else float(int(internal) * q)
         return self.spec.ppf(float(internal))
+
+
+def percentile_coded(parameters: Mapping[str, Any]) -> list[str]:
+    """The leaves Optuna holds as a percentile of their distribution (see the module notes)."""
+    return [name for name, c in _codecs(parameters).items() if c.kind == "u"]
 
 
 def _codecs(parameters: Mapping[str, Any]) -> dict[str, _Codec]:
@@ -97,6 +114,18 @@ def from_optuna_params(internal: Mapping[str, Any], parameters: Mapping[str, Any
         else:
             flat[name] = codec.decode(internal[name])
     return unflatten(flat)
+
+
+def search_space(parameters: Mapping[str, Any]) -> dict[str, BaseDistribution]:
+    """Every non-constant leaf's Optuna distribution."""
+    return {name: c.dist for name, c in _codecs(parameters).items() if c.dist is not None}
+
+
+def to_optuna_params(config: Mapping[str, Any], parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """A point of the space (nested, as a run receives it) -> Optuna's internal values: the inverse
+    of `from_optuna_params`, for a trial added with known params (a warm start's prior run)."""
+    flat = flatten(config, parameters)
+    return {name: c.encode(flat[name]) for name, c in _codecs(parameters).items() if c.dist is not None}
 
 
 def suggest(trial: optuna.trial.Trial, parameters: Mapping[str, Any]) -> dict:

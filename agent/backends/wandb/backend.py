@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Optional
 
 import yaml
@@ -16,7 +16,10 @@ from agent.backends.base import (
     AgentSettings,
     Backend,
     BackendError,
+    Extended,
+    PriorRun,
     ProgressSink,
+    Rerun,
     RunHistory,
     RunRecord,
     SweepInfo,
@@ -85,13 +88,34 @@ class WandbBackend(Backend):
         return "/".join(p for p in (entity, project, sid) if p)
 
     # -- sweeps -----------------------------------------------------------------------------
-    def create_sweep(self, config: dict, *, project: str | None = None, entity: str | None = None) -> str:
+    def create_sweep(
+        self,
+        config: dict,
+        *,
+        project: str | None = None,
+        entity: str | None = None,
+        prior: Sequence[PriorRun] = (),
+        skip_done: bool = True,
+    ) -> str:
         import wandb
 
         project = project or self.project or config.get("project")
         entity = entity or self.entity or config.get("entity")
+        if prior and not skip_done:
+            raise BackendError(
+                "--no-skip: W&B's grid never hands out a point that a run of the sweep holds, prior runs "
+                "included; drop --no-skip, or --prior"
+            )
+        for p in prior:
+            p_entity, p_project, _ = split_path(self._path(p.sweep_id))
+            if p_project != project or (entity and p_entity and p_entity != entity):
+                raise BackendError(
+                    f"--prior {p.sweep_id}: W&B attaches prior runs of the project the sweep is made in "
+                    f"({'/'.join(x for x in (entity, project) if x)}); pass --project {p_project}"
+                )
         try:
-            sweep_id = wandb.sweep(config, project=project, entity=entity)
+            attach = {"prior_runs": [p.run.id for p in prior]} if prior else {}
+            sweep_id = wandb.sweep(config, project=project, entity=entity, **attach)
         except Exception as exc:
             raise BackendError(f"W&B refused the sweep: {one_line(exc)}") from None
         if not sweep_id:
@@ -108,6 +132,29 @@ class WandbBackend(Backend):
             return self._api().default_entity
         except Exception:
             return None
+
+    def prior_runs_of(self, sweep_id: str) -> tuple[SweepInfo, list[RunRecord]]:
+        try:
+            return self.sweep(sweep_id), self.runs(sweep_id)
+        except BackendError as exc:
+            raise BackendError(
+                f"--prior {sweep_id}: {exc}; W&B's prior_runs takes runs already on W&B "
+                "(`sweepkit sync SWEEP` uploads a local sweep's runs)"
+            ) from None
+
+    def rerun(self, sweep_id: str, *, states: Sequence[str], run_ids: Sequence[str] = ()) -> Rerun:
+        raise BackendError(
+            "W&B has no re-run of a sweep's runs: its server hands a grid point out only while no run of the "
+            "sweep holds it, failed or not. Make a new W&B sweep of the same file holding the finished runs: "
+            f"`sweepkit sweep FILE --backend wandb --prior {sweep_id}` (its grid then runs only the other points)"
+        )
+
+    def extend_sweep(self, sweep_id: str, config: dict) -> Extended:
+        raise BackendError(
+            "W&B cannot extend a sweep that has runs: `wandb sweep --update` changes a sweep only while it is "
+            "pending, before any run has started. Make a new sweep that learns from this one: "
+            f"`sweepkit sweep FILE --backend wandb --prior {sweep_id}`"
+        )
 
     def sweep(self, sweep_id: str) -> SweepInfo:
         path = self._path(sweep_id)

@@ -2,24 +2,29 @@
 sampler learns from an ended trial (modelled on Optuna's `BaseSampler`/`BasePruner` split: the
 method proposes, a stopper prunes).
 
-A method knows how to set a new sweep up (grid enqueues its points), whether the sweep is
-exhausted, how an agent takes its next trial (grid pops a waiting point without the claim lock;
-random and bayes sample under it, so each sees the others' trials), which params a started trial
-runs, whether a lost or killed run's point runs again, and what the sampler learns when it ends.
+A method knows how to set a new sweep up (grid enqueues its points, less those already run), whether
+the sweep is exhausted, how an agent takes its next trial (grid pops a waiting point without the
+claim lock; random and bayes sample under it, so each sees the others' trials), which params a
+started trial runs (a queued point's own, whatever the method), whether a lost or killed run's point
+runs again, what the sampler learns when it ends, and how a re-run, a warm start's prior run and an
+extended config enter its model.
 """
 
 from __future__ import annotations
 
 import abc
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
 import optuna
-from optuna.trial import TrialState
+from optuna.distributions import BaseDistribution
+from optuna.trial import FrozenTrial, TrialState
 
+from agent.backends.local.schema import QueuedPoint
 from agent.states import RunState
+from agent.sweep_config import Extension
 
 
 @dataclass
@@ -60,8 +65,22 @@ class SearchMethod(abc.ABC):
         """The study's sampler: seeded by the sweep id, so a sweep's draws are reproducible."""
         return optuna.samplers.RandomSampler(seed=zlib.crc32(self.sweep_id.encode()))
 
-    def setup(self, study: optuna.Study) -> None:  # noqa: B027 (most methods need no set-up)
-        """Prepare a new sweep's study (nothing, unless the method knows its trials up front)."""
+    def setup(self, study: optuna.Study, skip: Collection[tuple[str, ...]] = ()) -> int:
+        """Prepare the study for this config: queue the points the method knows up front, less those
+        in `skip` (`point_key`s already run or queued); how many it queued. Called when a sweep is
+        made and again when an extension replaced its config."""
+        return 0
+
+    def check_extension(self, old: dict[str, Any], ext: Extension) -> None:  # noqa: B027 (most accept any)
+        """SweepConfigError when this method cannot carry what it learned over an `extension` from `old`."""
+
+    def fixed_params(self, earlier: FrozenTrial) -> dict[str, Any]:
+        """Optuna's params for a trial that runs `earlier`'s point again (a model must see it there)."""
+        return {}
+
+    def prior_params(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, BaseDistribution]]:
+        """(Optuna's params, their distributions) of a prior run at `params` that the sampler learns from."""
+        return {}, {}
 
     def exhausted(self, live: Callable[[], tuple[int, int]]) -> Optional[str]:
         """Why the sweep has nothing left to hand out, whatever its caps; `live()`: (waiting, running)."""
@@ -73,7 +92,7 @@ class SearchMethod(abc.ABC):
 
     @abc.abstractmethod
     def params(self, trial: optuna.Trial) -> dict[str, Any]:
-        """The (nested) params the started trial runs."""
+        """The (nested) params the started trial runs: a queued point's own (`queued_params`)."""
 
     def lesson(self, ended: EndedTrial) -> Lesson:
         """A finished run teaches its value (0.0 when the sweep names no metric: samplers ignore it);
@@ -83,3 +102,10 @@ class SearchMethod(abc.ABC):
         if ended.state == RunState.PRUNED:
             return Lesson(state=TrialState.PRUNED)
         return Lesson(state=TrialState.FAIL)
+
+
+def queued_params(trial: optuna.Trial) -> Optional[dict[str, Any]]:
+    """The params a queued trial (a grid point, a requeued or re-run point) was queued with; None for
+    a trial the method draws itself."""
+    point = QueuedPoint.from_attrs(trial.user_attrs)
+    return point.params if point else None
