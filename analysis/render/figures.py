@@ -185,14 +185,15 @@ def importance(d: ReportData) -> go.Figure | None:
             x=effect,
             mode="markers+text",
             text=[fmt_value(v) for v in lv["level"]],
-            textposition="top center",
+            textposition=["top left" if v < 0 else "top right" for v in effect],
+            cliponaxis=False,
             marker=dict(size=10, color=[color(2) if v > 0 else color(3) for v in effect]),
             name="levels",
             hovertemplate="%{y}=%{text}: %{x:+.2f}<extra></extra>",
             row=1,
             col=2,
         )
-        reach = max(float(np.nanmax(np.abs(effect))), 1e-9) * 1.35
+        reach = max(float(np.nanmax(np.abs(effect))), 1e-9) * 1.7  # room for the level names
         fig.update_xaxes(range=[-reach, reach], zeroline=True, zerolinecolor="#999", row=1, col=2)
     fig.update_yaxes(type="category", categoryarray=params, row=1, col=1)
     left = min(360, 20 + 7 * max(len(p) for p in params))

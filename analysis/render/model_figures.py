@@ -73,14 +73,16 @@ def _model_panel(fig: go.Figure, d: ReportData) -> list[Any]:
             name=row.model,
             error_y=err,
             showlegend=False,
-            marker=dict(symbol="line-ew-open", size=34, line=dict(width=3, color=color(i))),
+            marker=dict(symbol="line-ew-open", size=34, color=color(i), line=dict(width=3, color=color(i))),
             hovertemplate=f"{row.model}: mean over {row.cells} cells, %{{y:.2f}}<extra></extra>",
             row=1,
             col=1,
         )
         drawn += list(p["value"] * f) + [row.mean * f]
     names = list(d.model_means["model"])
-    fig.update_xaxes(tickvals=list(range(len(names))), ticktext=names, range=[-0.6, len(names) - 0.4], row=1, col=1)
+    fig.update_xaxes(
+        tickvals=list(range(len(names))), ticktext=names, range=[-0.6, len(names) - 0.4], zeroline=False, row=1, col=1
+    )
     return drawn
 
 

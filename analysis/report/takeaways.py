@@ -273,7 +273,7 @@ def _importance_sentence(data: ReportData) -> str:
         return "Too few runs or no varied parameter: importance is not estimated."
     r = data.importance.iloc[0]
     head = (
-        f"{r['param']} matters most for {m}: shuffling it costs a random forest {r['r2_drop']:.2f} of its R² "
+        f"{r['param']} matters most for {m}: shuffling it lowers a random forest's R² by {r['r2_drop']:.2f} "
         f"({r['importance']:.0%} of all parameters' permutation importance)"
     )
     levels = _levels_phrase(data, str(r["param"]))
