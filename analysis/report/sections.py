@@ -126,7 +126,8 @@ def run_points(t: Tables, g: Groups) -> pd.DataFrame:
     for k in keys[1:]:
         config = config + f", {k}=" + tidy.text(u[k])
     match = _match_keys(g)
-    cell = u[match].astype(str).agg("|".join, axis=1) if match else pd.Series("", index=u.index)
+    keyed = u.assign(**{k: tidy.text(u[k]) for k in match})
+    cell = keyed.groupby(match, dropna=False).ngroup() if match else pd.Series(0, index=u.index)
     per_group = [set(cell[u[GROUP] == m]) for m in g.models]
     shared = set.intersection(*per_group) if per_group else set()
     in_shared = cell.isin(shared) if shared else pd.Series(True, index=u.index)  # no common cell: every run
