@@ -1,8 +1,11 @@
-"""False-positive rates and power of the report's paired comparison, against the BCa bootstrap it replaced.
+"""False-positive rates and power of the report's paired comparison, against the BCa bootstrap it replaced;
+and the coverage of its intervals of a mean over seeds for a bounded metric, against the plain t-interval.
 
 A/A comparisons: paired differences drawn from one distribution with mean 0 (normal, and t with 3
 df for heavy tails); a method's false-positive rate is how often it calls them significant at 95%.
 Power: differences of the size the report calls "detectable at 80% power" at that n.
+Seed intervals: accuracies over n seeds drawn from a Beta with the given mean and sd; coverage of the
+true mean, and how often the interval leaves [0, 1].
 Asserts nothing; the tests (tests/analysis/test_calibration.py) hold the limits.
 
     python -m benchmarks.calibration [--draws 2000] [--out results.json]
@@ -17,7 +20,7 @@ import math
 import numpy as np
 from scipy import stats as sps
 
-from analysis.stats import compare
+from analysis.stats import compare, intervals
 
 NS = (2, 3, 4, 6, 10, 30, 100)
 
@@ -32,6 +35,32 @@ def rate(fn, draw, n: int, draws: int, seed: int) -> float:
     rng = np.random.default_rng(seed)
     with np.errstate(all="ignore"):
         return float(np.mean([fn(draw(rng, n)) for _ in range(draws)]))
+
+
+def seed_coverage(mu: float, sd: float, n: int, draws: int, seed: int) -> dict:
+    """Coverage of the true mean by the plain and the bounded (logit) t-interval, and the plain one's escapes."""
+    k = mu * (1 - mu) / sd**2 - 1
+    rng = np.random.default_rng(seed)
+    plain = bounded = outside = 0
+    for _ in range(draws):
+        v = rng.beta(mu * k, (1 - mu) * k, n)
+        _, lo, hi = compare.t_interval(v)
+        plain += lo <= mu <= hi
+        outside += lo < 0 or hi > 1
+        _, lo, hi = intervals.mean_interval(v, (0.0, 1.0))
+        bounded += lo <= mu <= hi
+    return {"mu": mu, "sd": sd, "n": n, "plain": plain / draws, "bounded": bounded / draws, "outside": outside / draws}
+
+
+def seed_intervals(draws: int) -> list[dict]:
+    rows = []
+    print(f"\n{'mean':>5} {'sd':>5} {'n':>3} {'plain t cover':>14} {'logit t cover':>14} {'plain t outside [0,1]':>22}")
+    for mu, sd in ((0.80, 0.03), (0.95, 0.03), (0.99, 0.01)):
+        for n in NS:
+            r = seed_coverage(mu, sd, n, draws, 50 + n)
+            rows.append(r)
+            print(f"{mu:5.2f} {sd:5.2f} {n:3d} {r['plain']:14.1%} {r['bounded']:14.1%} {r['outside']:22.1%}")
+    return rows
 
 
 def main() -> None:
@@ -66,9 +95,11 @@ def main() -> None:
             )
     se = math.sqrt(0.05 * 0.95 / args.draws)
     print(f"Monte-Carlo standard error of a 5% rate at {args.draws} draws: {se:.1%}")
+    seeds = seed_intervals(args.draws)
     if args.out:
         with open(args.out, "w") as fh:
-            json.dump({"draws": args.draws, "bca_draws": args.bca_draws, "rows": rows}, fh, indent=1)
+            out = {"draws": args.draws, "bca_draws": args.bca_draws, "rows": rows, "seed_intervals": seeds}
+            json.dump(out, fh, indent=1)
 
 
 if __name__ == "__main__":

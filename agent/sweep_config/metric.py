@@ -1,4 +1,5 @@
-"""The sweep metric's rules: which value is better, the best run, and when `target` is reached.
+"""The sweep metric's rules: which value is better, the best run, when `target` is reached, and
+the range a metric can take by its nature.
 
 One declaration of "best" for every caller (status, the agents' views, the report): W&B's goal
 defaults to minimize, and only finished runs with a finite value compete.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Optional, TypeVar
 
@@ -45,3 +47,36 @@ def reached(metric: Optional[Mapping], value: Optional[float]) -> bool:
     if target is None or value is None:
         return False
     return value >= target if maximize(metric) else value <= target
+
+
+Bounds = tuple[Optional[float], Optional[float]]
+UNBOUNDED: Bounds = (None, None)
+# What a metric can be, by the words of its name (split on "/", ".", "_", "-"; a name is read from
+# its last part, so eval/accuracy, eval_accuracy and test.macro_f1 all read as theirs). A rate is a
+# share of cases (error_rate, success_rate); a learning rate or a word error rate (which passes 1
+# when the output has more words than the reference) is not.
+BOUNDS_BY_WORD: dict[str, Bounds] = {
+    **dict.fromkeys(("accuracy", "acc", "f1", "precision", "recall", "auc", "auroc", "iou", "jaccard"), (0.0, 1.0)),
+    **dict.fromkeys(("exact_match", "error_rate", "success_rate", "hit_rate", "pass_rate", "win_rate"), (0.0, 1.0)),
+    **dict.fromkeys(("matthews_correlation", "mcc", "pearson", "pearsonr", "spearman", "spearmanr"), (-1.0, 1.0)),
+    **dict.fromkeys(("correlation", "kendall", "kendalltau"), (-1.0, 1.0)),
+    **dict.fromkeys(("loss", "mse", "mae", "rmse", "perplexity"), (0.0, None)),
+}
+NOT_BOUNDED = ("learning_rate", "wer", "cer", "word_error_rate", "char_error_rate")
+
+
+def metric_bounds(name: Optional[str]) -> Bounds:
+    """(low, high) a metric named `name` can take by its nature; None where it has no bound.
+
+    Accuracy, F1, precision, recall, AUC and rates lie in [0, 1]; Matthews' and other correlations
+    in [-1, 1]; losses are >= 0. An unknown name is unbounded: no interval is bent by a guess.
+    """
+    last = re.split(r"[/.]", (name or "").lower())[-1]
+    last = re.sub(r"^(eval|test|val|valid|validation|train)_", "", last)
+    if last in NOT_BOUNDED:
+        return UNBOUNDED
+    if last in BOUNDS_BY_WORD:
+        return BOUNDS_BY_WORD[last]
+    words = re.split(r"[_\-]", last)
+    found = {BOUNDS_BY_WORD[w] for w in words if w in BOUNDS_BY_WORD}
+    return found.pop() if len(found) == 1 else UNBOUNDED

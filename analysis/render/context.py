@@ -11,7 +11,7 @@ import pandas as pd
 from agent.paths import run_page
 from analysis.render.cells import fmt_num
 from analysis.render.figures import FIGURES
-from analysis.report.data import ReportData
+from analysis.report.data import ReportData, fmt_value
 
 CELL_STATS = ("mean", "std", "low", "high", "seeds")
 MAX_TABLE_ROWS = 200
@@ -23,24 +23,33 @@ def table(df: pd.DataFrame, limit: int = MAX_TABLE_ROWS) -> dict[str, Any]:
     return {"columns": list(shown.columns), "rows": shown.to_dict(orient="records"), "more": max(0, len(df) - limit)}
 
 
+def _with_n(low: Any, high: Any, n: Any, f: float) -> str:
+    """An interval as a table states it: with the n it rests on."""
+    if low is None or high is None or not (np.isfinite(low) and np.isfinite(high)):
+        return f"n/a (n={n})" if n is not None else "n/a"
+    return f"{fmt_num(low * f)} to {fmt_num(high * f)} (n={n})"
+
+
 def _per_model_rows(d: ReportData) -> list[dict[str, Any]]:
     f = d.scale.factor
+    means = d.model_means.set_index("model") if len(d.model_means) else pd.DataFrame()
     rows = []
     for pm in d.per_model:
         bc, c = pm["best_config"] or {}, pm["cost"]
-        low, high = bc.get("low"), bc.get("high")
+        mm = means.loc[pm["model"]] if pm["model"] in means.index else None
         rows.append(
             {
                 "model": pm["model"],
                 "runs": pm["runs"],
                 "best run": pm["best_run"]["name"],
                 "best value": pm["best_run"]["value"] * f,
-                "best config": ", ".join(f"{k}={v}" for k, v in bc.items() if k not in CELL_STATS and k != d.compare),
+                "mean (shared cells)": np.nan if mm is None else mm["mean"] * f,
+                "its 95% CI": "n/a" if mm is None else _with_n(mm["low"], mm["high"], f"{mm['n']} {mm['unit']}", f),
+                "best config": ", ".join(
+                    f"{k}={fmt_value(v)}" for k, v in bc.items() if k not in CELL_STATS and k != d.compare
+                ),
                 "best config mean": bc.get("mean", np.nan) * f,
-                "95% CI": "n/a (one seed)"
-                if low is None or high is None
-                else f"{fmt_num(low * f)} to {fmt_num(high * f)}",
-                "seeds": bc.get("seeds"),
+                "best config 95% CI": _with_n(bc.get("low"), bc.get("high"), bc.get("seeds"), f),
                 f"{d.hours_unit}/trial": c["hours"],
                 "wall s/trial": c["wall_s"],
                 "samples/s": c["throughput"],
@@ -138,7 +147,7 @@ def report_context(d: ReportData) -> dict[str, Any]:
         "d": d,
         "per_model": table(pd.DataFrame(_per_model_rows(d))),
         "comparisons": _comparison_rows(d),
-        "cells": table(_scaled(d.cells, ("mean", "std", "low", "high"), d.scale.factor)),
+        "cells": table(_scaled(d.cells, ("mean", "std", "low", "high"), d.scale.factor).rename(columns={"count": "n"})),
         "costs": table(costs),
         "leaderboard": lb.to_dict(orient="records"),
         "lb_columns": [c for c in lb.columns if c not in ("run_id", "url", "name", "page")],
@@ -146,4 +155,44 @@ def report_context(d: ReportData) -> dict[str, Any]:
         "goal": "maximize" if d.maximize else "minimize",
         "figure_titles": {k: t for k, t, _ in FIGURES},
         "retest": retest_context(d),
+        "notes": figure_notes(d),
+    }
+
+
+def figure_notes(d: ReportData) -> dict[str, str]:
+    """What each figure draws, in words: which interval, or the seeds instead, and on which scale."""
+    n = int(d.model_means["n"].min()) if len(d.model_means) else 0
+    unit = str(d.model_means["unit"].iloc[0]) if len(d.model_means) else "seeds"
+    few = n < d.band_min_seeds
+    over = str(d.model_means["over"].iloc[0]) if len(d.model_means) else "all its runs"
+    how = f"{d.interval_note}"
+    means = (
+        f"at {n} {unit} the runs themselves are drawn instead of an interval (below {d.band_min_seeds} a 95% "
+        f"interval of a mean is too wide to draw usefully); the table above gives the interval with its n: {how}"
+        if few
+        else f"with its {how}"
+    )
+    return {
+        "comparison": (
+            f"Left: each dot is one run, of {over}; the dash is the model's mean over them, {means}. Right: the "
+            f"paired difference over the matched cells, the number the takeaway states, with its 95% paired "
+            f"t-interval (calibrated at every number of pairs; a difference is not bounded like the metric, so it "
+            f"keeps the plain t); the dashed line is no difference."
+        ),
+        "tradeoff": (
+            f"Each filled point is a config: its mean over seeds against its mean {d.hours_unit} per trial (wall time "
+            f"× the trial's share of its GPU; wall hours on a CPU-only sweep); a config with fewer than "
+            f"{d.band_min_seeds} seeds shows its runs as open dots at their own cost instead of an interval, the "
+            f"others their {how}. Circled: the Pareto front, the configs no other config beats on both."
+        ),
+        "curves": (
+            f"The thick line is the mean over seeds of each model's best config; with fewer than {d.band_min_seeds} "
+            f"seeds the thin lines are the seeds themselves, else the band is the {how}."
+        ),
+        "importance": (
+            "Left: how much a random forest's R² drops when a parameter's column is shuffled (all its levels "
+            "together, so a categorical parameter is one row), as a share of all parameters'. Right: each level's "
+            "mean minus the mean of all runs (not adjusted for the other parameters)."
+        ),
+        "parallel": "Log-scaled axes are ticked in real values; categorical axes name their levels.",
     }

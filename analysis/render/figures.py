@@ -14,13 +14,12 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from analysis.render.axes import log_ticks, scaled_bounds, value_range, value_ticks
 from analysis.render.files import script_json
+from analysis.render.model_figures import LAYOUT, comparison, curves, tradeoff
 from analysis.render.style import color, rgba
-from analysis.report.data import ReportData
+from analysis.report.data import ReportData, fmt_value
 from analysis.tables import tidy
-
-MAX_POINTS = 400
-LAYOUT = dict(template="plotly_white", margin=dict(l=60, r=20, t=40, b=50), height=380)
 
 
 def figure_json(fig: go.Figure) -> str:
@@ -57,86 +56,6 @@ def line_with_band(
     )
 
 
-def best_config_bars(d: ReportData) -> tuple[list[float], list[float], list[float]]:
-    """Per model: its best config's mean and 95% t-interval over seeds (the mean alone for one seed)."""
-    mid, lo, hi = [], [], []
-    for pm in d.per_model:
-        bc = pm["best_config"] or {}
-        m = bc.get("mean", pm["best_run"]["value"])
-        low, high = bc.get("low"), bc.get("high")
-        mid.append(m * d.scale.factor)
-        lo.append((m if low is None else low) * d.scale.factor)
-        hi.append((m if high is None else high) * d.scale.factor)
-    return mid, lo, hi
-
-
-def comparison(d: ReportData) -> go.Figure:
-    fig = go.Figure()
-    mid, lo, hi = best_config_bars(d)
-    for i, pm in enumerate(d.per_model):
-        fig.add_bar(
-            x=[pm["model"]],
-            y=[mid[i]],
-            error_y=dict(type="data", symmetric=False, array=[hi[i] - mid[i]], arrayminus=[mid[i] - lo[i]]),
-            marker_color=color(i),
-            name=pm["model"],
-        )
-    pad = 0.25 * max(np.nanmax(hi) - np.nanmin(lo), 1e-9)
-    fig.update_layout(
-        **LAYOUT,
-        showlegend=False,
-        yaxis_title=f"{d.metric} (best config, mean, 95% CI over seeds)",
-        yaxis_range=[np.nanmin(lo) - pad, np.nanmax(hi) + pad],
-    )
-    return fig
-
-
-def tradeoff(d: ReportData) -> go.Figure | None:
-    cc = d.config_costs
-    if cc.empty or "hours" not in cc or cc["hours"].isna().all():
-        return None
-    fig = go.Figure()
-    f = d.scale.factor
-    groups = cc.groupby("model", sort=False) if "model" in cc else [("configs", cc)]
-    keys = [k for k in d.params if k in cc and k != d.compare]
-    for i, (m, g) in enumerate(groups):
-        g = g.dropna(subset=["hours"])
-        err = dict(
-            type="data",
-            symmetric=False,
-            array=(g["high"] - g["mean"]).fillna(0) * f,
-            arrayminus=(g["mean"] - g["low"]).fillna(0) * f,
-            thickness=1,
-        )
-        text = [", ".join(f"{k}={r[k]}" for k in keys) for _, r in g.iterrows()]
-        fig.add_scatter(
-            x=g["hours"],
-            y=g["mean"] * f,
-            mode="markers",
-            name=str(m),
-            error_y=err,
-            text=text,
-            marker=dict(color=color(i), size=9, line=dict(width=0)),
-            hovertemplate="%{text}<br>%{y:.2f} at %{x:.3g} h<extra>" + str(m) + "</extra>",
-        )
-    front = cc[cc["pareto"]].sort_values("hours")
-    fig.add_scatter(
-        x=front["hours"],
-        y=front["mean"] * f,
-        mode="lines+markers",
-        name="Pareto front",
-        line=dict(color="#333", dash="dot", shape="hv"),
-        marker=dict(symbol="circle-open", size=15, color="#333"),
-    )
-    fig.update_layout(
-        **LAYOUT,
-        xaxis_title=f"{d.hours_unit} per trial",
-        xaxis_type="log",
-        yaxis_title=f"{d.metric} (config mean, 95% CI over seeds)",
-    )
-    return fig
-
-
 def heatmaps(d: ReportData) -> go.Figure | None:
     if not d.heatmaps or not d.heatmap_axes:
         return None
@@ -164,35 +83,6 @@ def heatmaps(d: ReportData) -> go.Figure | None:
         fig.update_xaxes(title_text=lr, type="category", row=1, col=j)
         fig.update_yaxes(title_text=bs if j == 1 else None, type="category", row=1, col=j)
     fig.update_layout(**LAYOUT, coloraxis=dict(colorscale="Viridis", colorbar_title=d.scale.unit))
-    return fig
-
-
-def curves(d: ReportData) -> go.Figure | None:
-    items = [(m, c) for m, c in d.curves.items() if not c.empty]
-    if not items:
-        return None
-    fig = go.Figure()
-    spread = []
-    for i, (m, c) in enumerate(items):
-        if len(c) > MAX_POINTS:  # more points than pixels: thin evenly, keep the last
-            c = c.iloc[np.unique(np.linspace(0, len(c) - 1, MAX_POINTS).astype(int))]
-        mu = c["mean"].to_numpy() * d.scale.factor
-        lo, hi = (
-            np.where(np.isfinite(c[k].to_numpy(dtype=float)), c[k], c["mean"]) * d.scale.factor for k in ("low", "high")
-        )
-        line_with_band(fig, c["step"].to_numpy(), mu, lo, hi, i, m)
-        sd = np.nan_to_num(c["std"].to_numpy(dtype=float)) * d.scale.factor
-        spread.append((np.nanmin(mu - sd), np.nanmax(mu + sd)))
-    # The axis follows the runs' own spread: at 2-3 seeds the t-interval is wide (t = 12.7 at 2),
-    # and it is drawn to the edge of the plot rather than squeezing the curves flat.
-    lo_y, hi_y = min(a for a, _ in spread), max(b for _, b in spread)
-    pad = 0.15 * max(hi_y - lo_y, 1e-9)
-    fig.update_layout(
-        **LAYOUT,
-        xaxis_title="step",
-        yaxis_title=f"{d.metric} (mean, 95% CI over seeds)",
-        yaxis_range=[lo_y - pad, hi_y + pad],
-    )
     return fig
 
 
@@ -228,7 +118,10 @@ def evp(d: ReportData) -> go.Figure | None:
             )
     fig.update_xaxes(title_text="number of trials", type="log", row=1, col=1)
     fig.update_xaxes(title_text=f"budget ({d.hours_unit})", type="log", row=1, col=2)
-    fig.update_layout(**LAYOUT, yaxis_title=f"expected best {d.metric}")
+    drawn = [v * f for e in [*d.evp.values(), *timed.values()] for k in ("low", "high") for v in e[k]]
+    fig.update_layout(
+        **LAYOUT, yaxis_title=f"expected best {d.metric}", yaxis_range=value_range(drawn, scaled_bounds(d))
+    )
     return fig
 
 
@@ -264,32 +157,65 @@ def retest(d: ReportData) -> go.Figure | None:
 
 
 def importance(d: ReportData) -> go.Figure | None:
+    """Left: each parameter's share of the permutation importance (one row per parameter). Right: each
+    of its levels' effect, the level's mean against the mean of all runs."""
     imp = d.importance
     if imp.empty:
         return None
     imp = imp.head(15).iloc[::-1]
-    fig = make_subplots(
-        rows=1, cols=2, shared_yaxes=True, subplot_titles=["random-forest importance", "correlation with metric"]
-    )
+    params = [str(p) for p in imp["param"]]
+    titles = ["permutation importance (share)", f"effect of each level ({d.scale.unit} vs the mean of all runs)"]
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=titles, horizontal_spacing=0.04)
     fig.add_bar(
-        y=imp["feature"], x=imp["importance"], orientation="h", marker_color=color(0), name="importance", row=1, col=1
-    )
-    corr = imp["pearson"].fillna(0)
-    fig.add_bar(
-        y=imp["feature"],
-        x=corr,
+        y=params,
+        x=imp["importance"],
         orientation="h",
-        name="Pearson r",
-        marker_color=[color(2) if v > 0 else color(3) for v in corr],
+        marker_color=color(0),
+        name="importance",
+        customdata=np.stack([imp["r2_drop"], imp["r2_drop_sd"]], axis=1),
+        hovertemplate="%{y}: share %{x:.2f}; R² drop %{customdata[0]:.3f} ± %{customdata[1]:.3f}<extra></extra>",
         row=1,
-        col=2,
+        col=1,
     )
-    fig.update_xaxes(range=[-1, 1], row=1, col=2)
-    left = min(360, 20 + 7 * int(imp["feature"].str.len().max()))
+    lv = d.levels[d.levels["param"].isin(params)] if len(d.levels) else d.levels
+    if len(lv):
+        effect = lv["effect"].to_numpy(dtype=float) * d.scale.factor
+        fig.add_scatter(
+            y=lv["param"].astype(str),
+            x=effect,
+            mode="markers+text",
+            text=[fmt_value(v) for v in lv["level"]],
+            textposition=["top left" if v < 0 else "top right" for v in effect],
+            cliponaxis=False,
+            marker=dict(size=10, color=[color(2) if v > 0 else color(3) for v in effect]),
+            name="levels",
+            hovertemplate="%{y}=%{text}: %{x:+.2f}<extra></extra>",
+            row=1,
+            col=2,
+        )
+        reach = max(float(np.nanmax(np.abs(effect))), 1e-9) * 1.7  # room for the level names
+        fig.update_xaxes(range=[-reach, reach], zeroline=True, zerolinecolor="#999", row=1, col=2)
+    fig.update_yaxes(type="category", categoryarray=params, row=1, col=1)
+    left = min(360, 20 + 7 * max(len(p) for p in params))
     fig.update_layout(
-        **{**LAYOUT, "height": max(300, 40 + 28 * len(imp)), "margin": dict(l=left, r=20, t=40, b=40)}, showlegend=False
+        **{**LAYOUT, "height": max(300, 60 + 48 * len(imp)), "margin": dict(l=left, r=20, t=40, b=40)}, showlegend=False
     )
     return fig
+
+
+def _dimension(p: str, s: pd.Series, log: bool) -> dict:
+    """One parallel-coordinates axis in the user's units: a log axis ticked in real values, a category
+    axis naming its levels, a grid's few numbers as its ticks."""
+    num = pd.to_numeric(s, errors="coerce")
+    if num.notna().all() and s.map(lambda v: not isinstance(v, str)).all():
+        if log:
+            tickvals, ticktext = log_ticks(num)
+            return dict(label=f"{p} (log)", values=np.log10(num), tickvals=tickvals, ticktext=ticktext)
+        ticks = value_ticks(num)
+        return dict(label=p, values=num) | ({} if ticks is None else dict(tickvals=ticks[0], ticktext=ticks[1]))
+    cats = sorted(tidy.text(s).unique())
+    code = {c: i for i, c in enumerate(cats)}
+    return dict(label=p, values=tidy.text(s).map(code), tickvals=list(range(len(cats))), ticktext=cats)
 
 
 def parallel(d: ReportData, max_lines: int = 2000) -> go.Figure | None:
@@ -298,17 +224,7 @@ def parallel(d: ReportData, max_lines: int = 2000) -> go.Figure | None:
         return None
     if len(u) > max_lines:  # a parcoords with more lines than pixels shows nothing more
         u = u.sample(max_lines, random_state=0)
-    dims = []
-    for p in d.params:
-        s = u[p]
-        num = pd.to_numeric(s, errors="coerce")
-        if num.notna().all() and s.map(lambda v: not isinstance(v, str)).all():
-            vals = np.log10(num) if p.split(".")[-1] in ("learning_rate", "lr") and (num > 0).all() else num
-            dims.append(dict(label=p if vals is num else f"log10 {p}", values=vals))
-        else:
-            cats = sorted(tidy.text(s).unique())
-            code = {c: i for i, c in enumerate(cats)}
-            dims.append(dict(label=p, values=tidy.text(s).map(code), tickvals=list(range(len(cats))), ticktext=cats))
+    dims = [_dimension(p, u[p], p in d.log_params) for p in d.params]
     mv = u[d.metric] * d.scale.factor
     dims.append(dict(label=d.metric, values=mv))
     fig = go.Figure(go.Parcoords(line=dict(color=mv, colorscale="Viridis", showscale=True), dimensions=dims))

@@ -13,9 +13,17 @@ import numpy as np
 from matplotlib.ticker import FuncFormatter
 from matplotlib.typing import RcKeyType
 
-from analysis.render.figures import best_config_bars
+from analysis.render.axes import (
+    band_edges,
+    log_axis,
+    model_means,
+    scaled_bounds,
+    shows_interval,
+    spread,
+    value_range,
+)
 from analysis.render.style import color
-from analysis.report.data import ReportData
+from analysis.report.data import ReportData, fmt_value
 
 # Run names may hold '$' or '_': never let matplotlib parse them as mathtext.
 RC: dict[RcKeyType, Any] = {"text.parse_math": False, "figure.dpi": 100, "savefig.dpi": 100, "font.size": 9}
@@ -28,14 +36,51 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def comparison(d: ReportData, path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    mid, lo, hi = best_config_bars(d)
-    for i in range(len(d.per_model)):
-        ax.bar(i, mid[i], yerr=[[mid[i] - lo[i]], [hi[i] - mid[i]]], color=color(i), capsize=4)
-    ax.set_xticks(range(len(d.per_model)), [pm["model"] for pm in d.per_model])
-    ax.set_ylabel(f"{d.metric}\n(best config, mean, 95% CI)")
-    ax.set_ylim(bottom=min(lo) * 0.95 if min(lo) > 0 else None)
+def _ylim(ax, drawn, d: ReportData) -> None:
+    r = value_range(drawn, scaled_bounds(d))
+    if r is not None:
+        ax.set_ylim(*r)
+
+
+def comparison(d: ReportData, path: Path) -> Path | None:
+    """As report.html's: each model's runs and mean over the shared cells, and the paired differences."""
+    if d.model_means.empty:
+        return None
+    f, two = d.scale.factor, bool(d.comparisons)
+    fig, axes = plt.subplots(
+        1, 2 if two else 1, figsize=(8, 3.4), squeeze=False, width_ratios=[1.6, 1] if two else None
+    )
+    ax, drawn = axes[0][0], []
+    shared = d.points[d.points["shared"]]
+    for i, row in enumerate(model_means(d)):
+        p = shared[shared["model"] == row.model].sort_values(["seed", "config"])
+        ax.scatter(i + spread(len(p)), p["value"] * f, color=color(i), alpha=0.55, s=22, zorder=2)
+        yerr = None
+        if row.interval:
+            yerr = [[(row.mean - row.low) * f], [(row.high - row.mean) * f]]
+            drawn += [row.low * f, row.high * f]
+        ax.errorbar([i], [row.mean * f], yerr=yerr, fmt="_", ms=28, mew=3, color=color(i), capsize=6, zorder=3)
+        drawn += list(p["value"] * f) + [row.mean * f]
+    ax.set_xticks(range(len(d.model_means)), list(d.model_means["model"]))
+    ax.set_xlim(-0.6, len(d.model_means) - 0.4)
+    n, unit = int(d.model_means["n"].min()), d.model_means["unit"].iloc[0]
+    ax.set_title(f"mean over {d.model_means['over'].iloc[0]} ({n} {unit})", fontsize=9)
+    ax.set_ylabel(f"{d.metric} ({d.scale.unit})")
+    _ylim(ax, drawn, d)
+    if two:
+        dx = axes[0][1]
+        c = d.comparisons
+        mean = np.array([x.mean * f for x in c])
+        err = [
+            [0 if x.low is None else (x.mean - x.low) * f for x in c],
+            [0 if x.high is None else (x.high - x.mean) * f for x in c],
+        ]
+        dx.errorbar(range(len(c)), mean, yerr=err, fmt="D", color="#333", capsize=6)
+        dx.axhline(0, color="#999", ls="--", lw=1)
+        dx.set_xticks(range(len(c)), [f"{x.a} − {x.b}" for x in c], fontsize=7)
+        dx.set_xlim(-0.6, len(c) - 0.4)
+        dx.set_title("paired difference, 95% CI", fontsize=9)
+        dx.set_ylabel(f"difference ({d.scale.unit})")
     return _save(fig, path)
 
 
@@ -45,17 +90,29 @@ def tradeoff(d: ReportData, path: Path) -> Path | None:
         return None
     f = d.scale.factor
     fig, ax = plt.subplots(figsize=(6, 3.4))
-    groups = cc.groupby("model", sort=False) if "model" in cc else [("configs", cc)]
+    groups = list(cc.groupby("model", sort=False)) if "model" in cc else [("configs", cc)]
+    drawn: list[float] = []
     for i, (m, g) in enumerate(groups):
         g = g.dropna(subset=["hours"])
-        err = [(g["mean"] - g["low"]).fillna(0) * f, (g["high"] - g["mean"]).fillna(0) * f]
+        wide = g["count"].map(lambda n: shows_interval(d, n)) if "count" in g else g["mean"].notna()
+        runs = d.points[(d.points["model"] == m) & d.points["hours"].notna()] if "model" in cc else d.points
+        if (~wide).any() and len(runs):
+            ax.scatter(runs["hours"], runs["value"] * f, facecolors="none", edgecolors=color(i), s=16, alpha=0.6)
+            drawn += list(runs["value"] * f)
+        err = [
+            ((g["mean"] - g["low"]) * f).where(wide, 0).fillna(0),
+            ((g["high"] - g["mean"]) * f).where(wide, 0).fillna(0),
+        ]
         ax.errorbar(g["hours"], g["mean"] * f, yerr=err, fmt="o", color=color(i), label=str(m), capsize=2, lw=0.8)
+        drawn += list((g["low"] * f).where(wide)) + list((g["high"] * f).where(wide)) + list(g["mean"] * f)
     front = cc[cc["pareto"]].sort_values("hours")
     ax.step(front["hours"], front["mean"] * f, where="post", color="#333", ls=":", label="Pareto front")
     ax.scatter(front["hours"], front["mean"] * f, s=120, facecolors="none", edgecolors="#333")
-    ax.set_xscale("log")
+    if log_axis([*cc["hours"], *d.points["hours"]]):
+        _plain_log_axis(ax)
     ax.set_xlabel(f"{d.hours_unit} per trial")
-    ax.set_ylabel(f"{d.metric}\n(config mean, 95% CI)")
+    ax.set_ylabel(f"{d.metric}\n(config mean over seeds)")
+    _ylim(ax, drawn, d)
     ax.legend(fontsize=7)
     return _save(fig, path)
 
@@ -106,19 +163,28 @@ def _cols(df, x: str) -> tuple:
 
 
 def curves(d: ReportData, path: Path) -> Path | None:
-    items = [(m, *_cols(c, "step")) for m, c in d.curves.items() if not c.empty]
+    """As report.html's: the mean by step, its band where seeds allow, else each seed's own curve."""
+    items = [(m, c) for m, c in d.curves.items() if not c.empty]
     if not items:
         return None
+    f = d.scale.factor
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    _bands(ax, items, d.scale.factor)
-    # As in report.html: the axis follows the runs' spread; a wide few-seed interval runs off the edge.
-    spread = [(c["mean"] - c["std"].fillna(0), c["mean"] + c["std"].fillna(0)) for c in d.curves.values() if len(c)]
-    lo_y = min(float(a.min()) for a, _ in spread) * d.scale.factor
-    hi_y = max(float(b.max()) for _, b in spread) * d.scale.factor
-    pad = 0.15 * max(hi_y - lo_y, 1e-9)
-    ax.set_ylim(lo_y - pad, hi_y + pad)
+    drawn: list[float] = []
+    for i, (m, c) in enumerate(items):
+        x, mu = c["step"].to_numpy(dtype=float), c["mean"].to_numpy(dtype=float) * f
+        lo, hi = band_edges(c, f)
+        ax.fill_between(x, lo, hi, color=color(i), alpha=0.2, linewidth=0)
+        seeds = d.curve_seeds.get(m)
+        if "band" in c and not c["band"].all() and seeds is not None and len(seeds):
+            for _, s in seeds.groupby("run_id", sort=False):
+                ax.plot(s["step"], s["value"] * f, color=color(i), alpha=0.5, lw=0.8)
+                drawn += list(s["value"] * f)
+        ax.plot(x, mu, color=color(i), label=m, lw=2)
+        drawn += list(mu) + list(lo) + list(hi)
+    _ylim(ax, drawn, d)
     ax.set_xlabel("step")
-    ax.set_ylabel(f"{d.metric} (mean, 95% CI)")
+    ax.set_ylabel(f"{d.metric} (mean over seeds)")
+    ax.legend()
     return _save(fig, path)
 
 
@@ -168,18 +234,32 @@ def retest(d: ReportData, path: Path) -> Path | None:
 
 
 def importance(d: ReportData, path: Path) -> Path | None:
+    """As report.html's: one row per parameter, its share of permutation importance, its levels' effects."""
     imp = d.importance.head(15).iloc[::-1]
     if imp.empty:
         return None
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 0.8 + 0.3 * len(imp)), sharey=True)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 1.0 + 0.45 * len(imp)), sharey=True)
     y = np.arange(len(imp))
     a1.barh(y, imp["importance"], color=color(0))
-    a1.set_yticks(y, imp["feature"])
-    a1.set_title("random-forest importance")
-    corr = imp["pearson"].fillna(0)
-    a2.barh(y, corr, color=[color(2) if v > 0 else color(3) for v in corr])
-    a2.set_xlim(-1, 1)
-    a2.set_title("correlation with metric")
+    a1.set_yticks(y, imp["param"])
+    a1.set_title("permutation importance (share)")
+    row = {p: j for j, p in enumerate(imp["param"])}
+    lv = d.levels[d.levels["param"].isin(row)] if len(d.levels) else d.levels
+    effect = lv["effect"].to_numpy(dtype=float) * d.scale.factor if len(lv) else np.array([])
+    for (_, r), e in zip(lv.iterrows(), effect, strict=True):
+        a2.scatter(e, row[r["param"]], color=color(2) if e > 0 else color(3), zorder=3)
+        a2.annotate(
+            fmt_value(r["level"]),
+            (e, row[r["param"]]),
+            textcoords="offset points",
+            xytext=(0, 6),
+            ha="center",
+            fontsize=7,
+        )
+    reach = max(float(np.nanmax(np.abs(effect))) if effect.size else 0.0, 1e-9) * 1.35
+    a2.set_xlim(-reach, reach)
+    a2.axvline(0, color="#999", lw=0.8)
+    a2.set_title(f"effect of each level ({d.scale.unit})")
     return _save(fig, path)
 
 

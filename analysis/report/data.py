@@ -8,12 +8,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agent.sweep_config.metric import UNBOUNDED, Bounds
 from analysis.stats.compare import PairedDifference
+from analysis.stats.intervals import BAND_MIN_SEEDS
 from analysis.stats.retest import RetestResult
 
 
 class ReportError(RuntimeError):
     """Nothing to report; the message is one line for the CLI to print."""
+
+
+def fmt_value(v: Any) -> str:
+    """A parameter value as people write it: 3e-4 and 1.5e-5 for small or large numbers, else as is."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        return str(v)
+    x = float(v)
+    if x != 0 and np.isfinite(x) and (abs(x) < 1e-3 or abs(x) >= 1e5):
+        mant, exp = f"{x:.2e}".split("e")
+        return f"{mant.rstrip('0').rstrip('.')}e{int(exp)}"
+    return f"{x:g}"
 
 
 @dataclass
@@ -73,6 +86,14 @@ class ReportData:
     failures: pd.DataFrame
     system: pd.DataFrame  # run_id, model, peak_gpu_memory_mb, gpu_util
     scale: Scale
+    bounds: Bounds = UNBOUNDED  # what the metric can be; every interval of a mean keeps to it
+    interval_note: str = ""  # how those intervals are made, for the figure notes
+    band_min_seeds: int = BAND_MIN_SEEDS  # below this many seeds figures show the seeds, not a band
+    points: pd.DataFrame = field(default_factory=pd.DataFrame)  # every usable run: model, seed, config, value, hours
+    model_means: pd.DataFrame = field(default_factory=pd.DataFrame)  # per model, over the cells all models ran
+    curve_seeds: dict[str, pd.DataFrame] = field(default_factory=dict)  # model -> each seed's curve
+    levels: pd.DataFrame = field(default_factory=pd.DataFrame)  # each parameter level's effect on the metric
+    log_params: list[str] = field(default_factory=list)  # parameters shown on a log axis
     config: dict[str, Any] = field(default_factory=dict)  # the sweep config the report read
     takeaways: dict[str, str] = field(default_factory=dict)
     caveats: list[str] = field(default_factory=list)

@@ -94,6 +94,7 @@ def attach_retest(
         metric=data.metric,
         maximize=data.maximize,
         seed_key=seed_key,
+        bounds=data.bounds,
     )
     res.takeaway = takeaway(res, data.scale, maximize=data.maximize)
     if (runs["state"].astype(str) == "running").any():

@@ -15,9 +15,11 @@ import pandas as pd
 
 from agent.lineage import superseded
 from agent.states import RunState
+from agent.sweep_config.metric import Bounds, metric_bounds
 from agent.sweep_config.metric import maximize as metric_maximize
 from analysis.report.data import ReportError
 from analysis.stats.cells import seed_summary
+from analysis.stats.intervals import observed_bounds
 from analysis.tables import tidy
 from analysis.tables.sweep import default_compare, group_labels, sweep_params, varying
 
@@ -38,6 +40,7 @@ class Tables:
     maximize: bool
     counts: dict[str, int]  # runs per state, "total" and "usable"; "re-runs" and "prior runs" when any
     messages: list[str]
+    bounds: Bounds  # what the metric can be (its name's bounds, where its values keep to them)
 
 
 @dataclass
@@ -185,7 +188,8 @@ def read_tables(
     usable, counts, left_out = usable_runs(runs, state, metric, sweep_id)
     usable, more, once = one_run_per_point(runs, usable, sweep_config)
     counts = {**counts, "usable": int(len(usable)), **more}
-    return Tables(runs, history, state, usable, metric, maximize, counts, msgs + left_out + once)
+    bounds = observed_bounds(metric_bounds(metric), usable[metric])
+    return Tables(runs, history, state, usable, metric, maximize, counts, msgs + left_out + once, bounds)
 
 
 def report_params(runs: pd.DataFrame, sweep_config: Mapping[str, Any]) -> list[str]:
@@ -222,5 +226,5 @@ def choose_groups(t: Tables, sweep_config: Mapping[str, Any], *, compare: str | 
     # No seed key at all: cells pair on the other parameters alone. One seed value: no CI.
     single_seed = bool(seed_key) and usable[seed_key].nunique() < 2
     varied = varying(usable, [p for p in params if p != seed_key])
-    cells = seed_summary(usable, config_keys=varied, metric=t.metric)
+    cells = seed_summary(usable, config_keys=varied, metric=t.metric, bounds=t.bounds)
     return Groups(usable, compare, seed_key, params, varied, list(models), single_seed, cells, msgs)

@@ -15,11 +15,13 @@ import numpy as np
 import pandas as pd
 
 from agent.states import RunState
+from agent.sweep_config.metric import Bounds
 from analysis.report.scope import GROUP, Groups, Tables, is_prior
 from analysis.stats import cost
 from analysis.stats.cells import best_row, matched_pairs, seed_summary, with_t_interval
-from analysis.stats.compare import PairedDifference, paired_difference
+from analysis.stats.compare import PairedDifference, paired_difference, t_half_width
 from analysis.stats.evp import expected_max_curve
+from analysis.stats.intervals import BAND_MIN_SEEDS, bounded_interval
 from analysis.tables import tidy
 from analysis.tables.sweep import group_labels
 
@@ -94,7 +96,7 @@ def compare_models(t: Tables, g: Groups) -> tuple[list[PairedDifference], list[s
             f"Only one seed ({g.seed_key}={seeds[0] if len(seeds) else 'missing'}): no confidence "
             f"interval for the model difference; rerun with several seeds."
         )
-    match = [k for k in g.varying if k != g.compare] + ([g.seed_key] if g.seed_key else [])
+    match = _match_keys(g)
     labelled = g.usable.assign(**{g.compare: g.usable[GROUP]})
     out = []
     for m in g.models[1:]:
@@ -108,6 +110,67 @@ def compare_models(t: Tables, g: Groups) -> tuple[list[PairedDifference], list[s
             c = paired_difference(pairs["diff"], a=m, b=g.models[0], maximize=t.maximize)
             out.append(with_seed_counts(c, pairs, g.seed_key))
     return out, msgs
+
+
+def _match_keys(g: Groups) -> list[str]:
+    """The keys a (config, seed) cell is matched on: the other varied keys and the seed."""
+    return [k for k in g.varying if k != g.compare] + ([g.seed_key] if g.seed_key else [])
+
+
+def run_points(t: Tables, g: Groups) -> pd.DataFrame:
+    """Every usable run as a point the figures draw: its group, seed, config label, value and cost,
+    and whether its (config, seed) cell is one that every group ran (`shared`)."""
+    u = cost.with_cost(g.usable)
+    keys = [k for k in g.varying if k != g.compare]
+    config = tidy.text(u[keys[0]]).radd(f"{keys[0]}=") if keys else pd.Series("", index=u.index)
+    for k in keys[1:]:
+        config = config + f", {k}=" + tidy.text(u[k])
+    match = _match_keys(g)
+    keyed = u.assign(**{k: tidy.text(u[k]) for k in match})
+    cell = keyed.groupby(match, dropna=False).ngroup() if match else pd.Series(0, index=u.index)
+    per_group = [set(cell[u[GROUP] == m]) for m in g.models]
+    shared = set.intersection(*per_group) if per_group else set()
+    in_shared = cell.isin(shared) if shared else pd.Series(True, index=u.index)  # no common cell: every run
+    seed = u[g.seed_key] if g.seed_key else pd.Series(np.nan, index=u.index)
+    return pd.DataFrame(
+        {
+            "run_id": u["run_id"].to_numpy(),
+            "name": u["name"].to_numpy(),
+            "model": u[GROUP].to_numpy(),
+            "seed": seed.to_numpy(),
+            "config": config.to_numpy(),
+            "cell": cell.to_numpy(),
+            "value": u[t.metric].to_numpy(dtype=float),
+            "hours": u["cost_hours"].to_numpy(dtype=float),
+            "shared": in_shared.to_numpy(),
+        }
+    )
+
+
+def model_means(t: Tables, g: Groups, points: pd.DataFrame) -> pd.DataFrame:
+    """Per group: its mean over the (config, seed) cells every group ran, the quantity whose differences
+    the paired comparisons state, with a 95% interval over seeds (the replicate; runs without a seed key)
+    that stays within the metric's bounds. Columns: model, mean, low, high, n, unit, cells, over (which
+    cells: those every group ran, or all its runs where the groups share none)."""
+    rows = []
+    unit = "seeds" if g.seed_key else "runs"
+    over = "the cells every model ran" if not points["shared"].all() or _all_share(points) else "all its runs"
+    for m in g.models:
+        p = points[(points["model"] == m) & points["shared"]]
+        cells = p.groupby("cell")["value"].mean()  # repeats of one cell count once
+        seeds = p.groupby("seed")["value"].mean() if g.seed_key else p["value"]
+        mean = float(cells.mean()) if len(cells) else float("nan")
+        n = int(seeds.notna().sum())
+        half = t_half_width(float(seeds.std(ddof=1)) if n > 1 else np.nan, n)
+        low, high = bounded_interval(mean, half, t.bounds)
+        rows.append((m, mean, _finite(low), _finite(high), n, unit, int(len(cells)), over))
+    return pd.DataFrame(rows, columns=["model", "mean", "low", "high", "n", "unit", "cells", "over"])
+
+
+def _all_share(points: pd.DataFrame) -> bool:
+    """Whether every group ran the same cells (then all runs are the shared ones)."""
+    cells = [set(p["cell"]) for _, p in points.groupby("model")]
+    return all(c == cells[0] for c in cells)
 
 
 def _find(params: list[str], hints: tuple[str, ...]) -> str | None:
@@ -127,27 +190,39 @@ def heatmap_grid(t: Tables, g: Groups) -> tuple[dict[str, pd.DataFrame], tuple[s
     return maps, ((lr, bs) if maps else None), []
 
 
-def _curve(history: pd.DataFrame, run_ids: list[str], metric: str) -> pd.DataFrame:
+def _curve(history: pd.DataFrame, run_ids: list[str], metric: str, bounds: Bounds) -> pd.DataFrame:
+    """Mean, interval and n over seeds per step; `band`: whether n is enough to draw the interval."""
     h = history[(history["metric"] == metric) & history["run_id"].isin(run_ids)]
     if h.empty:
-        return pd.DataFrame(columns=["step", "mean", "std", "n", "low", "high"])
-    g = with_t_interval(h.groupby("step")["value"].agg(["mean", "std", "count"]).reset_index())
-    return g.rename(columns={"count": "n"})
+        return pd.DataFrame(columns=["step", "mean", "std", "n", "low", "high", "band"])
+    g = with_t_interval(h.groupby("step")["value"].agg(["mean", "std", "count"]).reset_index(), bounds=bounds)
+    return g.rename(columns={"count": "n"}).assign(band=lambda c: c["n"] >= BAND_MIN_SEEDS)
 
 
-def learning_curves(t: Tables, g: Groups, per_model: list[dict[str, Any]]) -> tuple[dict[str, pd.DataFrame], list[str]]:
-    """Per group: its best config's metric by step, mean and t-interval over seeds."""
-    curves = {}
+def _seed_curves(history: pd.DataFrame, runs: pd.DataFrame, metric: str, seed_key: str | None) -> pd.DataFrame:
+    """Each run's own curve (run_id, seed, step, value): what a figure shows when seeds are too few for a band."""
+    h = history[(history["metric"] == metric) & history["run_id"].isin(runs["run_id"])]
+    seeds = runs.set_index("run_id")[seed_key] if seed_key else pd.Series(np.nan, index=runs["run_id"])
+    out = h[["run_id", "step", "value"]].assign(seed=h["run_id"].map(seeds))
+    return out[["run_id", "seed", "step", "value"]].sort_values(["run_id", "step"], ignore_index=True)
+
+
+def learning_curves(
+    t: Tables, g: Groups, per_model: list[dict[str, Any]]
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], list[str]]:
+    """Per group: its best config's metric by step, mean and t-interval over seeds, and each seed's curve."""
+    curves, seeds = {}, {}
     for pm in per_model:
         bc = pm["best_config"] or {}
         d = _group(g, pm["model"])
         for k in g.varying:
             if k in bc:
                 d = d[tidy.text(d[k]) == str(bc[k])]
-        curves[pm["model"]] = _curve(t.history, d["run_id"].tolist(), t.metric)
+        curves[pm["model"]] = _curve(t.history, d["run_id"].tolist(), t.metric, t.bounds)
+        seeds[pm["model"]] = _seed_curves(t.history, d, t.metric, g.seed_key)
     if all(c.empty for c in curves.values()):
-        return curves, [f"No {t.metric} history was logged: learning curves skipped."]
-    return curves, []
+        return curves, seeds, [f"No {t.metric} history was logged: learning curves skipped."]
+    return curves, seeds, []
 
 
 def expected_performance(t: Tables, g: Groups) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
@@ -171,7 +246,7 @@ def expected_performance(t: Tables, g: Groups) -> tuple[dict[str, pd.DataFrame],
 def cost_table(t: Tables, g: Groups) -> pd.DataFrame:
     """Per config: its metric mean and interval beside its costs, and whether it is on the Pareto front."""
     keys = g.varying or ([g.compare] if g.compare else [])
-    cells = g.cells if g.varying else seed_summary(g.usable, config_keys=keys, metric=t.metric)
+    cells = g.cells if g.varying else seed_summary(g.usable, config_keys=keys, metric=t.metric, bounds=t.bounds)
     out = cost.config_costs(g.usable, cells, keys, maximize=t.maximize)
     if g.compare and g.compare in out:
         labels = group_labels(out, g.compare).to_numpy()

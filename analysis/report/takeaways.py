@@ -8,7 +8,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from analysis.report.data import ReportData, Scale
+from analysis.report.data import ReportData, Scale, fmt_value
 from analysis.stats.compare import PairedDifference
 
 EVP_FEW = 5  # the small budget the EVP takeaway states, with its range of outcomes
@@ -73,43 +73,69 @@ def comparison_sentence(d: PairedDifference, scale: Scale, *, maximize: bool) ->
     return f"{head} {tail}".strip()
 
 
-def _ratio(x, y) -> float | None:
+def _ratio(x: Any, y: Any) -> float | None:
     return x / y if x and y and np.isfinite(x / y) else None
 
 
-def tradeoff_sentence(
-    d: PairedDifference, cost_a: dict, cost_b: dict, scale: Scale, *, maximize: bool, hours_unit: str
-) -> str:
-    """ "<a> gives up X points (95% CI) for Y× the throughput / Z× fewer parameters" than b."""
+SAME_COST = 1.05  # cost ratios within 5% of 1 are "about the same"
+
+
+def _price(dear: Mapping[str, Any], cheap: Mapping[str, Any], hours_unit: str) -> str:
+    """What the dearer model costs relative to the cheaper: its throughput, parameters and hours, as ratios."""
     parts = []
-    tp = _ratio(cost_a.get("throughput"), cost_b.get("throughput"))
-    if tp:
-        parts.append(f"{tp:.1f}× the throughput")
-    for key, what in (("num_parameters", "parameters"), ("hours", hours_unit + " per trial")):
-        r = _ratio(cost_b.get(key), cost_a.get(key))
-        if r and r >= 1.05:
-            parts.append(f"{r:.1f}× fewer {what}")
-        elif r and r <= 1 / 1.05:
-            parts.append(f"{1 / r:.1f}× more {what}")
-    price = " / ".join(parts) or "about the same cost"
+    for key, what in (("throughput", "throughput"), ("num_parameters", "parameters"), ("hours", hours_unit)):
+        r = _ratio(dear.get(key), cheap.get(key))
+        if r:
+            parts.append(f"{r:.2f}× its {what}" + (" per trial" if key == "hours" else ""))
+    return ", ".join(parts) or "a cost it did not record"
+
+
+def _dearer_is_a(cost_a: Mapping[str, Any], cost_b: Mapping[str, Any]) -> bool | None:
+    """Whether a costs more than b: by throughput, else hours per trial, else parameters (None: same cost)."""
+    for key, higher_is_dearer in (("throughput", False), ("hours", True), ("num_parameters", True)):
+        r = _ratio(cost_a.get(key), cost_b.get(key))
+        if r and (r >= SAME_COST or r <= 1 / SAME_COST):
+            return (r > 1) == higher_is_dearer
+    return None
+
+
+def tradeoff_sentence(
+    d: PairedDifference,
+    cost_a: Mapping[str, Any],
+    cost_b: Mapping[str, Any],
+    scale: Scale,
+    *,
+    maximize: bool,
+    hours_unit: str,
+) -> str:
+    """What the dearer model buys over the cheaper one, and at what price: "tiny-bert buys 9.6 points
+    (95% CI 7.1–12.1; paired t, 8 pairs) over tiny-distilbert, at 0.57× its throughput, 1.74× its
+    parameters, 1.70× its wall hours per trial"."""
+    a_dear = _dearer_is_a(cost_a, cost_b)
+    if a_dear is None:
+        return f"{d.a} and {d.b} cost about the same per trial, so the score alone decides between them."
+    dear, cheap = (d.a, d.b) if a_dear else (d.b, d.a)
+    price = _price(*((cost_a, cost_b) if a_dear else (cost_b, cost_a)), hours_unit)
     if d.low is None or d.high is None or not np.isfinite(d.mean):
-        why = d.note or "too few pairs"
-        return f"{d.a} runs at {price}, relative to {d.b}; with {why} its score difference has no CI."
-    worse = (d.mean < 0) == maximize
-    lo, hi = sorted((abs(d.low), abs(d.high))) if d.significant else (None, None)
-    ci = (
-        f"95% CI {scale.fmt(lo)}–{scale.fmt(hi)}"
-        if d.significant
-        else f"95% CI {scale.fmt(d.low, signed=True)} to {scale.fmt(d.high, signed=True)}, not significant"
+        return (
+            f"{dear} runs at {price}, relative to {cheap}; with {d.note or 'too few pairs'} its score gain has no CI."
+        )
+    sign = 1.0 if a_dear else -1.0  # the difference as dear - cheap
+    mean, lo, hi = sign * d.mean, *sorted((sign * d.low, sign * d.high))
+    how = f"paired t, {d.n_pairs} pairs"
+    if not d.significant:
+        return (
+            f"{dear} scores {scale.fmt(mean, signed=True)} {scale.unit} against {cheap} (95% CI "
+            f"{scale.fmt(lo, signed=True)} to {scale.fmt(hi, signed=True)}; {how}; not significant) at {price}: "
+            f"at these seeds its extra cost buys no measurable gain."
+        )
+    lo_abs, hi_abs = sorted((abs(lo), abs(hi)))
+    ci = f"95% CI {scale.fmt(lo_abs)}–{scale.fmt(hi_abs)}; {how}"
+    if (mean > 0) == maximize:
+        return f"{dear} buys {scale.amount(mean)} ({ci}) over {cheap}, at {price}."
+    return (
+        f"{dear} runs at {price} and is {scale.amount(mean)} worse than {cheap} ({ci}): it buys nothing with its cost."
     )
-    hours = _ratio(cost_b.get("hours"), cost_a.get("hours"))
-    cheaper = bool((tp and tp >= 1.05) or (hours and hours >= 1.05))
-    dearer = bool((tp and tp <= 1 / 1.05) or (hours and hours <= 1 / 1.05)) and not cheaper
-    if worse and not cheaper:
-        tail = f"{d.b} is ahead on both" if dearer and d.significant else f"{d.a} buys nothing with it"
-        return f"{d.a} gives up {scale.amount(d.mean)} ({ci}) at {price}, relative to {d.b}: {tail}."
-    verb = "gives up" if worse else "gains"
-    return f"{d.a} {verb} {scale.amount(d.mean)} ({ci}) for {price}, relative to {d.b}."
 
 
 def pareto_sentence(data: ReportData) -> str:
@@ -134,7 +160,7 @@ def pareto_sentence(data: ReportData) -> str:
 
 
 def _fmt_cfg(cfg: Mapping[Any, Any], keys: Iterable[str]) -> str:
-    return ", ".join(f"{k}={cfg[k]}" for k in keys if k in cfg)
+    return ", ".join(f"{k}={fmt_value(cfg[k])}" for k in keys if k in cfg)
 
 
 def _comparison_takeaways(data: ReportData) -> dict[str, str]:
@@ -229,6 +255,16 @@ def _evp_time_sentence(data: ReportData) -> str:
     return f" Given {budget:.3g} {data.hours_unit} (the smallest model's whole sweep), it is " + "; ".join(ends) + "."
 
 
+def _levels_phrase(data: ReportData, param: str) -> str:
+    """ "by level, against the mean of all runs: tiny-bert +4.8, tiny-distilbert -4.8 points" ("" without levels)."""
+    lv = data.levels[data.levels["param"] == param] if len(data.levels) else data.levels
+    if not len(lv):
+        return ""
+    s = data.scale
+    each = ", ".join(f"{fmt_value(r['level'])} {s.fmt(float(r['effect']), signed=True)}" for _, r in lv.iterrows())
+    return f"; by level, against the mean of all runs: {each} {s.unit}"
+
+
 def _importance_sentence(data: ReportData) -> str:
     m = data.metric
     if np.ptp(data.usable[m].to_numpy(dtype=float)) == 0:
@@ -236,13 +272,15 @@ def _importance_sentence(data: ReportData) -> str:
     if not len(data.importance):
         return "Too few runs or no varied parameter: importance is not estimated."
     r = data.importance.iloc[0]
-    corr = r["pearson"]
-    sign = "no clear" if not np.isfinite(corr) else ("a positive" if corr > 0 else "a negative")
-    return (
-        f"{r['feature']} matters most for {m} (random-forest importance "
-        f"{r['importance']:.2f}) with {sign} linear correlation "
-        f"(r = {corr:.2f})."
+    head = (
+        f"{r['param']} matters most for {m}: shuffling it lowers a random forest's R² by {r['r2_drop']:.2f} "
+        f"({r['importance']:.0%} of all parameters' permutation importance)"
     )
+    levels = _levels_phrase(data, str(r["param"]))
+    if levels or not np.isfinite(r["pearson"]):
+        return head + levels + "."
+    sign = "a positive" if r["pearson"] > 0 else "a negative"
+    return head + f", with {sign} linear correlation (r = {r['pearson']:.2f})."
 
 
 def _failures_sentence(data: ReportData) -> str:

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from agent.sweep_config.metric import best
+from agent.sweep_config.metric import UNBOUNDED, Bounds, best
 from analysis.stats.compare import t_half_width
+from analysis.stats.intervals import bounded_interval
 from analysis.tables import tidy
 
 
@@ -42,22 +43,26 @@ def matched_pairs(
     return out
 
 
-def with_t_interval(df: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+def with_t_interval(df: pd.DataFrame, confidence: float = 0.95, bounds: Bounds = UNBOUNDED) -> pd.DataFrame:
     """Add low/high, the t-interval of each row's mean from its mean, std (ddof=1) and count.
 
     The seed bands: t(0.975, n-1) * s / sqrt(n) keeps 95% coverage at 2 or 3 seeds, where a
-    normal +-1.96 s/sqrt(n) or a bootstrap falls far short. One seed: no interval (NaN).
+    normal +-1.96 s/sqrt(n) or a bootstrap falls far short; for a bounded metric it is built on
+    the bounded scale (`intervals.bounded_interval`), so it stays within `bounds`. One seed: no
+    interval (NaN).
     """
     out = df.copy()
     n = pd.to_numeric(out["count"], errors="coerce").to_numpy(dtype=float)
     sd = pd.to_numeric(out["std"], errors="coerce").to_numpy(dtype=float)
     half = t_half_width(sd, n, confidence)
     mean = pd.to_numeric(out["mean"], errors="coerce").to_numpy(dtype=float)
-    out["low"], out["high"] = mean - half, mean + half
+    out["low"], out["high"] = bounded_interval(mean, half, bounds)
     return out
 
 
-def seed_summary(runs: pd.DataFrame, *, config_keys: Sequence[str], metric: str) -> pd.DataFrame:
+def seed_summary(
+    runs: pd.DataFrame, *, config_keys: Sequence[str], metric: str, bounds: Bounds = UNBOUNDED
+) -> pd.DataFrame:
     """mean, std (ddof=1; NaN for one seed), count and the 95% t-interval of `metric` per config."""
     keys = [k for k in config_keys if k in runs.columns]
     df = runs.dropna(subset=[metric])
@@ -65,8 +70,10 @@ def seed_summary(runs: pd.DataFrame, *, config_keys: Sequence[str], metric: str)
         return pd.DataFrame(columns=[*keys, "mean", "std", "count", "low", "high"])
     if not keys:
         g = df[metric]
-        return with_t_interval(pd.DataFrame({"mean": [g.mean()], "std": [g.std()], "count": [g.count()]}))
-    return with_t_interval(df.groupby(keys, dropna=False)[metric].agg(["mean", "std", "count"]).reset_index())
+        one = pd.DataFrame({"mean": [g.mean()], "std": [g.std()], "count": [g.count()]})
+        return with_t_interval(one, bounds=bounds)
+    summary = df.groupby(keys, dropna=False)[metric].agg(["mean", "std", "count"]).reset_index()
+    return with_t_interval(summary, bounds=bounds)
 
 
 def best_row(df: pd.DataFrame, col: str, *, maximize: bool) -> pd.Series | None:

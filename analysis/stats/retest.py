@@ -2,7 +2,8 @@
 
 Per config re-tested (a sweep's top K, on N seeds the sweep never used):
 - the sweep's best score, the number a sweep reports and a reader would quote;
-- the re-test mean and its 95% t-interval over the N seeds (calibrated at 2 or 3 seeds);
+- the re-test mean and its 95% t-interval over the N seeds (calibrated at 2 or 3 seeds; within the
+  metric's bounds, `intervals.mean_interval`);
 - the optimism of the sweep's best: best - re-test mean (in the metric's better direction, so
   positive means the sweep flattered it), whose interval is the best minus the re-test interval:
   the best is a fixed, observed number and only the re-test mean is uncertain.
@@ -28,10 +29,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from agent.sweep_config.metric import UNBOUNDED, Bounds
 from agent.sweep_config.retest import CANDIDATE, candidate_configs, fixed_values
 from analysis.stats import compare as paired
 from analysis.stats import cost
 from analysis.stats.arrays import floats, numeric
+from analysis.stats.intervals import mean_interval
 from analysis.tables import tidy
 
 N_DRAWS = 20_000
@@ -53,6 +56,7 @@ class RetestRow:
     optimism_high: float | None = None
     retest_rank: int | None = None
     hours: float | None = None  # mean cost of one re-test trial (GPU-hours, or wall hours on CPU)
+    se: float | None = None  # standard error of the re-test mean, s / sqrt(n)
 
 
 @dataclass
@@ -114,7 +118,14 @@ def label(config: Mapping[str, Any]) -> str:
 
 
 def _retest_row(
-    rank: int, cfg: dict[str, Any], sweep: pd.Series, retest: pd.DataFrame, *, metric: str, maximize: bool
+    rank: int,
+    cfg: dict[str, Any],
+    sweep: pd.Series,
+    retest: pd.DataFrame,
+    *,
+    metric: str,
+    maximize: bool,
+    bounds: Bounds = UNBOUNDED,
 ) -> RetestRow:
     """One re-tested config: its sweep best (`sweep`: its sweep runs' metric), re-test mean and optimism."""
     values = retest[metric].astype(float)
@@ -122,11 +133,12 @@ def _retest_row(
     row = RetestRow(cfg, label(cfg), rank, best, int(len(sweep)), int(values.notna().sum()))
     hours = float(numeric(retest["cost_hours"]).mean())
     row.hours = hours if np.isfinite(hours) else None
-    ti = paired.t_interval(floats(values))
+    ti = mean_interval(floats(values), bounds)
     if len(values):
         row.mean = float(values.mean())
     if ti is not None:
         row.mean, row.low, row.high = ti
+        row.se = float(values.std(ddof=1) / math.sqrt(values.notna().sum()))
     sign = 1.0 if maximize else -1.0
     if best is not None and row.mean is not None:
         row.optimism = sign * (best - row.mean)
@@ -167,8 +179,10 @@ def analyze_retest(
     maximize: bool,
     seed_key: str,
     seed: int = 0,
+    bounds: Bounds = UNBOUNDED,
 ) -> RetestResult:
-    """`sweep_runs` / `retest_runs`: finished runs with a finite metric (tidy run tables)."""
+    """`sweep_runs` / `retest_runs`: finished runs with a finite metric (tidy run tables); `bounds`:
+    what the metric can be, which the re-test means' intervals keep to."""
     fixed = tidy.flatten(fixed_values(retest_config, seed_key))
     sign = 1.0 if maximize else -1.0
     retest_runs = cost.with_cost(_flat_candidate(retest_runs))
@@ -178,7 +192,7 @@ def analyze_retest(
         whole = {**fixed, **tidy.flatten(cfg)}
         theirs = retest_runs[_matches(retest_runs, whole)]
         mine = sweep_runs[_matches(sweep_runs, whole)][metric].astype(float)
-        rows.append(_retest_row(rank, cfg, mine, theirs, metric=metric, maximize=maximize))
+        rows.append(_retest_row(rank, cfg, mine, theirs, metric=metric, maximize=maximize, bounds=bounds))
         if seed_key in theirs:
             per_seed[rank] = theirs.groupby(theirs[seed_key].astype(str))[metric].mean()
     done = [r for r in rows if r.mean is not None]
@@ -199,13 +213,12 @@ def analyze_retest(
 
 def _p_winner_holds(rows: list[RetestRow], sign: float, seed: int) -> float | None:
     """P(the sweep's rank-1 config has the best true re-test mean), by t draws of each mean."""
-    usable = [(r.sweep_rank, r.mean, r.high, r.seeds) for r in rows if r.mean is not None and r.high is not None]
+    usable = [(r.sweep_rank, r.mean, r.se, r.seeds) for r in rows if r.mean is not None and r.se is not None]
     if len(usable) < 2 or usable[0][0] != 1:
         return None
     rng = np.random.default_rng(seed)
     draws = []
-    for _, mean, high, seeds in usable:
-        se = (high - mean) / float(sps.t.ppf(0.975, seeds - 1))
+    for _, mean, se, seeds in usable:
         draws.append(sign * (mean + se * rng.standard_t(seeds - 1, N_DRAWS)))
     d = np.vstack(draws)
     return float(np.mean(np.argmax(d, axis=0) == 0))

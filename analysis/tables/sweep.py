@@ -29,6 +29,33 @@ def sweep_params(sweep_config: Mapping[str, Any]) -> list[str]:
     return out
 
 
+LOG_NAMES = ("learning_rate", "lr")  # swept on a log scale by habit, even as a plain list of values
+
+
+def _spec(sweep_config: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """The config's spec of a flattened parameter name ({} if it has none)."""
+    spec: Any = {"parameters": sweep_config.get("parameters") or {}}
+    for part in name.split("."):
+        spec = (spec.get("parameters") or {}).get(part) if isinstance(spec, dict) else None
+        if not isinstance(spec, dict):
+            return {}
+    return spec
+
+
+def log_scaled(sweep_config: Mapping[str, Any], params: list[str], runs: pd.DataFrame) -> list[str]:
+    """The numeric parameters best shown on a log axis: a log distribution in the config, or a learning
+    rate, whenever all their values are positive."""
+    out = []
+    for p in params:
+        dist = str(_spec(sweep_config, p).get("distribution", ""))
+        if "log" not in dist and p.split(".")[-1] not in LOG_NAMES:
+            continue
+        v = pd.to_numeric(runs[p], errors="coerce") if p in runs.columns else pd.Series(dtype=float)
+        if len(v) and v.notna().all() and (v > 0).all() and not runs[p].map(lambda x: isinstance(x, str)).any():
+            out.append(p)
+    return out
+
+
 def _all_strings(s: pd.Series) -> bool:
     return bool(s.dropna().map(lambda v: isinstance(v, str)).all())
 

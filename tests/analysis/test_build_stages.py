@@ -195,12 +195,14 @@ def test_learning_curves_follow_each_models_best_config_only():
     )
     t, g = stages(runs, history=hist)
     per_model = [sections.model_summary(t, g, m) for m in g.models]
-    curves, msgs = sections.learning_curves(t, g, per_model)
+    curves, seeds, msgs = sections.learning_curves(t, g, per_model)
     assert msgs == [] and set(curves) == {"a", "b"}
     a = curves["a"]
     assert a["n"].tolist() == [3, 3] and a["mean"].iloc[-1] == pytest.approx(0.85)  # lr 0.2 only
+    assert not a["band"].any()  # 3 seeds: too few for a band; the seeds are drawn instead
+    assert sorted(seeds["a"]["seed"].unique()) == [1, 2, 3] and len(seeds["a"]) == 6  # 3 runs x 2 steps
     t, g = stages(runs)
-    assert sections.learning_curves(t, g, per_model)[1] == ["No acc history was logged: learning curves skipped."]
+    assert sections.learning_curves(t, g, per_model)[2] == ["No acc history was logged: learning curves skipped."]
 
 
 def test_cost_table_labels_configs_by_model_and_marks_the_pareto_front():

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from analysis.stats import compare
+from analysis.stats import compare, intervals
 from analysis.stats.retest import analyze_retest
 
 DRAWS = 400
@@ -35,6 +35,27 @@ def false_positive_rate(n: int, draw, decide, seed: int = 0) -> float:
 def test_aa_comparisons_are_significant_at_most_five_percent_of_the_time(n, shape):
     rate = false_positive_rate(n, DIFFS[shape], lambda d: compare.paired_t(d)[4], seed=n)
     assert rate <= LIMIT, f"A/A at n={n} ({shape}): {rate:.1%} called significant"
+
+
+# Accuracies over seeds: Beta-distributed (skewed near a bound), mean and standard deviation as given.
+BOUNDED = {"mid-range": (0.80, 0.03), "near the top": (0.95, 0.03), "at the top": (0.99, 0.01)}
+
+
+@pytest.mark.parametrize("n", (2, 3, 4, 6, 10, 30))
+@pytest.mark.parametrize("where", sorted(BOUNDED))
+def test_seed_intervals_of_a_bounded_metric_stay_in_bounds_and_cover_its_mean(n, where):
+    """The interval of a mean over seeds (the cells table, the per-model table, the re-test) is built on
+    the logit scale: inside [0, 1] always, holding the mean, and covering the true mean at its 95%."""
+    mu, sd = BOUNDED[where]
+    k = mu * (1 - mu) / sd**2 - 1
+    rng = np.random.default_rng(400 + n)
+    covered = 0
+    for _ in range(DRAWS):
+        v = rng.beta(mu * k, (1 - mu) * k, n)
+        m, lo, hi = intervals.mean_interval(v, (0.0, 1.0))
+        assert 0.0 <= lo <= m <= hi <= 1.0, (v, lo, hi)
+        covered += lo <= mu <= hi
+    assert covered / DRAWS >= 1 - LIMIT, f"{where}, n={n}: {covered / DRAWS:.1%} coverage"
 
 
 @pytest.mark.parametrize("n", (3, 4, 6, 10))

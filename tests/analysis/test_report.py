@@ -34,7 +34,8 @@ def test_build_report_finds_the_known_gap(sweep):
     assert t.startswith("tiny-distilbert is 2.") and "below tiny-bert" in t and "95% CI" in t and "paired t" in t
     assert f"{-c.high * 100:.1f}–{-c.low * 100:.1f}" in t and "18 pairs" in t
     tr = d.takeaways["tradeoff"]
-    assert tr.startswith("tiny-distilbert gives up 2.") and "× the throughput" in tr and "× fewer parameters" in tr
+    assert tr.startswith("tiny-bert buys 2.") and "over tiny-distilbert" in tr
+    assert "× its throughput" in tr and "× its parameters" in tr
     assert "Pareto front" in tr
 
 
@@ -58,18 +59,25 @@ def test_takeaway_never_claims_a_winner_the_ci_does_not_support():
     assert "no winner is claimed" in text and "single seed" in text and "CI 0" not in text
 
 
-def test_tradeoff_sentence_reads_as_the_issue_asks():
+def test_tradeoff_sentence_says_what_the_dearer_model_buys_and_at_what_price():
     s = Scale(100.0, "points")
     sig = PairedDifference("distil", "bert", -0.012, -0.020, -0.004, 12, 0.95, True, "bert")
     a = {"throughput": 340.0, "num_parameters": 2.0e6, "hours": 0.01}
     b = {"throughput": 200.0, "num_parameters": 4.4e6, "hours": 0.02}
     text = tradeoff_sentence(sig, a, b, s, maximize=True, hours_unit="GPU-hours")
     assert text == (
-        "distil gives up 1.2 points (95% CI 0.4–2.0) for 1.7× the throughput / 2.2× fewer parameters / "
-        "2.0× fewer GPU-hours per trial, relative to bert."
+        "bert buys 1.2 points (95% CI 0.4–2.0; paired t, 12 pairs) over distil, at 0.59× its throughput, "
+        "2.20× its parameters, 2.00× its GPU-hours per trial."
     )
     ns = PairedDifference("distil", "bert", -0.004, -0.011, 0.003, 12, 0.95, False, None)
-    assert "not significant" in tradeoff_sentence(ns, a, b, s, maximize=True, hours_unit="GPU-hours")
+    text = tradeoff_sentence(ns, a, b, s, maximize=True, hours_unit="GPU-hours")
+    assert text.startswith("bert scores +0.4 points against distil (95% CI -0.3 to +1.1") and "not significant" in text
+    worse = PairedDifference("distil", "bert", 0.012, 0.004, 0.020, 12, 0.95, True, "distil")
+    text = tradeoff_sentence(worse, a, b, s, maximize=True, hours_unit="GPU-hours")
+    assert text.startswith("bert runs at 0.59× its throughput") and "1.2 points worse than distil" in text
+    assert "buys nothing" in text
+    same = {"throughput": 200.0, "num_parameters": 4.4e6, "hours": 0.02}
+    assert "cost about the same" in tradeoff_sentence(sig, same, b, s, maximize=True, hours_unit="GPU-hours")
 
 
 def test_equal_models_are_reported_as_not_significant():
@@ -166,8 +174,12 @@ def test_report_json_numbers_recompute_from_runs_csv(sweep, tmp_path):
         row = grouped.loc[tuple(cell[k] for k in keys)]
         assert cell["mean"] == pytest.approx(row["mean"]) and cell["std"] == pytest.approx(row["std"])
         assert cell["count"] == row["count"]
-        lo, hi = sps.t.interval(0.95, row["count"] - 1, loc=row["mean"], scale=row["sem"])
-        assert (cell["low"], cell["high"]) == pytest.approx((lo, hi))
+        # accuracy lies in [0, 1]: the t-interval on the logit scale (delta method), mapped back
+        mean, half = row["mean"], sps.t.ppf(0.975, row["count"] - 1) * row["sem"]
+        z, hz = sps.logistic.ppf(mean), half / (mean * (1 - mean))
+        assert (cell["low"], cell["high"]) == pytest.approx((sps.logistic.cdf(z - hz), sps.logistic.cdf(z + hz)))
+    assert rj["bounds"] == {"low": 0.0, "high": 1.0, "intervals": pytest.approx(rj["bounds"]["intervals"])}
+    assert "logit scale" in rj["bounds"]["intervals"]
     # The comparison: scipy's paired t-test on the matched differences in runs.csv.
     comp = rj["comparisons"][0]
     piv = csv.pivot_table(index=keys[1:] + ["seed"], columns=keys[0], values=m)
@@ -205,7 +217,8 @@ def test_report_json_numbers_recompute_from_runs_csv(sweep, tmp_path):
             & ((configs["mean"] > r["mean"]) | (configs["hours"] < r["hours"]))
         ).any()
         assert r["pareto"] == (not dominated)
-    assert {r["feature"] for r in rj["importance"]} and all(0 <= r["importance"] <= 1 for r in rj["importance"])
+    assert {r["param"] for r in rj["importance"]} == set(keys)  # one row per parameter, the model key too
+    assert all(0 <= r["importance"] <= 1 for r in rj["importance"])
     hm = rj["heatmaps"]["tiny-bert"]
     i, j = hm["rows"].index(16), hm["cols"].index(3e-5)
     assert hm["values"][i][j] == pytest.approx(

@@ -80,3 +80,18 @@ def test_missing_retest_runs_are_said_and_nothing_is_invented():
     res = analyze_retest(sweep, runs.dropna(), cfg, retest_id="r", metric="m", maximize=True, seed_key="seed")
     assert res.rows[1].mean is None and res.rows[1].optimism is None
     assert any("no finished re-test run" in m for m in res.messages) and res.p_winner_holds is None
+
+
+def test_a_bounded_metrics_retest_interval_stays_within_its_bounds_and_the_odds_keep_their_spread():
+    """2 fresh seeds of an accuracy near 1: the plain t-interval (t = 12.7) would pass 1."""
+    sweep = pd.DataFrame({"lr": [1, 2], "seed": [0, 0], "m": [0.97, 0.95]})
+    runs, cfg = retest_of([{"lr": 1}, {"lr": 2}], [5, 6], [[0.99, 0.95], [0.94, 0.96]])
+    plain = sps.t.interval(0.95, 1, loc=0.97, scale=sps.sem([0.99, 0.95]))
+    assert plain[1] > 1
+    kw = dict(retest_id="r", metric="m", maximize=True, seed_key="seed")
+    res = analyze_retest(sweep, runs, cfg, bounds=(0.0, 1.0), **kw)
+    top = res.rows[0]
+    assert top.mean == pytest.approx(0.97) and 0 <= top.low < top.mean < top.high <= 1
+    assert top.se == pytest.approx(sps.sem([0.99, 0.95]))
+    # the winner's odds come from the standard errors, not from the (now asymmetric) interval
+    assert res.p_winner_holds == pytest.approx(analyze_retest(sweep, runs, cfg, **kw).p_winner_holds)

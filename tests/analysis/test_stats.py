@@ -100,10 +100,27 @@ def test_importance_finds_the_informative_parameter_with_signed_correlation():
     runs = pd.DataFrame({"lr": rng.uniform(0, 1, n), "noise": rng.uniform(0, 1, n), "model": rng.choice(["a", "b"], n)})
     runs["m"] = -2.0 * runs["lr"] + 0.01 * rng.normal(size=n)
     imp = importance.importance_table(runs, params=["lr", "noise", "model"], metric="m")
-    assert imp.iloc[0]["feature"] == "lr" and imp.iloc[0]["importance"] > 0.8
+    assert imp.iloc[0]["param"] == "lr" and imp.iloc[0]["importance"] > 0.8
     assert imp.iloc[0]["pearson"] < -0.95 and imp.iloc[0]["spearman"] < -0.95
-    assert {"model=a", "model=b"} & set(imp["feature"])  # one-hot for categoricals
     assert imp["importance"].sum() == pytest.approx(1.0)
+
+
+def test_a_categorical_parameter_is_one_row_with_its_levels_effects_apart():
+    """A two-level model choice is one parameter, not two mirror-image one-hot rows."""
+    rng = np.random.default_rng(1)
+    n = 60
+    runs = pd.DataFrame({"model": rng.choice(["big", "small", "mid"], n), "lr": rng.choice([1e-4, 3e-4], n)})
+    runs["m"] = runs["model"].map({"big": 0.9, "mid": 0.85, "small": 0.8}) + 0.002 * rng.normal(size=n)
+    imp = importance.importance_table(runs, params=["model", "lr"], metric="m")
+    assert imp["param"].tolist() == ["model", "lr"] and imp.iloc[0]["kind"] == "categorical"
+    assert imp.iloc[0]["levels"] == 3 and np.isnan(imp.iloc[0]["pearson"]) and imp.iloc[0]["importance"] > 0.9
+    lv = importance.level_effects(runs, params=["model", "lr"], metric="m").set_index(["param", "level"])
+    overall = runs["m"].mean()
+    for level in ("big", "mid", "small"):
+        mine = runs.loc[runs["model"] == level, "m"]
+        assert lv.loc[("model", level), "effect"] == pytest.approx(mine.mean() - overall)
+        assert lv.loc[("model", level), "n"] == len(mine)
+    assert list(lv.loc["lr"].index) == [1e-4, 3e-4]  # numbers keep their order and their type
 
 
 def test_best_row_is_the_one_best_rule_on_dataframes():

@@ -26,3 +26,16 @@ def test_reached_respects_goal():
     assert not reached({"target": 0.9, "goal": "maximize"}, 0.5)
     assert reached({"target": 0.1}, 0.05) and not reached({"target": 0.1}, 0.2)
     assert not reached({}, 1.0)
+
+
+def test_metric_bounds_read_the_metrics_nature_from_its_name():
+    from agent.sweep_config.metric import metric_bounds
+
+    for name in ("eval/accuracy", "eval_accuracy", "eval/f1", "test.macro_f1", "top5_accuracy", "eval/recall"):
+        assert metric_bounds(name) == (0.0, 1.0), name
+    for name in ("eval/matthews_correlation", "eval_pearson", "eval/spearmanr"):
+        assert metric_bounds(name) == (-1.0, 1.0), name
+    assert metric_bounds("eval/loss") == (0.0, None)
+    # a learning rate, a word error rate (can pass 1) and an unknown name are not bounded by a guess
+    for name in ("train/learning_rate", "eval/wer", "eval/combined_score", "throughput", "", None):
+        assert metric_bounds(name) == (None, None), name

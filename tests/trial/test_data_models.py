@@ -99,6 +99,21 @@ def test_tiny_models_build_once_load_like_hub_models_and_are_reproducible(cache)
     assert all(torch.equal(sa[k], sc[k]) for k in body)  # the body is the checkpoint
 
 
+def test_tiny_models_mirror_bert_against_distilbert(cache):
+    """tiny-distilbert has half of tiny-bert's layers at the same width, as DistilBERT has half of BERT's,
+    and both start from the same mimetic attention, so depth is what the demo compares."""
+    import torch
+
+    bert, distil = (models.build_model(n, 2, seed=0) for n in ("tiny-bert", "tiny-distilbert"))
+    assert bert.config.num_hidden_layers == 2 * distil.config.n_layers
+    assert bert.config.hidden_size == distil.config.dim and bert.config.vocab_size == distil.config.vocab_size
+    assert 1.5 < bert.num_parameters() / distil.num_parameters() < 2.0  # BERT-base / DistilBERT: 1.66
+    pairs = [(a.self.query, a.self.key) for a in (layer.attention for layer in bert.bert.encoder.layer)]
+    pairs += [(a.q_lin, a.k_lin) for a in (layer.attention for layer in distil.distilbert.transformer.layer)]
+    for q, k in pairs:  # W_q^T W_k = 0.7 Z + 0.7 I: scores start high for a token and its like
+        assert float(torch.trace(q.weight.detach().T @ k.weight.detach())) / q.weight.shape[0] > 0.5
+
+
 def test_hub_model_offline_error_is_one_line(cache, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
