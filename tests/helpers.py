@@ -203,6 +203,13 @@ class FunctionRunner:
 
         self.calls += 1
         t0 = time.monotonic()
+        if not spec.wandb_ready:
+            # As the warm runner does: wandb's process-wide setup keeps the settings (the sweep's
+            # param file among them) of whatever trial ran in this process before.
+            import wandb
+
+            if wandb.run is None:
+                wandb.teardown()
         try:
             metrics = self.fn(spec, control) if self.report_rows else self.fn(spec)
         except KeyboardInterrupt:
