@@ -93,7 +93,7 @@ def parse_argv(argv: list[str]) -> dict[str, Any]:
             if nxt is not None and not nxt.startswith("--") and not (is_flag and "=" in nxt):
                 value = nxt
                 i += 1
-            elif is_flag or name not in FIELDS:
+            elif is_flag or (name not in FIELDS and name not in FLAGS):
                 # ${args_no_boolean_flags} and HfArgumentParser: a bare --flag means true. An unknown
                 # name goes on too, so the one error it gets is "unknown key", with the closest ones.
                 value = True

@@ -5,8 +5,8 @@ Each field of `TrialConfig` carries its type, default, help, allowed values and 
 `sweepkit validate`), `--help`, the README's reference, `TrainingArguments` and `check_applied`, so
 adding a knob is one entry. run_glue's and TrainingArguments' own flags that are not keys here
 (`--do_train`, `--fp16`, `--evaluation_strategy`...) are declared beside it, in `flags.FLAGS`, and
-turned into these keys before anything is checked. Importing this module costs nothing heavy (no torch): `--help` and
-validation must be instant and must happen before any model or dataset loads.
+turned into these keys before anything is checked. Importing this module costs nothing heavy (no
+torch): `--help` and validation must be instant and must happen before any model or dataset loads.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import textwrap
 
+import pytest
+
 from agent.sweep_config.metric import NO_WANDB_RUN
 from tests.helpers import RECORDER, env_for, make_sweep, sk, status
 
@@ -69,6 +71,7 @@ def test_validate_warns_of_text_numbers_and_a_trainer_script_that_reports_nowher
     assert "report_to" not in res.stderr
 
 
+@pytest.mark.slow  # real wandb runs and two reports; test-fast keeps to its budget
 def test_a_misnamed_metric_is_named_in_each_run_status_and_report_and_report_metric_reads_it(tmp_path):
     (tmp_path / "train.py").write_text(LOGS_EVAL)
     sid = make_sweep(
@@ -120,6 +123,7 @@ def test_a_program_that_starts_no_wandb_run_is_told_to_report_to_wandb(tmp_path)
     assert bad.returncode == 2 and NO_WANDB_RUN in bad.stderr and "check metric.name" not in bad.stderr
 
 
+@pytest.mark.slow  # real wandb runs and two reports; test-fast keeps to its budget
 def test_workers_say_once_and_first_that_a_foreign_program_runs_cold(tmp_path):
     (tmp_path / "train.py").write_text(LOGS_EVAL)
     sid = make_sweep(
