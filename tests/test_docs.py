@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from agent.trial.reference import reference_markdown
+from agent.trial.reference import flags_markdown, reference_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -12,6 +12,13 @@ def test_readme_config_reference_is_the_trial_table():
     assert reference_markdown() in README.read_text(), (
         "README.md's config reference differs from agent/trial/config.py: paste "
         "`python -c 'from agent.trial.reference import reference_markdown; print(reference_markdown())'`"
+    )
+
+
+def test_readme_flag_table_is_the_trials_table_of_run_glue_flags():
+    assert flags_markdown() in README.read_text(), (
+        "README.md's run_glue flag table differs from agent/trial/flags.py: paste "
+        "`python -c 'from agent.trial.reference import flags_markdown; print(flags_markdown())'`"
     )
 
 

@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from agent.paths import DISK_FULL, DISK_FULL_EXIT
 from agent.states import RunState
+from agent.sweep_config.metric import missing_reason
 
 _NO_SPACE = "No space left on device"  # how a foreign program's last line says it (OSError's text)
 
@@ -18,8 +19,10 @@ def outcome(
     stopped: Optional[str],
     run_info: dict[str, Any],
     log_reason: Optional[str],
+    run_log: Optional[bool] = None,
 ) -> tuple[RunState, Optional[float], Optional[str]]:
-    """(W&B state, metric value, reason) of a trial that ended."""
+    """(W&B state, metric value, reason) of a trial that ended. `run_log`: whether its run dir holds a
+    W&B run (None: not known here); a finished run without the metric says why, and what it did log."""
     summary = run_info.get("summary") or {}
     value = summary.get(metric) if metric else None
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
@@ -31,7 +34,7 @@ def outcome(
         return RunState.PRUNED, value, stopped
     if exit_code == 0:
         if metric and value is None:
-            return RunState.FINISHED, None, f"finished without logging a finite {metric!r} (check metric.name)"
+            return RunState.FINISHED, None, missing_reason(metric, summary, run_log)
         return RunState.FINISHED, value, None
     if exit_code == DISK_FULL_EXIT or (reason or "").startswith(DISK_FULL) or _NO_SPACE in (reason or ""):
         said = reason or ""  # from the child's stderr it reads "sweepkit: trial failed: disk full: ..."

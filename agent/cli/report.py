@@ -25,6 +25,19 @@ from agent.paths import report_dir
 @click.option("--compare", default=None, help="Parameter whose values the report compares (e.g. model).")
 @click.option("--seed-key", default="seed", show_default=True, help="Config key that holds the seed.")
 @click.option(
+    "--metric",
+    default=None,
+    metavar="NAME",
+    help="Rank runs by this logged key instead of the sweep's metric.name (no new sweep needed).",
+)
+@click.option(
+    "--goal",
+    type=click.Choice(["maximize", "minimize"]),
+    default=None,
+    help="With --metric: which way is better [default: the sweep's goal for its own metric, else from the name: "
+    "a loss is minimized].",
+)
+@click.option(
     "--retest",
     default=None,
     metavar="RETEST_ID",
@@ -65,6 +78,8 @@ def report_command(
     out_dir: Optional[str],
     compare: Optional[str],
     seed_key: str,
+    metric: Optional[str],
+    goal: Optional[str],
     retest: Optional[str],
     publish: bool,
     watch: bool,
@@ -88,6 +103,10 @@ def report_command(
         session.fail("--serve and --port go with --watch")
     if retest and watch:
         session.fail("--retest goes with a one-off report, not --watch; report the re-test once it has run")
+    if (metric or goal) and watch:
+        session.fail(
+            "--metric and --goal go with a one-off report, not --watch (the live page follows the sweep's metric)"
+        )
     b = session.backend(backend or sweep_id, storage=storage, project=project, entity=entity, sweep_id=sweep_id)
     if retest:  # a bad re-test id fails here, before the sweep's runs are read
         try:
@@ -106,6 +125,8 @@ def report_command(
                 publish=publish,
                 console=session.err,
                 retest=retest,
+                metric=metric,
+                goal=goal,
             )
             click.echo(result.summary)
             return

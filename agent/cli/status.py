@@ -20,7 +20,7 @@ from agent.paths import report_dir, run_page
 from agent.runners import slurm
 from agent.states import RunState, count_states, describe_counts
 from agent.sweep_config import dotted, swept_values
-from agent.sweep_config.metric import best
+from agent.sweep_config.metric import NO_WANDB_RUN, best, finite, missing_reason
 
 
 def swept_params(run: RunRecord, config: dict) -> dict:
@@ -40,6 +40,18 @@ def best_run(runs: list[RunRecord], metric: Optional[dict]) -> Optional[RunRecor
     if not metric or not metric.get("name"):
         return None
     return best((r for r in runs if r.state == RunState.FINISHED), lambda r: r.summary.get(metric["name"]), metric)
+
+
+def missing_metric_line(info: SweepInfo, runs: list[RunRecord]) -> Optional[str]:
+    """Finished runs without the sweep's metric: how many, and why (the keys they did log, nearest first)."""
+    name = (info.metric or {}).get("name")
+    lacking = [r for r in runs if name and r.state == RunState.FINISHED and not finite(r.summary.get(name))]
+    if not name or not lacking:
+        return None
+    logged = {k: v for r in lacking for k, v in r.summary.items()}
+    no_run = all(NO_WANDB_RUN in (r.reason or "") for r in lacking)
+    why = missing_reason(name, logged, run_log=False if no_run else None, sweep_id=info.id)
+    return f"{len(lacking)} finished run(s) have no {name}: {why}"
 
 
 def status_view(info: SweepInfo, runs: list[RunRecord], pages: Path) -> Group:
@@ -71,6 +83,9 @@ def status_view(info: SweepInfo, runs: list[RunRecord], pages: Path) -> Group:
         )
     parts.append(table)
     parts.append(Text(describe_counts(count_states(r.state for r in runs)) if runs else "no runs yet"))
+    lacking = missing_metric_line(info, runs)
+    if lacking:
+        parts.append(Text(lacking))
     top = best_run(runs, metric)
     if top:
         shown = {k: v for k, v in flat[top.id].items() if k in varying}

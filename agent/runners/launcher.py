@@ -101,6 +101,7 @@ class Launcher:
         per_gpu: Optional[int],
         workers: int = 1,
         warm: bool = True,
+        cold_reason: Optional[str] = None,
         worker_args: Optional[list[str]] = None,
         console=None,
         log_dir: Optional[Path] = None,
@@ -108,7 +109,8 @@ class Launcher:
     ):
         from rich.console import Console
 
-        self.sweep_id, self.gpus, self.per_gpu, self.warm = sweep_id, gpus, per_gpu, warm
+        self.sweep_id, self.gpus, self.per_gpu, self.warm = sweep_id, gpus, per_gpu, warm and not cold_reason
+        self.cold_reason = cold_reason  # why trials run cold although warm workers were asked for
         self.worker_args = list(worker_args or [])
         self.console = console or Console(highlight=False)
         self.live = self.console.is_terminal if live is None else live
@@ -180,7 +182,7 @@ class Launcher:
 
     def note(self, text: str) -> None:
         self.notes.append(text)
-        self.console.print(f"[{self.sweep_id}] {text}", markup=False)
+        self.console.print(f"[{self.sweep_id}] {text}", markup=False, soft_wrap=True)  # one line, for grep too
 
     def _signal_all(self, sig: int) -> None:
         import psutil
@@ -219,9 +221,12 @@ class Launcher:
             if self.gpus is not None
             else f"{len(self.slots)} worker(s) on CPU/default device"
         )
-        self.note(
-            f"starting {len(self.slots)} {'warm' if self.warm else 'cold'} worker(s): {where}; logs in {self.dir}"
+        said = (
+            f"running trials cold, in {len(self.slots)} parallel agent(s) ({where}): {self.cold_reason}"
+            if self.cold_reason
+            else f"starting {len(self.slots)} {'warm' if self.warm else 'cold'} worker(s): {where}"
         )
+        self.note(f"{said}; logs in {self.dir}")
         for s in self.slots:
             self._start(s)
         old = signal.signal(signal.SIGINT, self._on_sigint)
@@ -388,21 +393,26 @@ def launch(sweep_id: str, values: dict[str, Any], *, console=None, live: Optiona
     gpu_ids = parse_gpus(gpus, cuda_device_count()) if gpus is not None else None
     n_per = parse_per_gpu(values.get("per_gpu") or "1")
     from agent.backends import get_backend
+    from agent.runners.pool_worker import warm_unsupported
 
     # A bad sweep id or store: one line now, rather than the same error in every worker's log.
-    get_backend(
+    backend = get_backend(
         values.get("backend") or sweep_id,
         storage=values.get("storage"),
         project=values.get("project"),
         entity=values.get("entity"),
-    ).sweep(sweep_id)
+    )
+    warm = values.get("warm") is not False
+    # Said once, here, before any work: not as many workers' warnings once they have started.
+    cold_reason = warm_unsupported(backend, backend.sweep(sweep_id).config) if warm else None
     worker_args = options.to_argv(values, options.BACKEND, options.ENGINE)
     return Launcher(
         sweep_id,
         gpus=gpu_ids,
         per_gpu=n_per,
         workers=workers or 1,
-        warm=values.get("warm") is not False,
+        warm=warm,
+        cold_reason=cold_reason,
         worker_args=worker_args,
         console=console,
         live=live,

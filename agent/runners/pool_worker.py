@@ -166,7 +166,7 @@ def run_worker(
     config = backend.sweep(sweep_id).config
     why = warm_unsupported(backend, config) if warm else None
     if why:
-        status.warn(f"{why}; running cold")
+        status.warn(f"running cold: {why}")
     if not warm or why:
         stop.cold = True
         return backend.run_agent(

@@ -54,7 +54,8 @@ def trial_args(argv: list[str]) -> list[str]:
             return argv[i + 1 :]
     raise WarmUnsupported(
         f"the sweep command {' '.join(argv[:4])} ... does not run sweepkit's trial "
-        f"(python -m {TRIAL_MODULE}); run this sweep with --cold"
+        f"(python -m {TRIAL_MODULE}), so its trials cannot run in-process: they run cold (--cold), a fresh "
+        "process each"
     )
 
 

@@ -1,5 +1,6 @@
-"""The sweep metric's rules: which value is better, the best run, when `target` is reached, and
-the range a metric can take by its nature.
+"""The sweep metric's rules: which value is better, the best run, when `target` is reached, the range
+a metric can take by its nature, and what to say of a run that logged no value of it (the keys it did
+log that come closest).
 
 One declaration of "best" for every caller (status, the agents' views, the report): W&B's goal
 defaults to minimize, and only finished runs with a finite value compete.
@@ -7,6 +8,7 @@ defaults to minimize, and only finished runs with a finite value compete.
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 import re
@@ -80,3 +82,44 @@ def metric_bounds(name: Optional[str]) -> Bounds:
     words = re.split(r"[_\-]", last)
     found = {BOUNDS_BY_WORD[w] for w in words if w in BOUNDS_BY_WORD}
     return found.pop() if len(found) == 1 else UNBOUNDED
+
+
+# A run whose folder holds no W&B run logged nothing anyone can read: since transformers 5, Trainer's
+# `report_to` defaults to "none", so a stock Trainer script under an agent starts no W&B run at all.
+NO_WANDB_RUN = (
+    "the program started no W&B run (no wandb folder in its run dir): an HF Trainer script needs "
+    "--report_to wandb (add `report_to: {value: wandb}` to the sweep's parameters)"
+)
+
+
+def _squash(key: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", key.lower())
+
+
+def closest_logged(name: str, logged: Iterable[str], n: int = 3) -> list[str]:
+    """The logged keys nearest `name`, nearest first: those of the same words if any (HF's eval_accuracy
+    is W&B's eval/accuracy), else near spellings. W&B's own `_` keys never count."""
+    keys = sorted({k for k in logged if isinstance(k, str) and k != name and not k.startswith("_")})
+    same = [k for k in keys if _squash(k) == _squash(name)]
+    return same[:n] if same else difflib.get_close_matches(name, keys, n=n, cutoff=0.6)
+
+
+def missing_reason(name: str, logged: Mapping[str, Any], run_log: Optional[bool] = None, sweep_id: str = "ID") -> str:
+    """Why a finished run has no finite value of the metric `name`, and the fix, in one line.
+
+    `logged`: the run's summary; `run_log`: whether its folder holds a W&B run (None: not known)."""
+    seen = sorted(k for k, v in logged.items() if not str(k).startswith("_") and v is not None)
+    if run_log is False and not seen:
+        return NO_WANDB_RUN
+    if logged.get(name) is not None:
+        return f"finished with {name}={logged[name]!r}, not a finite number"
+    near = closest_logged(name, seen)
+    if near:
+        return (
+            f"finished without logging {name!r}; did you mean {' or '.join(near)}? (fix metric.name; "
+            f"`sweepkit report {sweep_id} --metric {near[0]}` reports these runs as they are)"
+        )
+    if seen:
+        more = f" and {len(seen) - 6} more" if len(seen) > 6 else ""
+        return f"finished without logging {name!r}; it logged {', '.join(seen[:6])}{more} (fix metric.name)"
+    return f"finished without logging {name!r} or anything else (check that the program logs it to W&B)"

@@ -1,6 +1,8 @@
 """One trial = one Hugging Face Trainer fine-tune, logged to W&B. Knows nothing of sweeps.
 
     config.py     the table of trial keys (parsing, checks, --help, TrainingArguments)
+    flags.py      run_glue's and TrainingArguments' own flags, and the keys each becomes
+    draws.py      what a sweep parameter can hand a key (sweepkit validate)
     tasks.py      GLUE tasks and mrpc-mini: columns, labels, metric
     data.py       GLUE, local files, mrpc-mini; the tokenization cache
     models.py     hub, local and tiny models; the in-memory weight cache of warm workers

@@ -17,14 +17,15 @@ def resolve_hardware(cfg: TrialConfig) -> dict[str, Any]:
     """Effective precision / tf32 / optim on this machine (the values training really uses)."""
     import torch
 
-    cuda = torch.cuda.is_available()
+    cuda = torch.cuda.is_available() and not cfg.use_cpu
     bf16_ok = cuda and torch.cuda.is_bf16_supported()
     ampere = cuda and torch.cuda.get_device_capability()[0] >= 8
     precision = cfg.precision
     if precision == "auto":
         precision = "bf16" if bf16_ok else "fp32"
     if precision == "fp16" and not cuda:
-        raise ConfigError("precision=fp16 needs a CUDA GPU; use precision=auto or fp32")
+        why = "use_cpu is set" if cfg.use_cpu else "there is none"
+        raise ConfigError(f"precision=fp16 needs a CUDA GPU and {why}; use precision=auto or fp32")
     if precision == "bf16" and cuda and not bf16_ok:
         raise ConfigError("precision=bf16 is not supported by this GPU; use precision=auto, fp16 or fp32")
     optim = cfg.optim

@@ -8,6 +8,7 @@ from typing import Any
 
 from agent.sweep_config.limits import MAX_FILE_BYTES
 from agent.trial.config import FIELDS, ConfigError, base_type
+from agent.trial.flags import FLAGS
 
 
 def _json(text: str | bytes, what: str) -> Any:
@@ -41,6 +42,22 @@ def _load_json_file(path: str) -> dict[str, Any]:
     return data
 
 
+def _known(name: str) -> str:
+    """`name` as the table or FLAGS spell it (`--max-steps` is max_steps), else as given."""
+    snake = name.replace("-", "_")
+    return snake if snake in FIELDS or snake in FLAGS else name
+
+
+def _is_flag(name: str) -> bool:
+    """A boolean key or flag: bare, it means true."""
+    flag = FLAGS.get(name)
+    if flag is not None and flag.rename:
+        name = flag.rename
+    elif flag is not None:
+        return flag.boolean
+    return name in FIELDS and base_type(name)[0] is bool
+
+
 def parse_argv(argv: list[str]) -> dict[str, Any]:
     """Raw key -> value from every W&B agent macro form: ${args}, ${args_no_equals},
     ${args_no_hyphens}, ${args_no_boolean_flags}, ${args_json} and ${args_json_file}."""
@@ -70,17 +87,19 @@ def parse_argv(argv: list[str]) -> dict[str, Any]:
         if "=" in body:
             name, value = body.split("=", 1)
         else:
-            name = body
+            name = _known(body)
             nxt = argv[i] if i < len(argv) else None
-            is_flag = name in FIELDS and base_type(name)[0] is bool
+            is_flag = _is_flag(name)
             if nxt is not None and not nxt.startswith("--") and not (is_flag and "=" in nxt):
                 value = nxt
                 i += 1
-            elif is_flag:
-                value = True  # ${args_no_boolean_flags}: a bare --flag means true
+            elif is_flag or (name not in FIELDS and name not in FLAGS):
+                # ${args_no_boolean_flags} and HfArgumentParser: a bare --flag means true. An unknown
+                # name goes on too, so the one error it gets is "unknown key", with the closest ones.
+                value = True
             else:
                 raise ConfigError(f"argument {tok!r} has no value; write --{name}=VALUE")
-        name = name.replace("-", "_") if name.replace("-", "_") in FIELDS else name
+        name = _known(name)
         if name == "args_json_file":
             out.update(_load_json_file(str(value)))
         else:

@@ -3,8 +3,10 @@
 Each field of `TrialConfig` carries its type, default, help, allowed values and how it reaches
 `TrainingArguments`. That one entry drives parsing (every W&B macro form), validation (here and in
 `sweepkit validate`), `--help`, the README's reference, `TrainingArguments` and `check_applied`, so
-adding a knob is one entry. Importing this module costs nothing heavy (no torch): `--help` and
-validation must be instant and must happen before any model or dataset loads.
+adding a knob is one entry. run_glue's and TrainingArguments' own flags that are not keys here
+(`--do_train`, `--fp16`, `--evaluation_strategy`...) are declared beside it, in `flags.FLAGS`, and
+turned into these keys before anything is checked. Importing this module costs nothing heavy (no
+torch): `--help` and validation must be instant and must happen before any model or dataset loads.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import math
 import os
 import types
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from agent.sweep_config.retest import CANDIDATE
+from agent.trial.flags import FLAGS
 from agent.trial.tasks import TASKS
 
 # Keys a sweep may carry that are not training knobs (wandb's own bookkeeping).
@@ -94,8 +97,16 @@ class TrialConfig:
         ),
         arg=True,
     )
-    max_seq_length: int = key(128, "Tokens per example after truncation", min=8, max=8192)
-    pad_to_max_length: bool = key(False, "Pad every example to max_seq_length (default: dynamic padding per batch)")
+    max_seq_length: int = key(
+        128,
+        "Tokens per example after truncation, as in run_glue. run_glue also pads every example to it; "
+        "sweepkit pads each batch to its longest example (pads are masked: the same results, less compute)",
+        min=8,
+        max=8192,
+    )
+    pad_to_max_length: bool = key(
+        False, "Pad every example to max_seq_length, as run_glue does by default (default: dynamic padding per batch)"
+    )
     group_by_length: bool = key(
         True,
         "Length-grouped sampler: batches of similar length pad less",
@@ -108,6 +119,7 @@ class TrialConfig:
         choices=("auto", "fp32", "bf16", "fp16"),
         arg=lambda c, hw: {"bf16": hw["precision"] == "bf16", "fp16": hw["precision"] == "fp16"},
     )
+    use_cpu: bool = key(False, "Train on the CPU even where a GPU is visible (run_glue's --no_cuda)")
     tf32: bool = key(
         True,
         "Allow TF32 matmuls on Ampere+ GPUs (no effect elsewhere)",
@@ -175,12 +187,24 @@ def base_type(name: str) -> tuple[type, bool]:
 
 
 def closest_keys(name: str) -> list[str]:
-    return difflib.get_close_matches(name, FIELDS, n=3, cutoff=0.5)
+    return difflib.get_close_matches(name, [*FIELDS, *FLAGS], n=3, cutoff=0.5)
 
 
 def _closest(name: str) -> str:
     near = closest_keys(name)
     return f"; did you mean {' or '.join(near)}?" if near else "; see `python -m agent --help`"
+
+
+def as_bool(what: str, value: Any) -> bool:
+    """A boolean from JSON, YAML or argv's words (a bare `--flag` arrives as True)."""
+    if isinstance(value, bool):
+        return value
+    s = str(value).strip().lower()
+    if s in ("true", "1", "yes", "y", "on"):
+        return True
+    if s in ("false", "0", "no", "n", "off"):
+        return False
+    raise ConfigError(f"{what}: expected a boolean (true/false)")
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -197,14 +221,7 @@ def _coerce(name: str, value: Any) -> Any:
             return None
         raise ConfigError(f"{what}: {name} needs a {typ.__name__} value")
     if typ is bool:
-        if isinstance(value, bool):
-            return value
-        s = str(value).strip().lower()
-        if s in ("true", "1", "yes", "y", "on"):
-            return True
-        if s in ("false", "0", "no", "n", "off"):
-            return False
-        raise ConfigError(f"{what}: expected a boolean (true/false)")
+        return as_bool(what, value)
     if typ is int:
         if isinstance(value, bool):
             raise ConfigError(f"{what}: expected an integer, got a boolean")
@@ -240,6 +257,14 @@ def range_text(name: str) -> str:
     return f"{lo}, {hi}"
 
 
+def _canonical(name: str, value: Any) -> Any:
+    """A choice in any case as the table spells it (run_glue lower-cases `--task_name MRPC` too)."""
+    choices = FIELDS[name].metadata["choices"] or ()
+    if isinstance(value, str) and value not in choices:
+        return next((c for c in choices if c.lower() == value.strip().lower()), value)
+    return value
+
+
 def _check_range(name: str, value: Any) -> None:
     meta = FIELDS[name].metadata
     if value is None:
@@ -259,7 +284,7 @@ def check_value(name: str, value: Any) -> Any:
     """`value` coerced to the key's type and checked against its range (ConfigError if not)."""
     if name not in FIELDS:
         raise ConfigError(f"unknown key {name!r}{_closest(name)}")
-    clean = _coerce(name, value)
+    clean = _canonical(name, _coerce(name, value))
     _check_range(name, clean)
     return clean
 
@@ -311,103 +336,41 @@ def merge_candidate(values: dict[str, Any]) -> dict[str, Any]:
     return rest
 
 
+def flag_keys(name: str, value: Any) -> dict[str, Any]:
+    """The table's keys that run_glue's / TrainingArguments' flag `name` (in FLAGS) sets to mean `value`."""
+    flag = FLAGS[name]
+    if flag.refused:
+        raise ConfigError(flag.refused)
+    if flag.rename:
+        return {flag.rename: value}
+    word = as_bool(f"{name}={value!r}", value) if flag.boolean else str(value).strip().lower()
+    sets = flag.to.get(word)
+    if sets is None:
+        raise ConfigError(f"{name}={value!r} is not allowed; choose one of: {', '.join(map(str, flag.to))}")
+    if isinstance(sets, str):
+        raise ConfigError(sets)
+    return dict(sets)
+
+
+def translate_flags(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with every flag of FLAGS turned into the table's keys; two that disagree are an error."""
+    out = {k: v for k, v in values.items() if k not in FLAGS}
+    given_by = {k: k for k in out}
+    for name, value in values.items():
+        if name not in FLAGS:
+            continue
+        for k, v in flag_keys(name, value).items():
+            if k in out and check_value(k, out[k]) != check_value(k, v):
+                other = f"{k}={out[k]!r}" + (f" (from {given_by[k]})" if given_by[k] != k else "")
+                raise ConfigError(f"{name} means {k}={v!r}, but {other} is given too; keep one")
+            out[k], given_by[k] = v, name
+    return out
+
+
 def build_config(values: dict[str, Any]) -> TrialConfig:
     """Validate raw values (strings from argv or typed values from JSON / wandb.config)."""
-    values = merge_candidate(values)
+    values = translate_flags(merge_candidate(values))
     clean = {name: check_value(name, value) for name, value in values.items() if not name.startswith(IGNORED_PREFIXES)}
     cfg = TrialConfig(**clean)
     _check_consistency(cfg)
     return cfg
-
-
-def check_draws(
-    name: str, values: Sequence[Any], low: float | None, high: float | None, integral: bool, nested: bool = False
-) -> list[tuple[str, str, str]]:
-    """What is wrong with a sweep parameter that hands this key `values`, or draws in [low, high].
-
-    For `sweepkit validate`: (where, problem, fix) triples, `where` being "" (the parameter),
-    "value" (one of its listed values), "min" or "max". The sweep side says what a parameter can
-    produce; this side knows the keys, so neither imports the other.
-    """
-    if name.startswith(IGNORED_PREFIXES):
-        return []
-    if name == CANDIDATE:
-        return _check_candidates(values, nested)
-    if name not in FIELDS:
-        near = closest_keys(name)
-        fix = f"rename it to {near[0]}" if near else "see `python -m agent --help` for the trial's keys"
-        return [("", f"the trial has no key {name!r}" + (f" (did you mean {' or '.join(near)}?)" if near else ""), fix)]
-    if nested:
-        return [
-            (
-                "",
-                f"{name} is a trial key and takes one value, not nested parameters",
-                f"give {name} `value:`, `values:` or `min`/`max`",
-            )
-        ]
-    out = []
-    for v in values:
-        try:
-            check_value(name, v)
-        except ConfigError as exc:
-            out.append(("value", str(exc), _fix_for(name)))
-    typ, _ = base_type(name)
-    meta = FIELDS[name].metadata
-    unbounded = [v for v in (low, high) if v is not None and not math.isfinite(v)]
-    if unbounded and typ in (int, float) and range_text(name):
-        out.append(
-            (
-                "",
-                f"{name}: this distribution can draw any value down to {low} / up to {high}, but {name} "
-                f"must stay in {range_text(name)}",
-                f"use a bounded distribution (uniform, "
-                f"log_uniform_values, int_uniform) with min/max in {range_text(name)}",
-            )
-        )
-    for bound, v in (("min", low), ("max", high)):
-        if (
-            v is None
-            or not math.isfinite(v)
-            or (bound == "min" and not integral and meta["min_exclusive"] and v == meta["min"])
-        ):
-            continue  # unbounded: said above; a continuous draw never lands exactly on an open bound
-        if typ not in (int, float):
-            out.append((bound, f"{name} takes a {typ.__name__}, not a numeric range", "give it `values: [...]`"))
-            break
-        try:
-            check_value(name, int(v) if typ is int and float(v).is_integer() else v)
-        except ConfigError as exc:
-            out.append((bound, str(exc), _fix_for(name)))
-    if typ is int and low is not None and not integral:
-        out.append(
-            (
-                "",
-                f"{name} takes integers, but this distribution draws fractions",
-                "use int_uniform (integer min/max), a q_* distribution with an integer q, or `values:`",
-            )
-        )
-    return out
-
-
-def _check_candidates(values: Sequence[Any], nested: bool) -> list[tuple[str, str, str]]:
-    if nested or not values:
-        return [("", f"{CANDIDATE} lists whole configs", f"give {CANDIDATE} `values: [{{key: value, ...}}, ...]`")]
-    out = []
-    for v in values:
-        try:
-            mapping = candidate_mapping(v)
-        except ConfigError as exc:
-            out.append(("value", str(exc), f"give each {CANDIDATE} value as a mapping of trial keys"))
-            continue
-        for k, x in mapping.items():
-            out += [(where or "value", problem, fix) for where, problem, fix in check_draws(k, [x], None, None, True)]
-    return out
-
-
-def _fix_for(name: str) -> str:
-    meta = FIELDS[name].metadata
-    if meta["choices"]:
-        return f"use one of: {', '.join(meta['choices'])}"
-    rng = range_text(name)
-    typ, _ = base_type(name)
-    return f"keep {name} in {rng}" if rng else f"give {name} a {typ.__name__}"

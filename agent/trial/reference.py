@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent.trial.config import FIELDS, base_type, range_text
+from agent.trial.flags import FLAGS, Flag
 
 
 def _choices_or_range(name: str) -> str:
@@ -32,7 +33,16 @@ def help_text() -> str:
         lines.append(
             f"      {f.metadata['help']}" + (f"  {_choices_or_range(name)}" if _choices_or_range(name) else "")
         )
+    lines += ["", "run_glue's and TrainingArguments' own flags (the HF tutorial's command line works as it is):"]
+    for name, flag in FLAGS.items():
+        lines.append(f"  --{name}: {_flag_text(flag)}")
     return "\n".join(lines)
+
+
+def _flag_text(flag: Flag) -> str:
+    if flag.rename:
+        return f"{flag.what}: the same as --{flag.rename}"
+    return flag.what
 
 
 def reference_markdown() -> str:
@@ -42,4 +52,13 @@ def reference_markdown() -> str:
         typ, optional = base_type(name)
         what = f"{f.metadata['help']}." + (f" {_choices_or_range(name)}" if _choices_or_range(name) else "")
         rows.append(f"| `{name}` | {typ.__name__}{'?' if optional else ''} | `{f.default}` | {what} |")
+    return "\n".join(rows)
+
+
+def flags_markdown() -> str:
+    """The README's table of run_glue / TrainingArguments flags (a test keeps the README equal to this)."""
+    rows = ["| flag | what sweepkit's trial does with it |", "|---|---|"]
+    for name, flag in FLAGS.items():
+        what = f"{flag.what}: the same as `{flag.rename}`" if flag.rename else flag.what
+        rows.append(f"| `--{name}` | {what}. |")
     return "\n".join(rows)

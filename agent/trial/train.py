@@ -23,7 +23,7 @@ from agent.errors import one_line
 from agent.paths import disk_full, disk_full_reason, trials_dir
 from agent.states import RunState
 from agent.trial.arguments import HARDWARE_KEYS, check_applied, make_collator, resolve_hardware, training_arguments
-from agent.trial.config import ConfigError, TrialConfig, build_config
+from agent.trial.config import ConfigError, TrialConfig, build_config, check_value
 from agent.trial.result import TrialFailure, TrialKilled, TrialResult, gpu_agents, phase
 
 METRIC_PATH = str(Path(__file__).with_name("metrics") / "glue.py")
@@ -117,10 +117,12 @@ def _publish_config(run, effective: dict[str, Any], cfg: TrialConfig) -> None:
     for k in locked & set(effective):
         shown = run.config.get(k)
         used = getattr(cfg, k)
-        if shown != used and not (
-            isinstance(shown, (int, float))
+        # What W&B shows, read as the table reads it: YAML 1.1's string '2e-4' is 0.0002, 'MRPC' is mrpc.
+        meant = check_value(k, shown)
+        if meant != used and not (
+            isinstance(meant, (int, float))
             and isinstance(used, (int, float))
-            and math.isclose(shown, used, rel_tol=1e-12)
+            and math.isclose(meant, used, rel_tol=1e-12)
         ):
             raise AssertionError(f"sweep key {k}: W&B shows {shown!r} but training used {used!r}")
         if k in HARDWARE_KEYS and effective[k] != used:

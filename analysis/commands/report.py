@@ -18,11 +18,13 @@ import pandas as pd
 from agent.backends.base import Backend, BackendError, SweepInfo
 from agent.errors import one_line
 from agent.sweep_config import SweepConfigError
+from agent.sweep_config.metric import best
 from analysis.commands.publish import publish_report
 from analysis.render.outputs import step, write_outputs, write_run_pages
 from analysis.report.build import build_report
 from analysis.report.data import ReportData, ReportError
 from analysis.report.retest import attach_retest
+from analysis.report.scope import guess_maximize
 from analysis.tables import tidy
 from analysis.tables.sources import RunSource
 
@@ -61,10 +63,12 @@ def _progress(console: Any) -> Iterator[Any]:
 
 
 def summary_line(data: ReportData, html: Path) -> str:
-    best = data.per_model[0]
+    """One line: runs used, the best run's value and group (the best run, not the best group's), the takeaways."""
+    goal = {"goal": "maximize" if data.maximize else "minimize"}
+    top = best(data.per_model, lambda m: m["best_run"]["value"], goal) or data.per_model[0]
     head = (
         f"{data.counts['usable']}/{data.counts['total']} runs; best {data.metric} "
-        f"{data.scale.fmt(best['best_run']['value'])} ({best['model']})"
+        f"{data.scale.fmt(top['best_run']['value'])} ({top['model']}, run {top['best_run']['run_id']})"
     )
     comp = data.takeaways.get("comparison", "") + " " + data.takeaways.get("retest", "")
     return " ".join(f"{head}. {comp} Report: {html}".split())  # one line, whatever runs are called
@@ -91,6 +95,8 @@ def report_from_source(
     console: Any = None,
     live_data: dict[str, Any] | None = None,
     retest: str | None = None,
+    metric: str | None = None,
+    goal: str | None = None,
 ) -> ReportResult:
     t0 = time.perf_counter()
     with _progress(console) as progress:
@@ -98,8 +104,11 @@ def report_from_source(
             if source.progress is None:
                 source.progress = progress
             info, runs, history = _read(source, sweep_id)
+        config, note = with_metric(info.config, metric, goal)
         with step(progress, "computing statistics"):
-            data = build_report(runs, history, info.config, compare, seed_key, sweep_id=sweep_id)
+            data = build_report(runs, history, config, compare, seed_key, sweep_id=sweep_id)
+        if note:
+            data.messages.insert(0, note)
         if retest:
             with step(progress, f"reading the re-test {retest}"):
                 _attach_retest(data, RunSource(source.backend, retest), retest, seed_key)
@@ -122,6 +131,29 @@ def report_from_source(
         published_url=url,
         seconds=time.perf_counter() - t0,
     )
+
+
+def with_metric(config: dict[str, Any], metric: str | None, goal: str | None) -> tuple[dict[str, Any], str | None]:
+    """The sweep config with `--metric` / `--goal` as its metric, and the sentence that says so (None: unchanged).
+
+    `--goal` defaults to the sweep's own where the metric is its own, else to what the name says (a loss is
+    lower-better, anything else higher-better)."""
+    own = dict(config.get("metric") or {})
+    if metric is None and goal is None:
+        return config, None
+    name = metric or own.get("name")
+    if not name:
+        raise ReportError("--goal needs a metric: the sweep config names none; add --metric NAME")
+    said = "given with --metric" if metric else "the sweep's metric"
+    if goal is None and name == own.get("name"):
+        goal = own.get("goal", "minimize")
+    elif goal is None:
+        goal = "maximize" if guess_maximize(name) else "minimize"
+        said += ", the goal read from its name: pass --goal to change it"
+    word = "higher" if goal == "maximize" else "lower"
+    note = f"This report ranks runs by {name} ({word} is better; {said}"
+    note += f"; the sweep's metric is {own['name']})." if own.get("name") and own.get("name") != name else ")."
+    return {**config, "metric": {**own, "name": name, "goal": goal}}, note
 
 
 def _attach_retest(data: ReportData, source: RunSource, retest_id: str, seed_key: str) -> None:
@@ -148,8 +180,11 @@ def write_report(
     publish: bool = False,
     console: Any = None,
     retest: str | None = None,
+    metric: str | None = None,
+    goal: str | None = None,
 ) -> ReportResult:
-    """Write report.html/.md/.json, runs.csv and history.csv for one sweep into out_dir.
+    """Write report.html/.md/.json, runs.csv and history.csv for one sweep into out_dir (ranked by
+    `metric`/`goal` when given, else by the sweep's metric).
 
     Raises ReportError (one line) when there is nothing to report or the runs cannot be read.
     """
@@ -162,4 +197,6 @@ def write_report(
         publish=publish,
         console=console,
         retest=retest,
+        metric=metric,
+        goal=goal,
     )

@@ -15,7 +15,7 @@ import pandas as pd
 
 from agent.lineage import superseded
 from agent.states import RunState
-from agent.sweep_config.metric import Bounds, metric_bounds
+from agent.sweep_config.metric import NO_WANDB_RUN, Bounds, closest_logged, metric_bounds
 from agent.sweep_config.metric import maximize as metric_maximize
 from analysis.report.data import ReportError
 from analysis.stats.cells import seed_summary
@@ -24,7 +24,9 @@ from analysis.tables import tidy
 from analysis.tables.sweep import default_compare, group_labels, sweep_params, varying
 
 # Run columns that are neither parameters nor metrics (when the sweep config names no parameters).
-SUMMARY_KEYS = {"num_parameters", "peak_gpu_memory_mb", "failure_reason", "total_flos", "gpu_share"}
+SUMMARY_KEYS = {"peak_gpu_memory_mb", "failure_reason", "total_flos", "gpu_share"} | {
+    n for names in tidy.MEASURES.values() for n in names
+}
 GROUP = "_model"  # the column of Groups.usable that holds each run's group label
 
 
@@ -58,6 +60,11 @@ class Groups:
     messages: list[str]
 
 
+def guess_maximize(metric: str) -> bool:
+    """What a metric's name says of its goal where nobody said: a loss is lower-better, the rest higher."""
+    return "loss" not in metric.lower()
+
+
 def resolve_metric(runs: pd.DataFrame, sweep_config: Mapping[str, Any]) -> tuple[str, bool, list[str]]:
     """(metric, maximize, messages): the sweep's metric, or a logged eval/* one when it names none."""
     metric = (sweep_config.get("metric") or {}).get("name")
@@ -71,13 +78,23 @@ def resolve_metric(runs: pd.DataFrame, sweep_config: Mapping[str, Any]) -> tuple
                 "add `metric: {name: ..., goal: ...}` to the sweep"
             )
         metric = "eval/accuracy" if "eval/accuracy" in evals else evals[0]
-        maximize = "loss" not in metric
+        maximize = guess_maximize(metric)
         msgs.append(f"The sweep names no metric; using {metric} ({'higher' if maximize else 'lower'} is better).")
     if metric not in runs.columns:
-        raise ReportError(
-            f"no run logged the sweep metric {metric!r}; check metric.name in the sweep config against the logged keys"
-        )
+        raise ReportError(f"no run logged {metric!r}; {_logged_instead(runs, str(metric))}")
     return str(metric), maximize, msgs
+
+
+def _logged_instead(runs: pd.DataFrame, metric: str) -> str:
+    """What the runs logged instead of `metric`, and the fix: the nearest keys, or why there are none."""
+    reasons = tidy.text(runs["reason"]) if "reason" in runs else pd.Series(dtype=object)
+    if len(reasons) and reasons.str.contains(NO_WANDB_RUN, regex=False).any():
+        return NO_WANDB_RUN
+    numeric = [c for c in runs.columns if c not in tidy.META and pd.to_numeric(runs[c], errors="coerce").notna().any()]
+    near = closest_logged(metric, numeric)
+    if near:
+        return f"did you mean {' or '.join(near)}? (pass --metric {near[0]}, or fix metric.name in the sweep config)"
+    return f"they logged {', '.join(sorted(numeric)[:8]) or 'nothing numeric'} (pass --metric NAME)"
 
 
 def check_compare(runs: pd.DataFrame, sweep_config: Mapping[str, Any], compare: str | None) -> None:
@@ -176,7 +193,7 @@ def read_tables(
     runs: pd.DataFrame, history: pd.DataFrame, sweep_config: Mapping[str, Any], *, compare: str | None, sweep_id: str
 ) -> Tables:
     """Stage 1, tables: the runs with secrets removed, the metric resolved, the usable runs picked."""
-    runs = tidy.sanitize_runs(runs)
+    runs = tidy.with_measures(tidy.sanitize_runs(runs))
     history = tidy.normalize_history(history) if len(history) else tidy.empty_history()
     if runs.empty:
         raise ReportError(f"sweep {sweep_id or '?'} has no runs yet; start an agent first")

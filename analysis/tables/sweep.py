@@ -6,7 +6,8 @@ run table through these, so both name the same parameters and the same groups.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -75,11 +76,30 @@ def varying(runs: pd.DataFrame, cols: list[str]) -> list[str]:
     return [c for c in cols if c in runs.columns and tidy.text(runs[c]).nunique() > 1]
 
 
+# A folder or a hub id: no character a file name would not hold (`<tag>/x` is text, not a path).
+_PATH = re.compile(r"[^<>\"'|?*\x00-\x1f]+")
+
+
+def short_labels(values: Iterable[str]) -> dict[str, str]:
+    """Each value by its last path part (a model's folder, a hub id's name), or by as many trailing
+    parts as tell it from the others; the values themselves if even that leaves two alike."""
+    vals = list(dict.fromkeys(values))
+    parts = {v: ([p for p in re.split(r"[\\/]+", v) if p] if _PATH.fullmatch(v) else []) or [v] for v in vals}
+    out = {}
+    for v in vals:
+        k = 1
+        while k < len(parts[v]) and any(o != v and parts[o][-k:] == parts[v][-k:] for o in vals):
+            k += 1
+        out[v] = "/".join(parts[v][-k:])
+    return out if len(set(out.values())) == len(vals) else {v: v for v in vals}
+
+
 def group_labels(df: pd.DataFrame, compare: str | None) -> pd.Series:
-    """The compared key's values as labels; numbers get the key ("seed=1"): a bare 1 names nothing."""
+    """The compared key's values as labels: paths by their last part ("bert-base-uncased", not the folder
+    it sits in); numbers with the key ("seed=1"): a bare 1 names nothing."""
     if not compare:
         return pd.Series("all", index=df.index, dtype=object)
     labels = tidy.text(df[compare])
     if not _all_strings(df[compare]):
-        labels = f"{compare}=" + labels
-    return labels
+        return f"{compare}=" + labels
+    return labels.map(short_labels(labels)).astype(object)

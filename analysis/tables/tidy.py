@@ -33,6 +33,14 @@ META = [
     "rerun_by",  # the run that ran this one's point again
     "prior",  # a warm start's run: the earlier sweep it ran in
 ]
+# The report's name of a measurement -> every name runs log it under, first found wins: sweepkit's trial
+# (its summary), then a stock HF Trainer under W&B (bare single-value scalars in the summary; the
+# parameter count in the config, as `model/num_parameters`).
+MEASURES = {
+    "train/train_samples_per_second": ("train/train_samples_per_second", "train_samples_per_second"),
+    "train/train_runtime": ("train/train_runtime", "train_runtime"),
+    "num_parameters": ("num_parameters", "model/num_parameters"),
+}
 HISTORY_COLUMNS = ["run_id", "step", "metric", "value"]
 REDACTED = "[redacted]"
 
@@ -172,6 +180,20 @@ def sanitize_runs(df: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c]):
             df[c] = df[c].map(lambda v: redact_value(v, secrets))
     return df
+
+
+def with_measures(df: pd.DataFrame) -> pd.DataFrame:
+    """runs with each MEASURES column filled, run by run, from the first of its names that run logged."""
+    out = df
+    for name, names in MEASURES.items():
+        found = [n for n in names if n in df.columns]
+        if not found or found == [name]:
+            continue
+        col = pd.Series(np.nan, index=df.index, dtype=float)
+        for n in found:
+            col = col.fillna(pd.to_numeric(df[n], errors="coerce"))
+        out = out.assign(**{name: col})
+    return out
 
 
 def history_frame(

@@ -123,7 +123,7 @@ def test_running_nan_and_failed_runs_are_left_out_with_messages(sweep):
         (lambda r: r.iloc[0:0], "no runs yet"),
         (lambda r: r.assign(state="running"), "no finished run"),
         (lambda r: r.assign(**{"eval/accuracy": np.nan}), "no finished run with a finite"),
-        (lambda r: r.drop(columns=["eval/accuracy"]), "no run logged the sweep metric"),
+        (lambda r: r.drop(columns=["eval/accuracy"]), "no run logged 'eval/accuracy'"),
     ],
 )
 def test_nothing_to_report_raises_one_line_report_error(sweep, mutate, message):
@@ -264,3 +264,66 @@ def test_a_model_too_slow_for_the_time_budget_is_named_not_crashed(sweep):
         f"Given {18 / 3600:.3g} wall hours (the smallest model's whole sweep), it is tiny-bert none "
         f"(no tiny-bert trial finishes in that time); tiny-distilbert {100 * best_fast:.1f}."
     )
+
+
+def test_the_summary_line_names_the_best_run_not_the_best_models_best_run(sweep, tmp_path):
+    """tiny-bert has the best mean; one tiny-distilbert run beats every tiny-bert run."""
+    from analysis.commands.report import summary_line
+
+    runs, hist, cfg = sweep
+    runs = runs.copy()
+    lucky = runs.index[runs["model_name_or_path"] == "tiny-distilbert"][0]
+    runs.loc[lucky, "eval/accuracy"] = 0.99
+    d = build_report(runs, hist, cfg, sweep_id="s")
+    assert d.models[0] == "tiny-bert" and d.leaderboard.iloc[0]["run_id"] == runs.loc[lucky, "run_id"]
+    line = summary_line(d, tmp_path / "report.html")
+    assert "best eval/accuracy 99.0 (tiny-distilbert, run " + runs.loc[lucky, "run_id"] in line, line
+
+
+def test_a_metric_no_run_logged_names_the_logged_keys_that_come_closest(sweep):
+    runs, hist, cfg = sweep
+    cfg = {**cfg, "metric": {"name": "eval_accuracy", "goal": "maximize"}}
+    with pytest.raises(ReportError) as e:
+        build_report(runs, hist, cfg, sweep_id="s")
+    assert "did you mean eval/accuracy?" in str(e.value) and "--metric eval/accuracy" in str(e.value)
+
+
+def test_report_metric_ranks_by_any_logged_key_and_says_so(sweep):
+    from analysis.commands.report import with_metric
+
+    runs, hist, cfg = sweep
+    config, note = with_metric({**cfg, "metric": {"name": "eval_accuracy", "goal": "maximize"}}, "eval/loss", None)
+    d = build_report(runs, hist, config, sweep_id="s")
+    assert d.metric == "eval/loss" and not d.maximize  # a loss: lower is better, read from its name
+    assert "ranks runs by eval/loss (lower is better; given with --metric" in note and "eval_accuracy" in note
+    config, note = with_metric(cfg, "eval/f1", "minimize")
+    assert config["metric"] == {"name": "eval/f1", "goal": "minimize"} and "lower is better" in note
+    assert with_metric(cfg, None, None) == (cfg, None)
+
+
+def test_a_stock_trainers_names_fill_throughput_and_parameters_and_paths_become_short_labels(sweep):
+    runs, hist, cfg = sweep
+    stock = runs.rename(
+        columns={"train/train_samples_per_second": "train_samples_per_second", "num_parameters": "model/num_parameters"}
+    )
+    stock["model_name_or_path"] = "/home/me/models/" + stock["model_name_or_path"] + "/"
+    stock_cfg = {**cfg, "parameters": {**cfg["parameters"]}}
+    stock_cfg["parameters"]["model_name_or_path"] = {"values": sorted(stock["model_name_or_path"].unique())}
+    ours, theirs = build_report(runs, hist, cfg), build_report(stock, hist, stock_cfg)
+    assert theirs.models == ours.models == ["tiny-bert", "tiny-distilbert"]
+    for key in ("throughput", "num_parameters"):
+        assert theirs.config_costs[key].notna().all(), key
+        assert list(theirs.config_costs[key]) == list(ours.config_costs[key])
+
+
+def test_short_labels_keep_as_much_of_a_path_as_tells_models_apart():
+    from analysis.tables.sweep import short_labels
+
+    assert short_labels(["/m/bert-base-uncased/", "org/distilbert-base-uncased", "tiny-bert"]) == {
+        "/m/bert-base-uncased/": "bert-base-uncased",
+        "org/distilbert-base-uncased": "distilbert-base-uncased",
+        "tiny-bert": "tiny-bert",
+    }
+    assert short_labels(["/runs/a/model", "/runs/b/model"]) == {"/runs/a/model": "a/model", "/runs/b/model": "b/model"}
+    assert short_labels(["a/b", "a/b/"]) == {"a/b": "a/b", "a/b/": "a/b/"}  # nothing tells them apart: as they are
+    assert short_labels(["</script>x"]) == {"</script>x": "</script>x"}  # text, not a path

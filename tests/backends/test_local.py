@@ -56,6 +56,23 @@ def test_outcome_maps_exit_and_stop_to_wandb_states():
     assert (state, value) == (FINISHED, None) and "loss" in reason
 
 
+def test_a_finished_run_without_the_metric_says_why_and_what_it_logged():
+    def reason(summary, run_log=None):
+        info = {"summary": summary}
+        return outcome(
+            metric="eval_accuracy", exit_code=0, stopped=None, run_info=info, log_reason=None, run_log=run_log
+        )
+
+    state, value, why = reason({"eval/accuracy": 0.8, "eval/loss": 0.4, "_runtime": 3})
+    assert (state, value) == (FINISHED, None) and "did you mean eval/accuracy?" in why and "check metric" not in why
+    # no W&B run in its folder: the Trainer's report_to, not metric.name, is the cause
+    assert (
+        reason({}, run_log=False)[2].startswith("the program started no W&B run")
+        and "--report_to wandb" in (reason({}, run_log=False)[2])
+    )
+    assert "it logged train/loss" in reason({"train/loss": 1.0}, run_log=True)[2]
+
+
 def test_bayes_learns_a_runs_best_value_and_imputes_failed_ones_as_wandb_does():
     up, down = {"goal": "maximize"}, {"goal": "minimize"}
     assert learned_value(up, FINISHED, [0.2, 0.9, 0.5], [0.2, 0.9], []) == (0.9, False)  # its best, not its last

@@ -15,7 +15,7 @@ from agent.sweep_config.retest import (
     top_candidates,
     used_seeds,
 )
-from agent.trial.config import check_draws
+from agent.trial.draws import check_draws
 from tests import oracle
 
 SWEEP = {

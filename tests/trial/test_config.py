@@ -151,7 +151,7 @@ def test_cli_help_and_bad_key_exit_2_before_any_model_load(tmp_path):
 
 
 def test_check_draws_names_unknown_keys_bad_values_bounds_and_fractions():
-    from agent.trial.config import check_draws
+    from agent.trial.draws import check_draws
 
     ((where, msg, fix),) = check_draws("learning_rat", (), None, None, True)
     assert where == "" and "learning_rate" in msg and fix == "rename it to learning_rate"

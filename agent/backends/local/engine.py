@@ -298,7 +298,12 @@ class Engine:
         info, log_reason, incomplete = self._final_info(spec, ended)
         metric = self.metric.get("name")
         state, value, reason = outcome(
-            metric=metric, exit_code=ended.exit_code, stopped=ended.stopped, run_info=info, log_reason=log_reason
+            metric=metric,
+            exit_code=ended.exit_code,
+            stopped=ended.stopped,
+            run_info=info,
+            log_reason=log_reason,
+            run_log=runlog.find_run_file(spec.run_dir) is not None,
         )
         if incomplete:
             reason = f"{reason}; {incomplete}" if reason else incomplete
