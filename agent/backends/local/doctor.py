@@ -10,7 +10,9 @@ Checks, each finding one line:
   and requeues grid points, exactly as the next agent would;
 - run dirs with no record in the store (a claim that never got written); `--repair` moves them
   into `orphans-<time>/` beside `runs/`;
-- records whose run dir is gone: the result stays in the store, its logs are lost; reported only.
+- records whose run dir is gone: the result stays in the store, its logs are lost; reported only;
+- an incomplete sweep (its `sweepkit sweep` was killed before it finished: `creation.py`); `--repair`
+  removes its building folder and its study once its maker is gone, and checks nothing else.
 
 A repair that rewrites the journal refuses while any run holds a live lease: agents keep byte
 offsets into the file, so it may change only while none is running.
@@ -32,7 +34,7 @@ import optuna
 from optuna.trial import TrialState
 
 from agent.backends.base import BackendError
-from agent.backends.local import journal
+from agent.backends.local import creation, journal
 from agent.backends.local.leases import is_stale, last_beat, reap_stale
 from agent.backends.local.methods import method_for
 from agent.backends.local.optuna_internals import storage_of
@@ -58,6 +60,9 @@ def _stamp() -> str:
 
 
 def check(sweep_id: str, storage_url: Optional[str] = None, *, repair: bool = False) -> list[Finding]:
+    left = creation.find(sweep_id, storage_url)
+    if left is not None:  # a sweep that was never finished: removing it is the one repair
+        return [_check_incomplete(left, storage_url, repair)]
     d = sweep_dir(sweep_id)
     log = d / "journal.log"
     findings: list[Finding] = []
@@ -83,6 +88,16 @@ def _load(sweep_id: str, storage_url: Optional[str]) -> optuna.Study:
     except KeyError:
         where = sweep_dir(sweep_id)
         raise BackendError(f"no sweep {sweep_id!r} in {where}; list them with `sweepkit sweeps`") from None
+
+
+def _check_incomplete(left: creation.Leftover, storage_url: Optional[str], repair: bool) -> Finding:
+    f = Finding("incomplete sweep", left.describe())
+    why_not = creation.why_not_removed(left, storage_url)
+    if why_not:
+        f.text += f" [{why_not}]"
+    elif repair:
+        f.fixed = creation.remove(left, storage_url)
+    return f
 
 
 def _check_lock(log: Path, repair: bool) -> list[Finding]:

@@ -14,16 +14,15 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Optional
 
 import optuna
-import yaml
 from optuna.trial import TrialState
 
 from agent import runlog
 from agent.backends.base import BackendError, RunRecord, SweepInfo, SweepState, TrialOutcome, TrialSpec
+from agent.backends.local import creation
 from agent.backends.local.hyperband import WandbHyperbandPruner, stopper
 from agent.backends.local.leases import is_stale, reap_stale
 from agent.backends.local.methods import EndedTrial, method_for
@@ -33,7 +32,6 @@ from agent.backends.local.results import jsonable
 from agent.backends.local.schema import Ended, QueuedPoint, Result, RunClaim, SweepAttrs, TrialAttrs
 from agent.backends.local.store import batched_writes, claim_lock, mask_url, new_id, open_storage, sweep_dir
 from agent.backends.outcome import is_disk_full, outcome
-from agent.paths import write_atomic
 from agent.states import RunState
 from agent.sweep_config.metric import finite, reached
 
@@ -76,26 +74,8 @@ class Engine:
 
     @staticmethod
     def create(config: dict[str, Any], storage_url: Optional[str], project: Optional[str]) -> str:
-        sweep_id = new_id()
-        method = method_for(config, sweep_id)
-        d = sweep_dir(sweep_id)
-        d.mkdir(parents=True, exist_ok=False)
-        write_atomic(d / "sweep.yaml", yaml.safe_dump(config, sort_keys=False))
-        if storage_url:
-            write_atomic(d / "storage.txt", mask_url(storage_url) + "\n")
-        storage = open_storage(sweep_id, storage_url, create=True)
-        goal = (config.get("metric") or {}).get("goal", "minimize")
-        study = optuna.create_study(
-            storage=storage, study_name=sweep_id, direction="maximize" if goal == "maximize" else "minimize"
-        )
-        meta = SweepAttrs(
-            config, created=datetime.now(UTC).isoformat(timespec="seconds"), project=project or config.get("project")
-        )
-        with batched_writes(storage_of(study)):  # the sweep's record: one journal append
-            for key, value in meta.to_attrs().items():
-                study.set_user_attr(key, value)
-        method.setup(study)
-        return sweep_id
+        """A new sweep, shown only once complete (`creation.py`); its id."""
+        return creation.create(config, storage_url, project)
 
     @property
     def prunes(self) -> bool:

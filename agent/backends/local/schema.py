@@ -12,6 +12,12 @@ Store formats (`sk_format` on the study; absent = 1):
    heartbeat). A format-1 reader ignores `sk_live`, so format 2 adds and breaks nothing.
 A sweep of a newer format than `FORMAT` is refused in one line: its records may mean something
 this sweepkit would misread.
+
+`sk_creating` (`Creating`: when, host, pid) marks a sweep still being made: it is written with the
+sweep's first record and cleared (set to null) by its last write. A study that carries it, or that
+has no sweep record at all, is incomplete: readers refuse it in one line (`IncompleteSweepError`) and
+`doctor --repair` removes it once its maker is gone. A reader that predates the key ignores it; no
+sweep is ever left marked by a creation that finished, so the format stays 2.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Optional
 
 from agent.backends.base import BackendError
@@ -31,10 +38,15 @@ DEFAULT_LEASE_S = 60.0  # a claim that recorded no lease (format 1 always record
 FORMAT_KEY, CONFIG_KEY, CREATED_KEY, PROJECT_KEY = "sk_format", "sk_config", "sk_created", "sk_project"
 PARAMS_KEY, REQUEUE_OF_KEY, RUN_KEY = "sk_params", "sk_requeue_of", "sk_run"
 HEARTBEAT_KEY, LIVE_KEY, RESULT_KEY, REQUEUED_KEY = "sk_heartbeat", "sk_live", "sk_result", "sk_requeued"
+CREATING_KEY = "sk_creating"
 
 
 class StoreFormatError(BackendError):
     """A sweep written by a newer sweepkit than this one."""
+
+
+class IncompleteSweepError(BackendError):
+    """A sweep whose creation has not finished (interrupted, or still under way)."""
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -57,11 +69,46 @@ def _str(value: Any) -> Optional[str]:
 
 # -- the sweep ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Creating:
+    """Who is making a sweep, and since when: a study that carries it is not a sweep yet."""
+
+    at: float  # unix time the creation began
+    host: Optional[str] = None
+    pid: Optional[int] = None
+
+    def to_attrs(self) -> dict[str, Any]:
+        return {CREATING_KEY: {"at": self.at, "host": self.host, "pid": self.pid}}
+
+    @staticmethod
+    def done() -> dict[str, Any]:
+        """The creation's last write: the marker cleared (Optuna cannot delete an attr)."""
+        return {CREATING_KEY: None}
+
+    @classmethod
+    def from_attrs(cls, attrs: Mapping[str, Any]) -> Optional[Creating]:
+        mark = attrs.get(CREATING_KEY)
+        if not isinstance(mark, Mapping):
+            return None
+        at = _float(mark.get("at"))
+        return cls(at if at is not None else 0.0, _str(mark.get("host")), _int(mark.get("pid")))
+
+    def describe(self) -> str:
+        when = datetime.fromtimestamp(self.at, UTC).isoformat(timespec="seconds") if self.at else "?"
+        return f"began {when} on {self.host or '?'}, pid {self.pid or '?'}"
+
+
+@dataclass(frozen=True)
 class SweepAttrs:
     config: dict[str, Any]
     created: Optional[str] = None  # ISO time, UTC
     project: Optional[str] = None
     format: int = FORMAT
+    creating: Optional[Creating] = None  # set while the sweep is being made
+    recorded: bool = True  # False: the study holds no sweep record at all
+
+    @property
+    def incomplete(self) -> bool:
+        return self.creating is not None or not self.recorded
 
     def to_attrs(self) -> dict[str, Any]:
         return {
@@ -69,23 +116,39 @@ class SweepAttrs:
             CONFIG_KEY: self.config,
             CREATED_KEY: self.created,
             PROJECT_KEY: self.project,
+            **(self.creating.to_attrs() if self.creating else {}),
         }
 
     @classmethod
-    def from_attrs(cls, attrs: Mapping[str, Any], *, sweep_id: str) -> SweepAttrs:
-        """The sweep's record; StoreFormatError for a format newer than this sweepkit reads."""
+    def from_attrs(cls, attrs: Mapping[str, Any], *, sweep_id: str, incomplete_ok: bool = False) -> SweepAttrs:
+        """The sweep's record; StoreFormatError for a format newer than this sweepkit reads, and
+        IncompleteSweepError for a sweep still being made (unless `incomplete_ok`: doctor looks)."""
         fmt = _int(attrs.get(FORMAT_KEY)) or 1
         if fmt > FORMAT:
             raise StoreFormatError(
                 f"sweep {sweep_id} was written by a newer sweepkit (store format {fmt}; this one reads up to "
                 f"{FORMAT}): upgrade sweepkit"
             )
-        return cls(
+        out = cls(
             config=_dict(attrs.get(CONFIG_KEY)),
             created=_str(attrs.get(CREATED_KEY)),
             project=_str(attrs.get(PROJECT_KEY)),
             format=fmt,
+            creating=Creating.from_attrs(attrs),
+            recorded=CONFIG_KEY in attrs,
         )
+        if out.incomplete and not incomplete_ok:
+            raise IncompleteSweepError(incomplete_line(sweep_id, out.creating))
+        return out
+
+
+def incomplete_line(sweep_id: str, mark: Optional[Creating]) -> str:
+    """What a reader of an incomplete sweep is told, in one line."""
+    who = f" ({mark.describe()})" if mark else ""
+    return (
+        f"sweep {sweep_id} is incomplete: the `sweepkit sweep` that made it{who} did not finish; if it was "
+        f"interrupted, `sweepkit doctor {sweep_id} --repair` removes it"
+    )
 
 
 # -- a trial --------------------------------------------------------------------------------------
