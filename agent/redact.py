@@ -83,6 +83,8 @@ _KEYED = re.compile(
 )
 # `--key V`, `--key=V` (a flag after it is not its value).
 _FLAG = re.compile(rf"(?P<head>(?<![A-Za-z0-9_.-])--(?P<key>{_KEY})(?:=|[ \t]+))(?!-)(?P<value>{_VALUE})")
+# Every rule above needs one of these in the text: most lines have none and are passed over in one scan.
+_MAYBE = re.compile(r"(?i:key|token|secret|passw|pwd|credential|auth|cookie)|://|hf_|sk-|gh[pousr]_|github_pat_|AKIA")
 _URL_PASSWORD = re.compile(r"(?P<head>://[^:/@\s]+:)(?P<value>[^@/\s]+)(?=@)")
 
 
@@ -150,6 +152,8 @@ def redact_text(text: str, known: Iterable[str] = ()) -> str:
     pattern = _known_pattern(frozenset(known))
     if pattern is not None:
         text = pattern.sub(REDACTED, text)
+    if not _MAYBE.search(text):
+        return text
     text = _URL_PASSWORD.sub(lambda m: m.group("head") + REDACTED, text)
     text = _sub_keyed(_FLAG, text)
     text = _sub_keyed(_KEYED, text)
