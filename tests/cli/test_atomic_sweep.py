@@ -91,11 +91,12 @@ def test_a_killed_sweep_is_never_listed_and_doctor_repair_removes_it(home):
     assert "incomplete" not in invoke("sweeps").stderr
 
 
-def test_a_terminated_sweep_leaves_nothing(tmp_path):
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 1)], ids=["SIGTERM", "Ctrl-C"])
+def test_a_terminated_or_interrupted_sweep_leaves_nothing(tmp_path, sig, code):
     proc, _, _ = start_big_sweep(tmp_path)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     proc.communicate(timeout=60)
-    assert proc.returncode == 143
+    assert proc.returncode == code
     assert list(_sweeps(tmp_path).iterdir()) == []
 
 
