@@ -126,6 +126,16 @@ class SweepInfo:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class IncompleteSweep:
+    """A sweep whose creation never finished: listed by no one, refused by every reader, removed by
+    `sweepkit doctor ID --repair`."""
+
+    id: str
+    abandoned: bool  # its `sweepkit sweep` is gone (else it may still be writing it)
+    storage: Optional[str] = None  # the database it is in (password masked): the repair needs --storage
+
+
 @dataclass
 class AgentSettings:
     """How an agent runs trials; each field is one `sweepkit agent` option (agent/runners/options.py)."""
@@ -266,6 +276,10 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def list_sweeps(self) -> list[SweepInfo]:
         """The sweeps this backend can see (local: this store; W&B: the project's)."""
+
+    def incomplete_sweeps(self) -> list[IncompleteSweep]:
+        """Sweeps an interrupted `sweep` left half-made (never in `list_sweeps`); none on W&B's server."""
+        return []
 
     @abc.abstractmethod
     def runs(self, sweep_id: str) -> list[RunRecord]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -17,6 +18,7 @@ from rich.text import Text
 from agent.backends import BackendError, RunRecord, SweepInfo
 from agent.cli.session import Session, backend_option, pass_session, storage_option
 from agent.paths import report_dir, run_page
+from agent.redact import config_secrets, env_secrets, redact_mapping, redact_text
 from agent.runners import slurm
 from agent.states import RunState, count_states, describe_counts
 from agent.sweep_config import dotted, swept_values
@@ -34,6 +36,24 @@ def lineage_note(run: RunRecord) -> str:
     parts += [f"re-run of {run.rerun_of}"] if run.rerun_of else []
     parts += [f"re-run as {run.rerun_by}"] if run.rerun_by else []
     return ", ".join(parts)
+
+
+def shown(runs: list[RunRecord]) -> list[RunRecord]:
+    """The runs as `status` may show them: no secret in a reason, a config or a summary (the values of
+    this shell's secret variables and of each run's own secret-looking keys)."""
+    env = env_secrets()
+    out = []
+    for r in runs:
+        known = env | config_secrets(r.config)
+        out.append(
+            dataclasses.replace(
+                r,
+                config=redact_mapping(r.config, known),
+                summary=redact_mapping(r.summary, known),
+                reason=redact_text(r.reason, known) if r.reason else r.reason,
+            )
+        )
+    return out
 
 
 def best_run(runs: list[RunRecord], metric: Optional[dict]) -> Optional[RunRecord]:
@@ -140,7 +160,8 @@ def status_command(
 
     def read() -> tuple[SweepInfo, list[RunRecord]]:
         try:
-            return b.sweep(sweep_id), b.runs(sweep_id)
+            info = b.sweep(sweep_id)
+            return dataclasses.replace(info, config=redact_mapping(info.config, env_secrets())), shown(b.runs(sweep_id))
         except BackendError as exc:
             session.fail(str(exc))
 

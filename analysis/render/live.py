@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from agent.paths import run_page
+from agent.states import RunState, count_states
 from agent.sweep_config.metric import best, is_better
 from analysis.render.cells import cell
 from analysis.render.files import jsonable, write_atomic
@@ -118,9 +119,8 @@ def payload(
     varied = varying(runs, params) if len(runs) else []
     compare = default_compare(params, runs) if len(runs) else None
     table = _run_rows(runs, hist, metric, varied, compare, now)
-    counts: dict[str, int] = {}
-    for r in table:
-        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    by_state = count_states(r["state"] for r in table)
+    counts = {s.value: by_state[s] for s in RunState if by_state[s]}  # each state as itself, in one order
     finished = [r for r in table if r["state"] == "finished" and r["value"] is not None]
     top = best(finished, lambda r: r["value"], metric_cfg)
     return {

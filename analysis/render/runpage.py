@@ -104,7 +104,7 @@ def figures(frame: pd.DataFrame) -> tuple[list[dict], list[dict]]:
 
 def context(record: RunRecord, row: dict[str, Any], data: RunData | None, *, sweep_id: str, metric: str | None) -> dict:
     """What the run page template shows: facts, config, figures, console."""
-    secrets = tidy.secret_env_values()
+    secrets = tidy.run_secrets(record.config)
     config = {
         k: tidy.redact_value(cell(v), secrets)
         for k, v in tidy.flatten(tidy.scrub(record.config or {})).items()
@@ -112,7 +112,7 @@ def context(record: RunRecord, row: dict[str, Any], data: RunData | None, *, swe
     }
     frame = data.frame if data is not None else tidy.empty_history()
     metric_figs, system_figs = figures(frame)
-    console = [tidy.redact_value(line, secrets) for line in (data.console if data is not None else [])]
+    console = [tidy.redact_text(line, secrets) for line in (data.console if data is not None else [])]
     facts = [
         ("state", record.state),
         ("reason", row.get("reason")),
@@ -151,7 +151,7 @@ def write_run_page(
     out = Path(out_dir)
     page = out / run_page(record.id)
     ctx = context(record, row, data, sweep_id=sweep_id, metric=metric)
-    secrets = tidy.secret_env_values()
+    secrets = tidy.run_secrets(record.config)
     log = page.with_suffix(".console.txt")
     if data is not None and data.console and (data.console_complete or not log.exists()):
         head = (
@@ -159,7 +159,7 @@ def write_run_page(
             if data.console_complete
             else f"(the last {len(data.console)} lines; the whole output is in the run's log)\n"
         )
-        write_atomic(log, head + "\n".join(tidy.redact_value(line, secrets) for line in data.console) + "\n")
+        write_atomic(log, head + "\n".join(tidy.redact_text(line, secrets) for line in data.console) + "\n")
     ctx["log_name"] = log.name if log.exists() else None
     write_atomic(page, env.get_template("run.html.j2").render(**ctx))
     return page

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from agent.lineage import superseded
-from agent.states import RunState
+from agent.states import RunState, count_states
 from agent.sweep_config.metric import NO_WANDB_RUN, Bounds, closest_logged, metric_bounds
 from agent.sweep_config.metric import maximize as metric_maximize
 from analysis.report.data import ReportError
@@ -110,7 +110,8 @@ def usable_runs(
     runs: pd.DataFrame, state: pd.Series, metric: str, sweep_id: str
 ) -> tuple[pd.DataFrame, dict[str, int], list[str]]:
     """(usable, counts, messages): the finished runs with a finite metric, and why others are left out."""
-    counts = {"total": int(len(runs)), **{str(s): int(n) for s, n in state.value_counts().items()}}
+    by_state = count_states(state)
+    counts = {"total": int(len(runs)), **{s.value: by_state[s] for s in RunState if by_state[s]}}
     finished = runs[state == RunState.FINISHED.value]
     usable = finished[np.isfinite(finished[metric].to_numpy(dtype=float))]
     counts["usable"] = int(len(usable))

@@ -27,7 +27,7 @@ from analysis.tables.sweep import group_labels
 
 LR_HINTS = ("learning_rate", "lr")
 BATCH_HINTS = ("per_device_train_batch_size", "batch_size", "train_batch_size")
-FAILED_STATES = {s.value for s in (RunState.FAILED, RunState.CRASHED, RunState.KILLED, RunState.PRUNED)}
+FAILED_STATES = {s.value for s in RunState if s.terminal and s is not RunState.FINISHED}  # every run not finished
 CONFIDENCE = 0.95
 
 
@@ -266,7 +266,7 @@ def caveats(method: str) -> list[str]:
 
 
 def failures_table(t: Tables, compare: str | None) -> pd.DataFrame:
-    """Runs that failed, crashed, were killed or pruned, each with its reason."""
+    """Runs that ended without finishing (failed, crashed, killed, pruned, preempted), each with its reason."""
     fail = t.runs[t.state.isin(FAILED_STATES)]
     again = ["rerun_by"] if "rerun_by" in fail and fail["rerun_by"].notna().any() else []
     failures = fail[["run_id", "name", "state", "reason"] + ([compare] if compare else []) + again].copy()

@@ -8,6 +8,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from agent.states import count_states, describe_counts
 from analysis.report.data import ReportData, Scale, fmt_value
 from analysis.stats.compare import PairedDifference
 
@@ -288,9 +289,9 @@ def _failures_sentence(data: ReportData) -> str:
     if not nf:
         return f"None of the {total} runs failed."
     common = data.failures["reason"].astype(str).value_counts()
+    states = describe_counts(count_states(data.failures["state"].astype(str)))
     return (
-        f"{nf} of {total} runs failed, crashed, were killed or "
-        f"pruned; the most common reason ({common.iloc[0]}×) is: "
+        f"{nf} of {total} runs did not finish ({states}); the most common reason ({common.iloc[0]}×) is: "
         f"{str(common.index[0])[:120]}."
     )
 

@@ -176,9 +176,9 @@ class RunSource:
                     self.progress.advance(task)
         self.fresh = {r.id for r in todo}
         rows = []
+        env = tidy.secret_env_values()
         for rec in self.records:
-            d = rec.to_json()
-            d["config"], d["summary"] = tidy.scrub(d.get("config") or {}), tidy.scrub(d.get("summary") or {})
+            d = tidy.safe_record(rec.to_json(), env)
             # A run's own log is the store of record; the backend's copy may predate its last flush.
             known = self.data[rec.id].summary if rec.id in self.data else {}
             d["summary"] = {**d["summary"], **{k: v for k, v in known.items() if v is not None}}
@@ -195,8 +195,8 @@ class RunSource:
             [tidy.history_frame({rec.id: got.rows}), tidy.history_frame({rec.id: _seconds(got.system)})],
             ignore_index=True,
         )
-        secrets = tidy.secret_env_values()
-        console = [tidy.redact_value(line, secrets) for line in got.console]
+        secrets = tidy.run_secrets(rec.config)  # the run's own config too: the reader's shell may lack them
+        console = [tidy.redact_text(line, secrets) for line in got.console]
         return RunData(rec.data_key, frame, tidy.scrub(got.summary), console)
 
     def _tables(self) -> None:

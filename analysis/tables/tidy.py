@@ -7,17 +7,17 @@ store) produce exactly this, so nothing downstream knows where runs came from.
 
 from __future__ import annotations
 
-import functools
 import math
-import os
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from agent.redact import REDACTED, config_secrets, env_secrets, is_secret_key, redact_text, redact_value
 from agent.sweep_config import dotted
+
+__all__ = ["REDACTED", "is_secret_key", "redact_text", "redact_value"]  # the one rule, re-exported for analysis
 
 META = [
     "run_id",
@@ -42,57 +42,38 @@ MEASURES = {
     "num_parameters": ("num_parameters", "model/num_parameters"),
 }
 HISTORY_COLUMNS = ["run_id", "step", "metric", "value"]
-REDACTED = "[redacted]"
-
-# A key *segment* (split on non-alphanumerics) that names a credential; "tokenizer_name"
-# and "max_tokens" survive, "hub_token" and "api_key" do not.
-_SECRET_PARTS = {
-    "key",
-    "apikey",
-    "token",
-    "secret",
-    "password",
-    "passwd",
-    "pwd",
-    "credential",
-    "credentials",
-    "auth",
-    "authorization",
-    "cookie",
-}
-_SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH)", re.I)
-# Shapes of well-known credentials, caught even under an innocent key name.
-_SECRET_VALUE = re.compile(
-    r"^(?:[0-9a-f]{40}|(?:local|wandb)-[0-9a-f]{40,}|hf_[A-Za-z0-9]{30,}"
-    r"|sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{30,})$"
-)
 
 
-@functools.lru_cache(maxsize=4096)  # the same few config keys, once per run of a 10,000-run sweep
-def is_secret_key(key: str) -> bool:
-    parts = re.split(r"[^0-9a-zA-Z]+", str(key).lower())
-    return any(p in _SECRET_PARTS or p.endswith("apikey") for p in parts if p)
+def secret_env_values() -> frozenset[str]:
+    """The secret values of this process's environment (`agent.redact.env_secrets`)."""
+    return env_secrets()
 
 
-def secret_env_values() -> set[str]:
-    return {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 8}
-
-
-def redact_value(value: Any, secrets: set[str] | None = None) -> Any:
-    if not isinstance(value, str):
-        return value
-    secrets = secret_env_values() if secrets is None else secrets
-    if _SECRET_VALUE.match(value.strip()):
-        return REDACTED
-    for s in secrets:
-        if s in value:
-            value = value.replace(s, REDACTED)
-    return value
+def run_secrets(config: Mapping | None, env: frozenset[str] | None = None) -> frozenset[str]:
+    """What to look for in one run's text: the environment's secrets and its own config's."""
+    return (secret_env_values() if env is None else env) | config_secrets(config)
 
 
 def scrub(d: Mapping) -> dict:
     """Drop secret-looking keys at every depth (before anything is cached on disk)."""
     return {k: scrub(v) if isinstance(v, Mapping) else v for k, v in d.items() if not is_secret_key(k)}
+
+
+def _redact_deep(v: Any, known: frozenset[str]) -> Any:
+    if isinstance(v, Mapping):
+        return {k: _redact_deep(x, known) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_redact_deep(x, known) for x in v]
+    return redact_value(v, known)
+
+
+def safe_record(rec: Mapping, env: frozenset[str] | None = None) -> dict:
+    """A run record (RunRecord-shaped dict) fit to keep and show: its strings without the secrets of
+    the environment and of its own config, then its secret-looking keys dropped."""
+    known = run_secrets(rec.get("config"), env)
+    out = {k: _redact_deep(v, known) if k not in ("id", "state", "run_dir") else v for k, v in rec.items()}
+    out["config"], out["summary"] = scrub(out.get("config") or {}), scrub(out.get("summary") or {})
+    return out
 
 
 def _unwrap(v: Any) -> Any:
@@ -121,8 +102,10 @@ def _scalar(v: Any) -> Any:
     return None  # histograms, tables, media: not a column
 
 
-def record_row(rec: Mapping, secrets: set[str]) -> dict[str, Any]:
-    """One run record (RunRecord-shaped dict) -> one flat row."""
+def record_row(rec: Mapping, env: frozenset[str]) -> dict[str, Any]:
+    """One run record (RunRecord-shaped dict) -> one flat row, without the secrets of `env` and of the
+    run's own config."""
+    secrets = run_secrets(rec.get("config"), env)
     row: dict[str, Any] = {}
     for k, v in flatten(rec.get("config") or {}).items():
         if k.startswith("_") or is_secret_key(k):

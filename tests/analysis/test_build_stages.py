@@ -218,7 +218,7 @@ def test_failures_are_the_runs_that_went_wrong_with_a_reason_each():
     runs["state"] = ["failed", "crashed", "killed", "pruned", "preempted", "running"] + ["finished"] * 6
     t = read_tables(runs, empty_history(), CONFIG, compare=None, sweep_id="s")
     f = sections.failures_table(t, "model")
-    assert f["state"].tolist() == ["failed", "crashed", "killed", "pruned"]
+    assert f["state"].tolist() == ["failed", "crashed", "killed", "pruned", "preempted"]  # every run not finished
     assert list(f.columns) == ["run_id", "name", "state", "reason", "model"]
     assert set(f["reason"]) == {"(no reason recorded)"}
 

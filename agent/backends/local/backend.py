@@ -15,6 +15,7 @@ from agent.backends.base import (
     Backend,
     BackendError,
     Extended,
+    IncompleteSweep,
     PriorRun,
     ProgressSink,
     Rerun,
@@ -24,10 +25,11 @@ from agent.backends.base import (
     SyncPlan,
     TrialRunner,
 )
-from agent.backends.local import doctor, lifecycle
+from agent.backends.local import creation, doctor, lifecycle
 from agent.backends.local.engine import Engine
 from agent.backends.local.loop import AgentLoop
-from agent.backends.local.store import sweep_dir
+from agent.backends.local.schema import IncompleteSweepError, incomplete_line
+from agent.backends.local.store import mask_url, sweep_dir
 from agent.backends.local.sync import default_project, offline_run_dirs, sync_commands
 from agent.errors import one_line
 from agent.paths import home, write_atomic
@@ -50,6 +52,10 @@ class LocalBackend(Backend):
         """The sweep's engine, opened once per backend: its store then reads only what is new."""
         key = (str(home().resolve()), sweep_id, self.storage_url)
         if key not in self._engines:
+            if not sweep_dir(sweep_id).exists():
+                left = creation.find(sweep_id)
+                if left is not None:  # only its building folder: say so, rather than "no such sweep"
+                    raise IncompleteSweepError(incomplete_line(sweep_id, left.mark))
             self._engines[key] = Engine(sweep_id, self.storage_url)
         return self._engines[key]
 
@@ -84,12 +90,32 @@ class LocalBackend(Backend):
 
     def list_sweeps(self) -> list[SweepInfo]:
         out = []
-        for d in sorted((home() / "sweeps").glob("*/sweep.yaml"), key=lambda p: p.stat().st_mtime):
+        for d in sorted(self._sweep_files(), key=lambda p: p.stat().st_mtime):
             try:
                 out.append(self.sweep(d.parent.name))
+            except BackendError:  # incomplete, or not readable here: `incomplete_sweeps` says which
+                continue
+        return out
+
+    def incomplete_sweeps(self) -> list[IncompleteSweep]:
+        """Building folders an interrupted `sweep` left, and (on a database) sweeps renamed into place
+        whose study is still marked as being made."""
+        out = [IncompleteSweep(left.sweep_id, left.abandoned(), left.store) for left in creation.leftovers()]
+        for d in self._sweep_files():
+            try:
+                self.engine(d.parent.name)
+            except IncompleteSweepError:
+                left = creation.find(d.parent.name, self.storage_url)
+                abandoned = left.abandoned() if left else True
+                store = mask_url(self.storage_url) if self.storage_url else None
+                out.append(IncompleteSweep(d.parent.name, abandoned, store))
             except BackendError:
                 continue
         return out
+
+    @staticmethod
+    def _sweep_files() -> list[Path]:
+        return [p for p in (home() / "sweeps").glob("*/sweep.yaml") if not p.parent.name.startswith(".")]
 
     # -- runs -------------------------------------------------------------------------------
     def runs(self, sweep_id: str) -> list[RunRecord]:

@@ -8,9 +8,16 @@ Checks, each finding one line:
   writers wait out a 30 s grace on every write until it goes; `--repair` removes it;
 - orphaned leases: runs still running whose agent stopped beating; `--repair` marks them crashed
   and requeues grid points, exactly as the next agent would;
+- lost claims: a run claimed by an agent that died before the run began (no run dir, no heartbeat,
+  nothing logged: `lost_claims.py`); `--repair` marks it crashed, "claimed but never started", and
+  requeues its point where no other trial has it. Nothing of it was lost, so once marked (by doctor
+  or by the reaper of the next agent) it is no finding;
 - run dirs with no record in the store (a claim that never got written); `--repair` moves them
   into `orphans-<time>/` beside `runs/`;
-- records whose run dir is gone: the result stays in the store, its logs are lost; reported only.
+- records whose run dir is gone, of runs that did start: the result stays in the store, its logs are
+  lost; reported only;
+- an incomplete sweep (its `sweepkit sweep` was killed before it finished: `creation.py`); `--repair`
+  removes its building folder and its study once its maker is gone, and checks nothing else.
 
 A repair that rewrites the journal refuses while any run holds a live lease: agents keep byte
 offsets into the file, so it may change only while none is running.
@@ -32,7 +39,7 @@ import optuna
 from optuna.trial import TrialState
 
 from agent.backends.base import BackendError
-from agent.backends.local import journal
+from agent.backends.local import creation, journal, lost_claims
 from agent.backends.local.leases import is_stale, last_beat, reap_stale
 from agent.backends.local.methods import method_for
 from agent.backends.local.optuna_internals import storage_of
@@ -58,6 +65,9 @@ def _stamp() -> str:
 
 
 def check(sweep_id: str, storage_url: Optional[str] = None, *, repair: bool = False) -> list[Finding]:
+    left = creation.find(sweep_id, storage_url)
+    if left is not None:  # a sweep that was never finished: removing it is the one repair
+        return [_check_incomplete(left, storage_url, repair)]
     d = sweep_dir(sweep_id)
     log = d / "journal.log"
     findings: list[Finding] = []
@@ -67,7 +77,7 @@ def check(sweep_id: str, storage_url: Optional[str] = None, *, repair: bool = Fa
     meta = SweepAttrs.from_attrs(study.user_attrs, sweep_id=sweep_id)  # a newer format: refused here
     if not storage_url:
         findings += _check_journal(log, study, repair)
-    findings += _check_leases(study, meta, sweep_id, repair)
+    findings += _check_leases(study, meta, sweep_id, d / "runs", repair)
     findings += _check_run_dirs(study, d, repair)
     return findings
 
@@ -83,6 +93,16 @@ def _load(sweep_id: str, storage_url: Optional[str]) -> optuna.Study:
     except KeyError:
         where = sweep_dir(sweep_id)
         raise BackendError(f"no sweep {sweep_id!r} in {where}; list them with `sweepkit sweeps`") from None
+
+
+def _check_incomplete(left: creation.Leftover, storage_url: Optional[str], repair: bool) -> Finding:
+    f = Finding("incomplete sweep", left.describe())
+    why_not = creation.why_not_removed(left, storage_url)
+    if why_not:
+        f.text += f" [{why_not}]"
+    elif repair:
+        f.fixed = creation.remove(left, storage_url)
+    return f
 
 
 def _check_lock(log: Path, repair: bool) -> list[Finding]:
@@ -131,10 +151,12 @@ def _check_journal(log: Path, study: optuna.Study, repair: bool) -> list[Finding
     return findings
 
 
-def _check_leases(study: optuna.Study, meta: SweepAttrs, sweep_id: str, repair: bool) -> list[Finding]:
+def _check_leases(study: optuna.Study, meta: SweepAttrs, sweep_id: str, runs: Path, repair: bool) -> list[Finding]:
     now = time.time()
     stale = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if is_stale(t, now)]
-    findings = []
+    lost = [t for t in stale if lost_claims.never_started(t, runs)]
+    findings = _check_lost_claims(study, meta, sweep_id, lost, repair)
+    stale = [t for t in stale if t not in lost]
     for t in stale:
         run = RunClaim.from_attrs(t.user_attrs)
         who, lease = (run.run_id, f"{run.lease_s:g}") if run else (str(t.number), "?")
@@ -153,6 +175,32 @@ def _check_leases(study: optuna.Study, meta: SweepAttrs, sweep_id: str, repair: 
         for t, f in zip(stale, findings, strict=True):
             if t.number in reaped:
                 f.fixed = "marked crashed" + (", its point requeued" if requeue else "")
+    return findings
+
+
+def _check_lost_claims(
+    study: optuna.Study, meta: SweepAttrs, sweep_id: str, lost: list[optuna.trial.FrozenTrial], repair: bool
+) -> list[Finding]:
+    findings = []
+    for t in lost:
+        run = RunClaim.from_attrs(t.user_attrs)
+        assert run is not None  # never_started holds only claimed trials
+        findings.append(
+            Finding(
+                "lost claim",
+                f"run {run.run_id} (trial {t.number}) was claimed by its agent ({run.host or '?'} pid "
+                f"{run.pid or '?'}), which died before the run began: no run dir, no heartbeat, nothing logged",
+            )
+        )
+    if lost and repair:
+        requeue = method_for(meta.config, sweep_id).requeues
+        with claim_lock(storage_of(study), sweep_id):
+            for t, f in zip(lost, findings, strict=True):
+                again = lost_claims.mark(study, t, requeue=requeue)
+                if again is None:
+                    continue  # it ended meanwhile
+                point = ", its point requeued" if again else ", its point is held by another trial"
+                f.fixed = f"marked crashed ({lost_claims.NEVER_STARTED})" + (point if requeue else "")
     return findings
 
 
@@ -179,6 +227,8 @@ def _check_run_dirs(study: optuna.Study, d: Path, repair: bool) -> list[Finding]
         t = recorded[run_id]
         if t.state == TrialState.RUNNING and not is_stale(t, time.time()):
             continue  # just claimed: its agent is creating the dir
+        if lost_claims.never_started(t, runs):
+            continue  # no logs ever existed: a lost claim (its lease above), or one marked already
         findings.append(
             Finding(
                 "record without a run dir",

@@ -15,19 +15,19 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
 import optuna
-import yaml
 from optuna.trial import TrialState
 
 from agent import runlog
 from agent.backends.base import BackendError, PriorRun, RunRecord, SweepInfo, SweepState, TrialOutcome, TrialSpec
+from agent.backends.local import creation
 from agent.backends.local.hyperband import WandbHyperbandPruner, stopper
 from agent.backends.local.leases import is_stale, reap_stale
-from agent.backends.local.lifecycle import add_prior_runs, run_links, slots_used, target_reached
+from agent.backends.local.lifecycle import run_links, slots_used, target_reached
 from agent.backends.local.methods import EndedTrial, method_for
 from agent.backends.local.optuna_internals import frozen, storage_of
 from agent.backends.local.queue import live_counts
@@ -35,7 +35,6 @@ from agent.backends.local.results import jsonable
 from agent.backends.local.schema import Ended, QueuedPoint, Result, RunClaim, SweepAttrs, TrialAttrs
 from agent.backends.local.store import batched_writes, claim_lock, mask_url, new_id, open_storage, sweep_dir
 from agent.backends.outcome import is_disk_full, outcome
-from agent.paths import write_atomic
 from agent.states import RunState
 from agent.sweep_config.metric import finite
 
@@ -98,27 +97,8 @@ class Engine:
         prior: Sequence[PriorRun] = (),
         skip_done: bool = True,
     ) -> str:
-        sweep_id = new_id()
-        method = method_for(config, sweep_id)
-        d = sweep_dir(sweep_id)
-        d.mkdir(parents=True, exist_ok=False)
-        write_atomic(d / "sweep.yaml", yaml.safe_dump(config, sort_keys=False))
-        if storage_url:
-            write_atomic(d / "storage.txt", mask_url(storage_url) + "\n")
-        storage = open_storage(sweep_id, storage_url, create=True)
-        goal = (config.get("metric") or {}).get("goal", "minimize")
-        study = optuna.create_study(
-            storage=storage, study_name=sweep_id, direction="maximize" if goal == "maximize" else "minimize"
-        )
-        meta = SweepAttrs(
-            config, created=datetime.now(UTC).isoformat(timespec="seconds"), project=project or config.get("project")
-        )
-        with batched_writes(storage_of(study)):  # the sweep's record: one journal append
-            for key, value in meta.to_attrs().items():
-                study.set_user_attr(key, value)
-        done = add_prior_runs(study, method, prior, skip_done)
-        method.setup(study, skip=done if skip_done else ())
-        return sweep_id
+        """A new sweep, shown only once complete (`creation.py`), seeded with `prior` runs; its id."""
+        return creation.create(config, storage_url, project, prior, skip_done)
 
     @property
     def prunes(self) -> bool:

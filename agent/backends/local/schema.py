@@ -19,6 +19,12 @@ Store formats (`sk_format` on the study; absent = 1):
    format 3 when it is made, or when a rerun or an extension first writes these keys.
 A sweep of a newer format than `FORMAT` is refused in one line: its records may mean something
 this sweepkit would misread.
+
+`sk_creating` (`Creating`: when, host, pid) marks a sweep still being made: it is written with the
+sweep's first record and cleared (set to null) by its last write. A study that carries it, or that
+has no sweep record at all, is incomplete: readers refuse it in one line (`IncompleteSweepError`) and
+`doctor --repair` removes it once its maker is gone. A reader that predates the key ignores it; no
+sweep is ever left marked by a creation that finished, so the format stays 2.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Optional
 
 from agent.backends.base import BackendError, SweepState
@@ -39,10 +46,15 @@ FORMAT_KEY, CONFIG_KEY, CREATED_KEY, PROJECT_KEY = "sk_format", "sk_config", "sk
 PARAMS_KEY, REQUEUE_OF_KEY, RUN_KEY = "sk_params", "sk_requeue_of", "sk_run"
 HEARTBEAT_KEY, LIVE_KEY, RESULT_KEY, REQUEUED_KEY = "sk_heartbeat", "sk_live", "sk_result", "sk_requeued"
 HISTORY_KEY, STATE_KEY, RERUN_OF_KEY, PRIOR_KEY = "sk_config_history", "sk_state", "sk_rerun_of", "sk_prior"
+CREATING_KEY = "sk_creating"
 
 
 class StoreFormatError(BackendError):
     """A sweep written by a newer sweepkit than this one."""
+
+
+class IncompleteSweepError(BackendError):
+    """A sweep whose creation has not finished (interrupted, or still under way)."""
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -106,6 +118,35 @@ class SweepControl:
 
 
 @dataclass(frozen=True)
+class Creating:
+    """Who is making a sweep, and since when: a study that carries it is not a sweep yet."""
+
+    at: float  # unix time the creation began
+    host: Optional[str] = None
+    pid: Optional[int] = None
+
+    def to_attrs(self) -> dict[str, Any]:
+        return {CREATING_KEY: {"at": self.at, "host": self.host, "pid": self.pid}}
+
+    @staticmethod
+    def done() -> dict[str, Any]:
+        """The creation's last write: the marker cleared (Optuna cannot delete an attr)."""
+        return {CREATING_KEY: None}
+
+    @classmethod
+    def from_attrs(cls, attrs: Mapping[str, Any]) -> Optional[Creating]:
+        mark = attrs.get(CREATING_KEY)
+        if not isinstance(mark, Mapping):
+            return None
+        at = _float(mark.get("at"))
+        return cls(at if at is not None else 0.0, _str(mark.get("host")), _int(mark.get("pid")))
+
+    def describe(self) -> str:
+        when = datetime.fromtimestamp(self.at, UTC).isoformat(timespec="seconds") if self.at else "?"
+        return f"began {when} on {self.host or '?'}, pid {self.pid or '?'}"
+
+
+@dataclass(frozen=True)
 class SweepAttrs:
     config: dict[str, Any]
     created: Optional[str] = None  # ISO time, UTC
@@ -113,6 +154,12 @@ class SweepAttrs:
     format: int = FORMAT
     history: tuple[ConfigRevision, ...] = ()  # earlier configs, oldest first
     control: SweepControl = SweepControl()
+    creating: Optional[Creating] = None  # set while the sweep is being made
+    recorded: bool = True  # False: the study holds no sweep record at all
+
+    @property
+    def incomplete(self) -> bool:
+        return self.creating is not None or not self.recorded
 
     def to_attrs(self) -> dict[str, Any]:
         return {
@@ -120,11 +167,13 @@ class SweepAttrs:
             CONFIG_KEY: self.config,
             CREATED_KEY: self.created,
             PROJECT_KEY: self.project,
+            **(self.creating.to_attrs() if self.creating else {}),
         }
 
     @classmethod
-    def from_attrs(cls, attrs: Mapping[str, Any], *, sweep_id: str) -> SweepAttrs:
-        """The sweep's record; StoreFormatError for a format newer than this sweepkit reads."""
+    def from_attrs(cls, attrs: Mapping[str, Any], *, sweep_id: str, incomplete_ok: bool = False) -> SweepAttrs:
+        """The sweep's record; StoreFormatError for a format newer than this sweepkit reads, and
+        IncompleteSweepError for a sweep still being made (unless `incomplete_ok`: doctor looks)."""
         fmt = _int(attrs.get(FORMAT_KEY)) or 1
         if fmt > FORMAT:
             raise StoreFormatError(
@@ -133,14 +182,19 @@ class SweepAttrs:
             )
         history = attrs.get(HISTORY_KEY)
         revisions = [ConfigRevision.from_json(v) for v in history] if isinstance(history, list) else []
-        return cls(
+        out = cls(
             config=_dict(attrs.get(CONFIG_KEY)),
             created=_str(attrs.get(CREATED_KEY)),
             project=_str(attrs.get(PROJECT_KEY)),
             format=fmt,
             history=tuple(r for r in revisions if r is not None),
             control=SweepControl.from_attrs(attrs),
+            creating=Creating.from_attrs(attrs),
+            recorded=CONFIG_KEY in attrs,
         )
+        if out.incomplete and not incomplete_ok:
+            raise IncompleteSweepError(incomplete_line(sweep_id, out.creating))
+        return out
 
     @property
     def revision(self) -> int:
@@ -151,6 +205,15 @@ class SweepAttrs:
         """The study attrs that make `config` the sweep's config, the current one kept in its history."""
         history = [*self.history, ConfigRevision(self.config, at, change)]
         return {FORMAT_KEY: FORMAT, CONFIG_KEY: config, HISTORY_KEY: [r.to_json() for r in history]}
+
+
+def incomplete_line(sweep_id: str, mark: Optional[Creating]) -> str:
+    """What a reader of an incomplete sweep is told, in one line."""
+    who = f" ({mark.describe()})" if mark else ""
+    return (
+        f"sweep {sweep_id} is incomplete: the `sweepkit sweep` that made it{who} did not finish; if it was "
+        f"interrupted, `sweepkit doctor {sweep_id} --repair` removes it"
+    )
 
 
 # -- a trial --------------------------------------------------------------------------------------

@@ -71,7 +71,13 @@ def open_storage(sweep_id: str, url: Optional[str] = None, *, create: bool = Fal
             f"no local sweep {sweep_id!r} under {home()}/sweeps; list them with "
             "`sweepkit sweeps`, or pass --storage URL / set SWEEPKIT_HOME"
         )
-    d.mkdir(parents=True, exist_ok=True)
+    return journal_storage(d)
+
+
+def journal_storage(folder: Path) -> JournalStorage:
+    """The embedded journal store in `folder` (a sweep's, or one being made)."""
+    journal = folder / "journal.log"
+    folder.mkdir(parents=True, exist_ok=True)
     try:
         return JournalStorage(SafeJournalFileBackend(str(journal)))
     except OSError as exc:

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from agent.backends.base import TERMINAL_STATES, BackendError, RunHistory, RunRecord
-from agent.errors import one_line
+from agent.errors import one_line, with_hint
 
+HINT = "check network access and WANDB_API_KEY"
 PER_PAGE = 500
 HISTORY_SAMPLES = 500
 
@@ -77,11 +78,11 @@ def with_retry(
     for attempt in range(retries + 1):
         try:
             return fn()
+        except BackendError:
+            raise  # a call inside this one (connecting) already gave up, and said why
         except Exception as exc:  # classified just below
             if not _retryable(exc) or attempt == retries:
-                raise BackendError(
-                    f"W&B request failed while {what}: {one_line(exc)} (check network access and WANDB_API_KEY)"
-                ) from exc
+                raise BackendError(with_hint(f"W&B request failed while {what}: {one_line(exc)}", HINT)) from exc
             sleep(min(60.0, base_delay * 2**attempt) * (1 + random.random() / 4))
     raise AssertionError("unreachable")
 
