@@ -1,4 +1,4 @@
-"""What the store holds, declared once (`schema.py`): records round-trip, sweeps already on disk
+"""What the store holds, declared once (`schema/`): records round-trip, sweeps already on disk
 (format 1, no `sk_format`) still read, a newer format is refused in one line, and nobody else
 names an `sk_*` key."""
 

@@ -116,7 +116,7 @@ def test_an_error_in_the_grid_set_up_leaves_nothing(home, monkeypatch):
     calls = []
     original = Grid.setup
 
-    def fails_half_way(self, study):
+    def fails_half_way(self, study, **kwargs):
         real = study.enqueue_trial
 
         def enqueue(*args, **kwargs):
@@ -126,7 +126,7 @@ def test_an_error_in_the_grid_set_up_leaves_nothing(home, monkeypatch):
             return real(*args, **kwargs)
 
         study.enqueue_trial = enqueue
-        original(self, study)
+        original(self, study, **kwargs)
 
     monkeypatch.setattr(Grid, "setup", fails_half_way)
     with pytest.raises(MemoryError):

@@ -73,7 +73,7 @@ def test_a_lost_claim_is_repaired_and_doctor_then_says_the_store_is_sound(home):
     res = _doctor(sid, "--repair")
     assert res.exit_code == 0, res.stdout + res.stderr
     assert res.stdout.strip().endswith(f"-> fixed: marked crashed ({NEVER_STARTED}), its point requeued")
-    assert _doctor(sid).stdout.strip() == f"{sid}: the store is sound (store format 2)"
+    assert _doctor(sid).stdout.strip() == f"{sid}: the store is sound (store format 3)"
 
     assert run_in_process(LocalBackend(), sid, _trial) == 0
     runs = LocalBackend().runs(sid)
@@ -92,7 +92,7 @@ def test_after_the_next_agent_reaped_a_lost_claim_doctor_finds_nothing(home):
     assert next(r for r in runs if r.id == lost).state == "crashed"
     for args in ([], ["--repair"], []):
         res = _doctor(sid, *args)
-        assert res.exit_code == 0 and res.stdout.strip() == f"{sid}: the store is sound (store format 2)", res.stdout
+        assert res.exit_code == 0 and res.stdout.strip() == f"{sid}: the store is sound (store format 3)", res.stdout
 
 
 def test_a_run_that_started_and_lost_its_logs_stays_a_finding_beside_a_lost_claim(home):

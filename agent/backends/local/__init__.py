@@ -4,7 +4,7 @@ backend.py           LocalBackend: the `Backend` interface over the pieces below
 engine.py            one sweep in Optuna: claim a trial, record how it ended; never asks which method
 methods/             one search method per module (grid, random, bayes) behind `SearchMethod`
 hyperband.py         W&B's hyperband rule as an Optuna pruner (the stopper), and the metric feed it reads
-schema.py            what the store holds beside Optuna's fields (`sk_*` attrs), and its format
+schema/              what the store holds beside Optuna's fields (`sk_*` attrs), and its format
 optuna_internals.py  every use of a private Optuna name, each a typed function
 loop.py              the agent loop: claim -> runner -> record, with progress and the failure guard
 store.py             where a sweep lives; storage and the claim lock

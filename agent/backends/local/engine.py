@@ -2,7 +2,7 @@
 
 The engine never asks which search method it runs: `methods/` holds one module per method (how a
 sweep is set up, how a trial is taken, its params, what the sampler learns) and `hyperband.py` the
-stopper `early_terminate` chooses. `schema.py` declares what the store keeps beside Optuna's own
+stopper `early_terminate` chooses. `schema/` declares what the store keeps beside Optuna's own
 fields. Optuna holds sweep state; the run dirs hold run data (each trial's offline `.wandb` log).
 """
 
