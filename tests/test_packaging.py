@@ -92,9 +92,10 @@ def test_the_wheel_holds_the_metadata_scripts_and_package_data(tmp_path):
         assert {r.split(";")[0].strip() for r in requires if f'extra == "{extra}"' in r} == wanted
     assert "[console_scripts]\nsweepkit = agent.cli:main" in entry_points
     assert "agent/trial/metrics/glue.py" in names  # loaded by path at run time
-    templates = {n for n in names if n.startswith("analysis/templates/")}
-    assert {"analysis/templates/report.html.j2", "analysis/templates/report.md.j2"} <= templates
-    assert {"agent/cli/__init__.py", "agent/backends/local/engine.py", "analysis/report.py"} <= names
+    # every template the checkout has, wherever the renderers keep them
+    templates = {str(p.relative_to(REPO)) for p in REPO.glob("analysis/**/*.j2")}
+    assert len(templates) >= 3 and templates <= names
+    assert {"agent/cli/__init__.py", "agent/backends/local/engine.py", "analysis/report/build.py"} <= names
     assert not any(n.startswith(("tests/", "benchmarks/", "sweeps/")) for n in names)
     assert meta.get_payload().startswith("# sweepkit")  # the README is the long description
     assert Path(wheel).name == "sweepkit-0.1.0-py3-none-any.whl"
