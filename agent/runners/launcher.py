@@ -6,8 +6,12 @@ the launcher packs N worker processes per GPU, each pinned with CUDA_VISIBLE_DEV
 full agent of the sweep (any backend: the claim of a trial is the backend's job). Workers run
 in their own sessions so a terminal Ctrl-C reaches only the launcher, which SIGTERMs every
 worker once (each finishes its W&B run cleanly; the grid point is requeued) and SIGKILLs on a
-second Ctrl-C. Each worker writes a small JSON status file; the launcher draws them all in one
-rich view. A warm worker that cannot clean up after a trial exits 75 and is started again.
+second Ctrl-C. The scheduler's SIGTERM or time-limit warning reaches the launcher the same way
+(inside a SLURM task SIGTERM reaches every worker too): the workers' trials are preempted, their
+points go back at once. The launcher writes why it stopped them into a stop file first, so each
+worker records its trial as killed or preempted. Each worker writes a small JSON status file; the
+launcher draws them all in one rich view. A warm worker that cannot clean up after a trial exits
+75 and is started again.
 
 `--per-gpu auto` starts one worker per GPU, waits for the first trial's measured peak GPU
 memory (the trial's own `peak_gpu_memory_mb`), then fills each GPU's free memory (pynvml)
@@ -27,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from agent.backends.stopping import INTERRUPTED, PREEMPT_GRACE_S, StopRequest, exit_code_for, is_preemption
 from agent.paths import home, safe_name
 from agent.runners import options
 from agent.runners.child import own_process_env
@@ -42,6 +47,7 @@ from agent.runners.gpus import (
     parse_per_gpu,
     publish_gpu_agents,
 )
+from agent.runners.signals import SCHEDULER_SIGNALS, STOP_FILE_ENV, reason_for, write_stop_file
 from agent.runners.warm import RESTART_EXIT
 from agent.runners.worker_status import WorkerStatus, WorkerStatusError, best_of
 from agent.states import RunState, describe_counts
@@ -105,6 +111,7 @@ class Launcher:
         console=None,
         log_dir: Optional[Path] = None,
         live: Optional[bool] = None,
+        stop: Optional[StopRequest] = None,
     ):
         from rich.console import Console
 
@@ -118,6 +125,9 @@ class Launcher:
         self.notes: list[str] = []
         self.stopping = 0
         self._stop_at = 0.0
+        self.request = stop or StopRequest()  # why the workers were stopped
+        self.stop_file = self.dir / "stop"
+        self.stop_file.unlink(missing_ok=True)  # a task SLURM started again reuses this folder
         self.auto_pending = gpus is not None and per_gpu is None
         self._printed: dict[int, int] = {}
         self._agents_written: dict[str, int] = {}
@@ -147,6 +157,7 @@ class Launcher:
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, self.planned))))
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
         env["SWEEPKIT_WORKER"] = str(slot.index)
+        env[STOP_FILE_ENV] = str(self.stop_file)
         return env
 
     def _start(self, slot: Slot) -> None:
@@ -196,20 +207,32 @@ class Launcher:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, sig)
 
-    def _on_sigint(self, *_: Any) -> None:
+    def _stop(self, reason: str) -> None:
+        """Stop every worker (SIGTERM, after writing why); a second stop SIGKILLs them."""
+        self.request.request(reason)
         self.stopping += 1
         if self.stopping == 1:
+            write_stop_file(self.stop_file, str(self.request.reason))
             self._stop_at = time.monotonic()
             self._signal_all(signal.SIGTERM)
         else:
             self._signal_all(signal.SIGKILL)
 
+    def _on_sigint(self, *_: Any) -> None:
+        self._stop(INTERRUPTED)
+
+    def _on_scheduler(self, signum: int, _frame: Any) -> None:
+        if not self.stopping:  # a later one (USR1, then the limit's SIGTERM) only repeats the first
+            self._stop(reason_for(signum))
+
     def _escalate(self) -> None:
-        """A worker still alive long after SIGTERM (a trial stuck outside Python) gets SIGKILL."""
-        grace = float(os.environ.get("WANDB_AGENT_KILL_DELAY") or 30) + 15
+        """A worker still alive long after SIGTERM (a trial stuck outside Python) gets SIGKILL; soon
+        after a preemption, whose SIGKILL from the scheduler is coming anyway."""
+        kill_delay = float(os.environ.get("WANDB_AGENT_KILL_DELAY") or 30)
+        grace = (min(kill_delay, PREEMPT_GRACE_S) if is_preemption(self.request.reason) else kill_delay) + 15
         if self.stopping == 1 and time.monotonic() - self._stop_at > grace:
             self.note(f"workers still running {grace:.0f}s after SIGTERM: SIGKILL")
-            self._on_sigint()
+            self._stop(str(self.request.reason))
 
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> int:
@@ -219,13 +242,16 @@ class Launcher:
             if self.gpus is not None
             else f"{len(self.slots)} worker(s) on CPU/default device"
         )
+        old = signal.signal(signal.SIGINT, self._on_sigint)
+        old_scheduler = {sig: signal.signal(sig, self._on_scheduler) for sig in SCHEDULER_SIGNALS}
+        if self.request.requested:  # it came before the workers started: none starts
+            self.note(f"not starting: {self.request.reason}")
+            return exit_code_for(self.request.reason)
         self.note(
             f"starting {len(self.slots)} {'warm' if self.warm else 'cold'} worker(s): {where}; logs in {self.dir}"
         )
         for s in self.slots:
             self._start(s)
-        old = signal.signal(signal.SIGINT, self._on_sigint)
-        old_term = signal.signal(signal.SIGTERM, self._on_sigint)
         live = None
         try:
             if self.live:
@@ -248,13 +274,14 @@ class Launcher:
                 live.update(self.render())
                 live.__exit__(None, None, None)
             signal.signal(signal.SIGINT, old)
-            signal.signal(signal.SIGTERM, old_term)
+            for sig, handler in old_scheduler.items():
+                signal.signal(sig, handler)
         self._read_status()
         if not self.live:
             self._print_new_lines()
         self.console.print(self.summary(), markup=False)
         if self.stopping:
-            return 130
+            return exit_code_for(self.request.reason)
         codes = [s.exit_code for s in self.slots if s.exit_code not in (0, None)]
         return max(codes, key=abs) if codes else 0
 
@@ -377,9 +404,16 @@ class Launcher:
         return Group(Text(self.summary()), t, notes)
 
 
-def launch(sweep_id: str, values: dict[str, Any], *, console=None, live: Optional[bool] = None) -> int:
+def launch(
+    sweep_id: str,
+    values: dict[str, Any],
+    *,
+    console=None,
+    live: Optional[bool] = None,
+    stop: Optional[StopRequest] = None,
+) -> int:
     """Run the sweep with several agents at once; `values` are `sweepkit agent`'s parsed options.
-    Returns the exit code (130 after Ctrl-C)."""
+    Returns the exit code (130 after Ctrl-C, 143 after the scheduler's stop)."""
     gpus, workers = values.get("gpus"), values.get("workers")
     if gpus is not None and workers is not None:
         raise LaunchError("give --gpus (with --per-gpu) or --workers, not both")
@@ -406,4 +440,5 @@ def launch(sweep_id: str, values: dict[str, Any], *, console=None, live: Optiona
         worker_args=worker_args,
         console=console,
         live=live,
+        stop=stop,
     ).run()

@@ -9,6 +9,7 @@ fields. Optuna holds sweep state; the run dirs hold run data (each trial's offli
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import socket
@@ -25,14 +26,16 @@ from optuna.trial import TrialState
 from agent import runlog
 from agent.backends.base import BackendError, RunRecord, SweepInfo, SweepState, TrialOutcome, TrialSpec
 from agent.backends.local.hyperband import WandbHyperbandPruner, stopper
-from agent.backends.local.leases import is_stale, reap_stale
-from agent.backends.local.methods import EndedTrial, method_for
-from agent.backends.local.optuna_internals import frozen, storage_of
-from agent.backends.local.queue import live_counts
+from agent.backends.local.leases import heartbeat_timeout, is_stale, reap_stale
+from agent.backends.local.methods import EndedTrial, Lesson, method_for
+from agent.backends.local.optuna_internals import frozen, storage_of, trial_id_of
+from agent.backends.local.queue import live_counts, queue_again
 from agent.backends.local.results import jsonable
-from agent.backends.local.schema import Ended, QueuedPoint, Result, RunClaim, SweepAttrs, TrialAttrs
+from agent.backends.local.retry import StoreRetry
+from agent.backends.local.schema import Ended, Result, RunClaim, SweepAttrs, TrialAttrs
 from agent.backends.local.store import batched_writes, claim_lock, mask_url, new_id, open_storage, sweep_dir
 from agent.backends.outcome import is_disk_full, outcome
+from agent.backends.stopping import is_preemption
 from agent.paths import write_atomic
 from agent.states import RunState
 from agent.sweep_config.metric import finite, reached
@@ -73,6 +76,10 @@ class Engine:
         self.study.sampler = self.method.sampler()
         self._run_files: dict[str, Path] = {}
         self._reaped_at = -math.inf
+        # A store that stops answering is retried up to the lease (the agent loop sets its own lease
+        # and where the notes go); what is not retried is the store's own answer.
+        where = f"the sweep store {mask_url(storage_url)}" if storage_url else f"the journal of sweep {sweep_id}"
+        self.retry = StoreRetry(heartbeat_timeout(), where=where)
 
     @staticmethod
     def create(config: dict[str, Any], storage_url: Optional[str], project: Optional[str]) -> str:
@@ -198,12 +205,17 @@ class Engine:
 
         The claim lock serialises what must not race: reaping dead agents' runs (two agents must not
         both requeue a point), counting against run_cap, and a method's sampling (the next agent then
-        sees this one's trial). A method that pops queued trials takes them without it."""
+        sees this one's trial). A method that pops queued trials takes them without it. A store that
+        does not answer is retried up to the lease (a claim cut short meanwhile is reaped, its point
+        queued again)."""
+        return self.retry("claim", lambda: self._claim(lease_s, link), budget_s=lease_s)
+
+    def _claim(self, lease_s: float, link: bool) -> Claim | str:
         method = self.method
         if time.monotonic() - self._reaped_at >= REAP_EVERY_S:
             with claim_lock(self.storage, self.sweep_id, wait=False) as mine:
                 if mine:  # else another agent is reaping right now: no need to queue behind it
-                    reap_stale(self.study, requeue=method.requeues)
+                    reap_stale(self.study, requeue=method.requeues, retry=self.retry)
             self._reaped_at = time.monotonic()
         serial = bool(self.config.get("run_cap")) or method.claims_under_lock
         with claim_lock(self.storage, self.sweep_id) if serial else contextlib.nullcontext():
@@ -224,9 +236,10 @@ class Engine:
             pid=os.getpid(),
             linked=link,
         )
-        # one attr, one write: every journal write costs a lock, an append, an fsync and a replay
+        # one attr, one write: every journal write costs a lock, an append, an fsync and a replay;
+        # retried here, not by claiming again: the trial is ours already
         for key, value in run.to_attrs().items():
-            trial.set_user_attr(key, value)  # its start time is its first heartbeat
+            self.retry("claim", functools.partial(trial.set_user_attr, key, value))  # its start is its first beat
         return Claim(trial, run)
 
     # -- while it runs ----------------------------------------------------------------------
@@ -259,13 +272,18 @@ class Engine:
         if incomplete:
             reason = f"{reason}; {incomplete}" if reason else incomplete
         summary: dict[str, Any] = info.get("summary") or {}
-        lesson = self.method.lesson(
-            EndedTrial(
-                state,
-                value,
-                summary,
-                history=lambda: self._metric_history(claim, spec, metric) if metric else [],
-                ended_extremes=self._ended_extremes,
+        # A preempted run teaches the sampler nothing (no imputed value): its point runs again.
+        lesson = (
+            Lesson(state=TrialState.FAIL)
+            if state == RunState.PREEMPTED
+            else self.method.lesson(
+                EndedTrial(
+                    state,
+                    value,
+                    summary,
+                    history=lambda: self._metric_history(claim, spec, metric) if metric else [],
+                    ended_extremes=self._ended_extremes,
+                )
             )
         )
         run_config = {k: v for k, v in (info.get("config") or {}).items() if k != "_wandb"}
@@ -281,24 +299,56 @@ class Engine:
             imputed=lesson.imputed,
             has_imputed=lesson.has_imputed,
         )
-        requeue = self.method.requeues and (state == RunState.KILLED or is_disk_full(state, reason))
-        try:
-            with batched_writes(self.storage):  # the result and the state: one journal append
-                for key, v in Ended(result, requeued=requeue).to_attrs().items():
-                    trial.set_user_attr(key, v)
-                if lesson.state == TrialState.COMPLETE:
-                    study.tell(trial, lesson.value)
-                else:
-                    study.tell(trial, state=lesson.state)
-        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):  # ValueError: tell on a FAIL
+        # Whatever the method, a preempted point runs again, with the same params.
+        requeue = state == RunState.PREEMPTED or (
+            self.method.requeues and (state == RunState.KILLED or is_disk_full(state, reason))
+        )
+        fixed = dict(trial.params)  # Optuna's own params, read before the trial ends
+        if not self._record(trial, Ended(result, requeued=requeue), lesson):
             return (
                 RunState.CRASHED,
                 value,
                 "another agent declared this run lost (heartbeat timeout); its result was not recorded",
             )
         if requeue:
-            study.enqueue_trial({}, user_attrs=QueuedPoint(spec.params, requeue_of=trial.number).to_attrs())
+            queue_again(study, self.retry, trial.number, spec.params, fixed=fixed)
         return state, value, reason
+
+    def _record(self, trial: optuna.Trial, ended: Ended, lesson: Lesson) -> bool:
+        """Write how the trial ended and end it; False if another agent had ended it (declared it
+        lost). Retried while the store does not answer; a retry that finds the trial ended with this
+        very result knows its earlier write went through unseen."""
+        tries = 0
+
+        def write() -> bool:
+            nonlocal tries
+            tries += 1
+            try:
+                with batched_writes(self.storage):  # the result and the state: one journal append
+                    for key, v in ended.to_attrs().items():
+                        trial.set_user_attr(key, v)
+                    if lesson.state == TrialState.COMPLETE:
+                        self.study.tell(trial, lesson.value)
+                    else:
+                        self.study.tell(trial, state=lesson.state)
+            except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):  # ValueError: tell on a FAIL
+                return tries > 1 and self._recorded_as(trial, ended.result)
+            return True
+
+        return self.retry("record the result", write)
+
+    def _recorded_as(self, trial: optuna.Trial, result: Result) -> bool:
+        stored = self.storage.get_trial(trial_id_of(trial))
+        mine = Result.from_attrs(stored.user_attrs)
+        return (
+            stored.state.is_finished()
+            and mine is not None
+            and (mine.state, mine.runtime)
+            == (
+                result.state,
+                result.runtime,
+            )
+        )
 
     @staticmethod
     def _final_info(spec: TrialSpec, ended: TrialOutcome) -> tuple[dict[str, Any], Optional[str], Optional[str]]:
@@ -310,7 +360,8 @@ class Engine:
         if run_file is None:
             return info, log_reason, None
         try:
-            wait = EXIT_WAIT_S if ended.log_complete else 0
+            # a preempted agent has seconds before the scheduler's SIGKILL: it never waits for the log
+            wait = EXIT_WAIT_S if ended.log_complete and not is_preemption(ended.stopped) else 0
             read, complete = runlog.read_final_summary(spec.run_dir, wait_s=wait)
             info = {**read, "summary": {**(read.get("summary") or {}), **info["summary"]}}
             if ended.log_complete and not complete:

@@ -1,5 +1,6 @@
 """random: each trial draws its params with W&B's distributions (`sample_random`), from a generator
-seeded by (sweep id, trial number), so a sweep's draws are reproducible whatever the agents."""
+seeded by (sweep id, trial number), so a sweep's draws are reproducible whatever the agents. A
+point queued again (its run was preempted) runs its own params, not a new draw."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import optuna
 
 from agent.backends.local.methods.base import SearchMethod
+from agent.backends.local.schema import QueuedPoint
 from agent.sweep_config import sample_random
 
 
@@ -20,5 +22,8 @@ class Random(SearchMethod):
         return study.ask()
 
     def params(self, trial: optuna.Trial) -> dict[str, Any]:
+        again = QueuedPoint.from_attrs(trial.user_attrs)
+        if again is not None:
+            return again.params
         rng = np.random.default_rng([zlib.crc32(self.sweep_id.encode()), trial.number])
         return sample_random(self.parameters, rng)
