@@ -139,6 +139,20 @@ def test_a_claim_whose_lock_connection_is_killed_still_completes(server, monkeyp
     assert not isinstance(got, str) and 0.0 <= got.run.params["x"] <= 1.0
 
 
+def test_an_agent_whose_trial_runs_holds_no_connection(server):
+    """Connections are used and let go: an agent between its heartbeats holds none, so a cluster's
+    agents need about as many as are claiming or finishing at one moment, not one each."""
+    sid = _sweep(server.url)
+    engine = Engine(sid, server.url)
+    claim = engine.claim(lease_s=60)
+    beat = Heartbeat(engine.storage, 60)  # its first beat comes in 15 s
+    with beat, beat.lease(trial_id_of(claim.trial)):
+        assert _sweepkit_connections(server) >= 1  # the claim's connection, kept for its next query
+        wait_until(lambda: _sweepkit_connections(server) == 0, timeout=30, what="the agent to let it go")
+        engine.finish(claim, claim.spec(sid, {}, link=False), TrialOutcome(0, 1.0))
+    assert Result.from_attrs(_stored(engine, claim).user_attrs).state == RunState.FINISHED
+
+
 @pytest.mark.parametrize("store", ["journal", "postgres"])
 def test_a_reaper_racing_a_trial_that_finishes_keeps_the_trial_s_result(server, store, monkeypatch):
     url = server.url if store == "postgres" else None
@@ -177,6 +191,7 @@ def test_a_full_server_is_said_in_one_line_and_waited_for():
     try:
         url = pg.role_url("agent")
         sid = _sweep(url)
+        wait_until(lambda: _sweepkit_connections(pg) == 0, timeout=30, what="the idle agent to let its connection go")
         import psycopg2
 
         held += [psycopg2.connect(host="127.0.0.1", port=pg.port, user="agent", dbname="sweepkit_test")
@@ -191,6 +206,7 @@ def test_a_full_server_is_said_in_one_line_and_waited_for():
         assert "value" in opened, opened
         engine = opened["value"]
         engine.retry = StoreRetry(120, say=notes.append)
+        wait_until(lambda: _sweepkit_connections(pg) == 0, timeout=30, what="the idle agent to let its connection go")
         held += [psycopg2.connect(host="127.0.0.1", port=pg.port, user="agent", dbname="sweepkit_test")
                  for _ in range(3)]  # fmt: skip
         claiming, claimed = _in_background(lambda: engine.claim(lease_s=120))
@@ -212,3 +228,9 @@ def test_a_full_server_is_said_in_one_line_and_waited_for():
 def _refused(pg: PrivatePostgres) -> bool:
     log = (pg.data / "server.log").read_text(errors="replace")
     return "too many clients" in log or "remaining connection slots are reserved" in log
+
+
+def _sweepkit_connections(pg: PrivatePostgres) -> int:
+    """Client connections to the sweeps' database, this query's own aside."""
+    return int(pg.sql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'sweepkit_test' "
+                      "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"))  # fmt: skip

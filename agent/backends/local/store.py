@@ -12,12 +12,10 @@ Claiming (and reaping dead agents' trials, `leases.py`) runs under one lock per 
 for the journal, an advisory lock for PostgreSQL/MySQL, so two agents can never both requeue the
 same point or both take the last slot of `run_cap`.
 
-A database is reached through short-lived connections (SQLAlchemy's NullPool): an agent holds a
-connection only while it reads or writes, never between trials, so hundreds of agents whose
-trials run for minutes need a few server connections, not hundreds. PostgreSQL's claim lock is a
-transaction-level advisory lock, held by an open transaction on its own connection: it works
-through PgBouncer in transaction mode too (a session lock would not), and it is gone with the
-connection if the agent dies.
+An agent holds a database connection only while it uses the store (`connections.py`). PostgreSQL's
+claim lock is a transaction-level advisory lock, held by an open transaction on its own connection:
+it works through PgBouncer in transaction mode too (a session lock would not), and it is gone with
+the connection if the agent dies.
 """
 
 from __future__ import annotations
@@ -35,6 +33,7 @@ import optuna
 from optuna.storages import JournalStorage, RDBStorage
 
 from agent.backends.base import BackendError
+from agent.backends.local.connections import engine_kwargs, release_when_idle
 from agent.backends.local.journal import SafeJournalFileBackend
 from agent.backends.local.optuna_internals import journal_backend_of, rdb_of, replay
 from agent.backends.local.retry import StoreRetry, StoreUnavailable, is_busy, is_transient
@@ -45,7 +44,6 @@ _ID_ALPHABET = string.ascii_lowercase + string.digits
 # How long opening a database store waits for a server that answered "not now" (full, starting up,
 # shutting down): an array's tasks starting together wait for a slot rather than fail.
 OPEN_WAIT_S = 300.0
-APPLICATION_NAME = "sweepkit"  # how the agents' connections show in pg_stat_activity
 
 
 def new_id(n: int = 8) -> str:
@@ -60,14 +58,11 @@ def sweep_dir(sweep_id: str) -> Path:
 def open_storage(sweep_id: str, url: Optional[str] = None, *, create: bool = False) -> optuna.storages.BaseStorage:
     """The Optuna storage holding `sweep_id`; a one-line BackendError if it cannot be reached."""
     if url:
-        from sqlalchemy.pool import NullPool
-
-        kwargs: dict[str, Any] = {"poolclass": NullPool}
-        if url.startswith("postgresql"):
-            kwargs["connect_args"] = {"connect_timeout": 10, "application_name": APPLICATION_NAME}
         retry = StoreRetry(OPEN_WAIT_S, where=f"the sweep store {mask_url(url)}")
         try:
-            return retry("open", lambda: RDBStorage(url, engine_kwargs=kwargs), only=is_busy)
+            rdb = retry("open", lambda: RDBStorage(url, engine_kwargs=engine_kwargs(url)), only=is_busy)
+            release_when_idle(rdb.engine)
+            return rdb
         except StoreUnavailable:
             raise
         except Exception as exc:  # sqlalchemy/driver errors vary by backend
