@@ -27,12 +27,9 @@ def engine_kwargs(url: str) -> dict[str, Any]:
     """SQLAlchemy engine options for a sweep store at `url`."""
     from sqlalchemy.pool import QueuePool
 
-    kwargs: dict[str, Any] = {
-        "poolclass": QueuePool,
-        "pool_size": POOL_SIZE,
-        "max_overflow": MAX_OVERFLOW,
-        "pool_pre_ping": True,  # a connection the server dropped (a restart) is replaced, not used
-    }
+    # No pre-ping (a round trip per checkout): a connection the server dropped fails its query, the
+    # pool drops every connection it holds, and the agent's retry opens a fresh one.
+    kwargs: dict[str, Any] = {"poolclass": QueuePool, "pool_size": POOL_SIZE, "max_overflow": MAX_OVERFLOW}
     if url.startswith("postgresql"):
         kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": APPLICATION_NAME}
     return kwargs

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import os
+import random
 import socket
 import time
 from dataclasses import dataclass
@@ -43,7 +43,10 @@ from agent.sweep_config.metric import finite, reached
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 EXIT_WAIT_S = 30.0  # how long a run's log may take to get its exit record after the trial ended
-REAP_EVERY_S = 1.0  # how often one agent looks for dead agents' runs (a claim costs less without the scan)
+# How often one agent looks for dead agents' runs: every second, or a quarter of its lease if longer
+# (64 agents each scanning every second cost the store more than their claims; a lost run is still
+# found within a quarter lease of its own lease lapsing, and sooner when several agents look).
+REAP_EVERY_S = 1.0
 
 
 @dataclass
@@ -75,7 +78,9 @@ class Engine:
         self.study.pruner = stopper(self.config)
         self.study.sampler = self.method.sampler()
         self._run_files: dict[str, Path] = {}
-        self._reaped_at = -math.inf
+        # An agent's first look comes within its first second, at random: agents an array starts
+        # together do not all scan at their first claim.
+        self._next_reap = time.monotonic() + random.uniform(0, REAP_EVERY_S)
         # A store that stops answering is retried up to the lease (the agent loop sets its own lease
         # and where the notes go); what is not retried is the store's own answer.
         where = f"the sweep store {mask_url(storage_url)}" if storage_url else f"the journal of sweep {sweep_id}"
@@ -212,11 +217,11 @@ class Engine:
 
     def _claim(self, lease_s: float, link: bool) -> Claim | str:
         method = self.method
-        if time.monotonic() - self._reaped_at >= REAP_EVERY_S:
+        if time.monotonic() >= self._next_reap:
             with claim_lock(self.storage, self.sweep_id, wait=False) as mine:
                 if mine:  # else another agent is reaping right now: no need to queue behind it
                     reap_stale(self.study, requeue=method.requeues, retry=self.retry)
-            self._reaped_at = time.monotonic()
+            self._next_reap = time.monotonic() + max(REAP_EVERY_S, lease_s / 4)
         serial = bool(self.config.get("run_cap")) or method.claims_under_lock
         with claim_lock(self.storage, self.sweep_id) if serial else contextlib.nullcontext():
             why = self._limit_reason()  # the method's own end shows in its next trial
@@ -235,6 +240,7 @@ class Engine:
             host=socket.gethostname(),
             pid=os.getpid(),
             linked=link,
+            at=time.time(),
         )
         # one attr, one write: every journal write costs a lock, an append, an fsync and a replay;
         # retried here, not by claiming again: the trial is ours already

@@ -31,9 +31,20 @@ import optuna
 from optuna.trial import TrialState
 
 from agent.backends.local.optuna_internals import end_if_running, rdb_of, storage_of, trial_id_of
-from agent.backends.local.queue import queue_again, running_trials
+from agent.backends.local.queue import queue_again, running_leases
 from agent.backends.local.retry import FIRST_BACKOFF_S, StoreRetry
-from agent.backends.local.schema import DEFAULT_LEASE_S, Beat, Ended, LiveValues, Result, TrialAttrs
+from agent.backends.local.schema import (
+    DEFAULT_LEASE_S,
+    HEARTBEAT_KEY,
+    PARAMS_KEY,
+    RUN_KEY,
+    Beat,
+    Ended,
+    LiveValues,
+    Result,
+    RunClaim,
+    TrialAttrs,
+)
 from agent.backends.local.store import batched_writes
 from agent.states import RunState
 from agent.sweep_config.metric import finite
@@ -42,6 +53,7 @@ HEARTBEAT_ENV = "SWEEPKIT_HEARTBEAT_TIMEOUT"
 DEFAULT_HEARTBEAT_TIMEOUT_S = DEFAULT_LEASE_S
 CLAIM_GRACE_S = 5.0
 LIVE_KEYS = 64  # the most logged keys a live summary keeps (the metric first): each beat rewrites them
+LEASE_KEYS = (HEARTBEAT_KEY, RUN_KEY, PARAMS_KEY)  # what a reaper reads of each running trial
 
 
 def heartbeat_timeout(value: Optional[float] = None) -> float:
@@ -152,13 +164,12 @@ def is_stale(trial: optuna.trial.FrozenTrial, now: float) -> bool:
 
 
 def _stale(attrs: Mapping[str, Any], started: float, now: float) -> bool:
-    run = TrialAttrs.from_attrs(attrs).run
-    if run is None:
-        # Claiming holds the claim lock until the claim is written (milliseconds), and reapers take
-        # that lock: a running trial without one, seconds old, is a claim cut short (its agent died,
-        # or the disk filled mid-claim), whatever lease its agent meant to promise.
-        return now - _last_beat(attrs, started) > CLAIM_GRACE_S
-    return now - _last_beat(attrs, started) > run.lease_s
+    run = RunClaim.from_attrs(attrs)
+    # Claiming holds the claim lock until the claim is written (milliseconds), and reapers take that
+    # lock: a running trial without one, seconds old, is a claim cut short (its agent died, or the
+    # disk filled mid-claim), whatever lease its agent meant to promise.
+    lease = CLAIM_GRACE_S if run is None else run.lease_s
+    return now - (_since(attrs, run) or started) > lease
 
 
 def _started(trial: optuna.trial.FrozenTrial) -> float:
@@ -166,33 +177,40 @@ def _started(trial: optuna.trial.FrozenTrial) -> float:
     return start.timestamp() if start is not None else time.time()
 
 
-def _last_beat(attrs: Mapping[str, Any], started: float) -> float:
+def _since(attrs: Mapping[str, Any], run: Optional[RunClaim]) -> Optional[float]:
+    """The trial's last sign of life its attrs hold: its last beat, else its claim; None: neither."""
     beat = Beat.from_attrs(attrs)
-    return beat.at if beat is not None else started
+    return beat.at if beat is not None else (run.at if run is not None else None)
 
 
 def last_beat(trial: optuna.trial.FrozenTrial) -> float:
-    """The trial's last heartbeat; its start if its agent died before the first one."""
-    return _last_beat(trial.user_attrs, _started(trial))
+    """The trial's last heartbeat; its claim, or its start, if its agent died before the first one."""
+    return _since(trial.user_attrs, RunClaim.from_attrs(trial.user_attrs)) or _started(trial)
 
 
 def reap_stale(study: optuna.Study, *, requeue: bool, retry: Optional[StoreRetry] = None) -> list[int]:
-    """Fail trials whose agent died; re-enqueue their params when `requeue`. Call under `claim_lock`."""
+    """Fail trials whose agent died; re-enqueue their params when `requeue`. Call under `claim_lock`.
+    It reads each running trial's lease only (one query on a database), and a stale one whole."""
     retry = retry or StoreRetry(DEFAULT_LEASE_S)
     reaped = []
     now = time.time()
-    for t in running_trials(study):
-        if not is_stale(t, now):
+    storage = storage_of(study)
+    for trial_id, attrs in running_leases(study, LEASE_KEYS):
+        since = _since(attrs, RunClaim.from_attrs(attrs))
+        if since is not None and not _stale(attrs, since, now):
             continue
-        attrs = TrialAttrs.from_attrs(t.user_attrs)
+        t = storage.get_trial(trial_id)  # stale, or judged by its start: read it whole
+        if not is_stale(t, now):
+            continue  # it beat (or ended) since
+        a = TrialAttrs.from_attrs(t.user_attrs)
         age = now - last_beat(t)
-        lease = f"{attrs.run.lease_s:g}" if attrs.run else "None"
+        lease = f"{a.run.lease_s:g}" if a.run else "None"
         lost = Result(RunState.CRASHED, reason=f"agent lost: no heartbeat for {age:.0f}s (lease {lease}s)")
         if not _end_if_stale(study, t, Ended(lost, requeued=requeue).to_attrs()):
             continue  # its agent finished it, or beat again, just now: it keeps its own result
         if requeue:
             # a claim cut short (its agent died, or the disk filled) may not have recorded its run yet
-            params = attrs.run.params if attrs.run else (attrs.point.params if attrs.point else {})
+            params = a.run.params if a.run else (a.point.params if a.point else {})
             queue_again(study, retry, t.number, params, fixed=t.params)
         reaped.append(t.number)
     return reaped

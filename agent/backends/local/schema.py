@@ -10,6 +10,8 @@ Store formats (`sk_format` on the study; absent = 1):
    point), `sk_run` (the claim), `sk_heartbeat`, `sk_result` + `sk_requeued` (how it ended).
 2. `sk_format` itself, and `sk_live` (a running trial's last logged values, written with its
    heartbeat). A format-1 reader ignores `sk_live`, so format 2 adds and breaks nothing.
+   `sk_run.at` (when the trial was claimed) came later in format 2: a reaper reads a running
+   trial's lease from its attrs alone; a claim without it is judged by the trial's start.
 A sweep of a newer format than `FORMAT` is refused in one line: its records may mean something
 this sweepkit would misread.
 """
@@ -120,19 +122,21 @@ class RunClaim:
     host: Optional[str] = None
     pid: Optional[int] = None
     linked: bool = True  # the run was told WANDB_SWEEP_ID
+    at: Optional[float] = None  # when it was claimed (unix time): its lease runs from here until a beat
 
     def to_attrs(self) -> dict[str, Any]:
-        return {
-            RUN_KEY: {
-                "params": self.params,
-                "run_id": self.run_id,
-                "lease_s": self.lease_s,
-                "linked": self.linked,
-                "run_dir": self.run_dir,
-                "host": self.host,
-                "pid": self.pid,
-            }
+        run: dict[str, Any] = {
+            "params": self.params,
+            "run_id": self.run_id,
+            "lease_s": self.lease_s,
+            "linked": self.linked,
+            "run_dir": self.run_dir,
+            "host": self.host,
+            "pid": self.pid,
         }
+        if self.at is not None:
+            run["at"] = self.at
+        return {RUN_KEY: run}
 
     @classmethod
     def from_attrs(cls, attrs: Mapping[str, Any]) -> Optional[RunClaim]:
@@ -148,6 +152,7 @@ class RunClaim:
             host=_str(run.get("host")),
             pid=_int(run.get("pid")),
             linked=run.get("linked", True) is not False,
+            at=_float(run.get("at")),
         )
 
 
