@@ -212,8 +212,8 @@ class Engine:
         both requeue a point), counting against run_cap, and a method's sampling (the next agent then
         sees this one's trial). A method that pops queued trials takes them without it. A store that
         does not answer is retried up to the lease (a claim cut short meanwhile is reaped, its point
-        queued again)."""
-        return self.retry("claim", lambda: self._claim(lease_s, link), budget_s=lease_s)
+        queued again); one that is full is waited for."""
+        return self.retry("claim", lambda: self._claim(lease_s, link), budget_s=lease_s, wait_when_full=True)
 
     def _claim(self, lease_s: float, link: bool) -> Claim | str:
         method = self.method
@@ -245,7 +245,8 @@ class Engine:
         # one attr, one write: every journal write costs a lock, an append, an fsync and a replay;
         # retried here, not by claiming again: the trial is ours already
         for key, value in run.to_attrs().items():
-            self.retry("claim", functools.partial(trial.set_user_attr, key, value))  # its start is its first beat
+            write = functools.partial(trial.set_user_attr, key, value)  # its start is its first beat
+            self.retry("claim", write, wait_when_full=True)
         return Claim(trial, run)
 
     # -- while it runs ----------------------------------------------------------------------
@@ -278,20 +279,10 @@ class Engine:
         if incomplete:
             reason = f"{reason}; {incomplete}" if reason else incomplete
         summary: dict[str, Any] = info.get("summary") or {}
+        history = lambda: self._metric_history(claim, spec, metric) if metric else []
+        seen = EndedTrial(state, value, summary, history=history, ended_extremes=self._ended_extremes)
         # A preempted run teaches the sampler nothing (no imputed value): its point runs again.
-        lesson = (
-            Lesson(state=TrialState.FAIL)
-            if state == RunState.PREEMPTED
-            else self.method.lesson(
-                EndedTrial(
-                    state,
-                    value,
-                    summary,
-                    history=lambda: self._metric_history(claim, spec, metric) if metric else [],
-                    ended_extremes=self._ended_extremes,
-                )
-            )
-        )
+        lesson = Lesson(state=TrialState.FAIL) if state == RunState.PREEMPTED else self.method.lesson(seen)
         run_config = {k: v for k, v in (info.get("config") or {}).items() if k != "_wandb"}
         result = Result(
             state,

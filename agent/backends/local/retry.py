@@ -83,9 +83,11 @@ class StoreRetry:
         *,
         budget_s: Optional[float] = None,
         only: Callable[[BaseException], bool] = is_transient,
+        wait_when_full: bool = False,
     ) -> T:
         """`fn()`, retried while it fails transiently (as `only` decides); StoreUnavailable (one line)
-        after the budget."""
+        after the budget. `wait_when_full`: a server that refuses for want of connection slots is
+        waited for as long as it takes (the caller holds nothing meanwhile: a claim)."""
         budget = self.budget_s if budget_s is None else budget_s
         start, delay = time.monotonic(), FIRST_BACKOFF_S
         while True:
@@ -95,7 +97,7 @@ class StoreRetry:
                 if not only(exc):
                     raise
                 waited = time.monotonic() - start
-                if waited + delay > budget:
+                if waited + delay > budget and not (wait_when_full and is_refused_as_full(exc)):
                     raise StoreUnavailable(
                         f"{self.where} stayed unreachable for {waited:.0f} s ({what}): {one_line(exc)}; "
                         "check that the server is up and reachable from this host"
