@@ -10,9 +10,10 @@ server's client connections (`pg_stat_activity`, polled every 0.1 s), tasks that
 many tasks ran at once. The server keeps PostgreSQL's default max_connections (100).
 
 The box's memory bounds how many tasks run at once: the agent's RSS is measured first, and the
-array's `%M` is what fits in 60% of the memory available. When all N fit, they start together
-(each waits for a go file); otherwise each agent runs its share of the grid (`count`) and tasks
-turn over, so every task of the N takes part.
+array's `%M` is what fits in 60% of the memory available. The first wave (M tasks, or all N)
+starts together: each waits for a go file until every live one is ready. Each agent runs until
+the grid is done, as a real one does; tasks past the first wave start as slots free up, and find
+what is left.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ MEMORY_SHARE = 0.6
 DEADLINE_S = 1800
 
 
-def _script(work: Path, role: str, n: int, parallel: int, args: list[str], go: str) -> Path:
+def _script(work: Path, role: str, n: int, parallel: int, args: list[str], go: Path) -> Path:
     out = f"{work}/{role}-{{task}}.json"
     script = work / f"{role}.sbatch"
     script.write_text(
@@ -56,20 +57,22 @@ def _script(work: Path, role: str, n: int, parallel: int, args: list[str], go: s
 
 
 def _run_array(cluster: Cluster, work: Path, role: str, n: int, parallel: int, args: list[str], port: int) -> dict:
-    """Submit, release together when all fit, wait for the end; the tasks' results and what was seen."""
-    together = parallel >= n
+    """Submit, release the first wave together, wait for the end; the tasks' results and what was seen."""
     go = work / f"{role}.go"
-    job = cluster.submit(_script(work, role, n, parallel, args, str(go) if together else "-"))
+    job = cluster.submit(_script(work, role, n, parallel, args, go))
     deadline, most = time.monotonic() + DEADLINE_S, 0
     with ConnectionPeak(port) as peak:
-        if together:  # every task that is still alive is waiting at the barrier: go
-            while time.monotonic() < deadline:
-                ready = sum(1 for _ in work.glob(f"{role}-*.json.ready"))
-                running, pending = cluster.running(job)
-                if ready >= n or (not pending and running <= ready):
-                    break
-                time.sleep(0.5)
-            go.touch()
+        seen, since = (-1, -1), time.monotonic()
+        while time.monotonic() < deadline:  # the first wave waits at the barrier until all of it is ready
+            ready = sum(1 for _ in work.glob(f"{role}-*.json.ready"))
+            running, _ = cluster.running(job)
+            if (running, ready) != seen:
+                seen, since = (running, ready), time.monotonic()
+            # ... or until what is up stopped changing (a task that failed to start never comes)
+            if ready >= min(n, parallel) or (running and running <= ready and time.monotonic() - since > 20):
+                break
+            time.sleep(0.5)
+        go.touch()
         t0 = time.time()
         while time.monotonic() < deadline:
             running, pending = cluster.running(job)
@@ -160,8 +163,7 @@ def _one_size(cluster: Cluster, server: Postgres, root: Path, via: str, url: str
     (work / "home").mkdir(parents=True)
     os.environ["SWEEPKIT_HOME"] = str(work / "home")
     sid = LocalBackend(url).create_sweep({**_grid(points), "name": f"arrays-{via}-{n}"})
-    count = "0" if parallel >= n else str(math.ceil(points / n) + 1)
-    eng = _run_array(cluster, work, "agent", n, parallel, [sid, url, count], server.port)
+    eng = _run_array(cluster, work, "agent", n, parallel, [sid, url, "0"], server.port)
     xs, per_s, claims, later = _rates(eng["results"])
     finished = sorted(r.config["x"] for r in LocalBackend(url).runs(sid) if r.state == "finished")
     row = {

@@ -105,11 +105,15 @@ class Cluster:
         return res.stdout.strip().split(";")[0]
 
     def running(self, job: str) -> tuple[int, int]:
-        """(running, pending) tasks of the job."""
-        res = subprocess.run(["squeue", "-h", "-r", "-j", job, "-o", "%T"], env=self.env, capture_output=True,
+        """(running, pending) tasks of the job; a task SLURM holds (its launch failed on a node too
+        busy to answer) will not run, and counts as neither."""
+        res = subprocess.run(["squeue", "-h", "-r", "-j", job, "-o", "%T|%r"], env=self.env, capture_output=True,
                              text=True, timeout=60)  # fmt: skip
-        states = res.stdout.split()
-        return sum(s == "RUNNING" for s in states), sum(s == "PENDING" for s in states)
+        rows = [line.split("|", 1) for line in res.stdout.splitlines() if "|" in line]
+        held = [r for r in rows if r[0] == "PENDING" and "held" in r[1].lower()]
+        if held:  # it would wait for a person forever
+            subprocess.run(["scancel", job], env=self.env, capture_output=True, timeout=60)
+        return sum(r[0] == "RUNNING" for r in rows), sum(r[0] == "PENDING" and r not in held for r in rows)
 
     def stop(self) -> None:
         subprocess.run(["bash", "scripts/stop_slurm.sh"], cwd=ROOT, env=self.env, capture_output=True, timeout=300)

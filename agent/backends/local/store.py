@@ -41,8 +41,9 @@ from agent.errors import one_line
 from agent.paths import home
 
 _ID_ALPHABET = string.ascii_lowercase + string.digits
-# How long opening a database store waits for a server that answered "not now" (full, starting up,
-# shutting down): an array's tasks starting together wait for a slot rather than fail.
+# How long opening a database store waits for a server that answered "not now" (starting up, shutting
+# down); a full one ("too many clients") is waited for as long as it takes: an array's tasks starting
+# together wait for a slot rather than fail.
 OPEN_WAIT_S = 300.0
 
 
@@ -60,7 +61,8 @@ def open_storage(sweep_id: str, url: Optional[str] = None, *, create: bool = Fal
     if url:
         retry = StoreRetry(OPEN_WAIT_S, where=f"the sweep store {mask_url(url)}")
         try:
-            rdb = retry("open", lambda: RDBStorage(url, engine_kwargs=engine_kwargs(url)), only=is_busy)
+            open_it = lambda: RDBStorage(url, engine_kwargs=engine_kwargs(url))
+            rdb = retry("open", open_it, only=is_busy, wait_when_full=True)
             release_when_idle(rdb.engine)
             return rdb
         except StoreUnavailable:
