@@ -36,14 +36,26 @@ def _grid(points: int) -> dict:
     return {"name": "engine-scale", "method": "grid", "parameters": {"x": {"values": list(range(points))}}}
 
 
-def _wait_for(go: Path) -> float:
-    while not go.exists():
+def _wait_for(go: Path | None) -> float:
+    """Wait for the start signal (None: start at once, as an array task SLURM starts late does)."""
+    while go is not None and not go.exists():
         time.sleep(0.005)
     return time.time()
 
 
+def _task_path(out: str) -> Path:
+    """`out` with `{task}` as this array task's index (an array's tasks share one command line)."""
+    return Path(out.replace("{task}", os.environ.get("SLURM_ARRAY_TASK_ID", "0")))
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
 # ---- one agent process -------------------------------------------------------------------------
-def agent_main(sweep_id: str, storage: str | None, out: Path, go: Path) -> None:
+def agent_main(sweep_id: str, storage: str | None, out: Path, go: Path | None, count: int | None = None) -> None:
     from agent.backends.base import AgentSettings, TrialOutcome
     from agent.backends.local import LocalBackend
     from agent.backends.local.engine import Engine
@@ -74,12 +86,12 @@ def agent_main(sweep_id: str, storage: str | None, out: Path, go: Path) -> None:
     backend.engine(sweep_id)  # open the store before the start signal
     (out.parent / f"{out.name}.ready").touch()
     _wait_for(go)
-    backend.run_agent(sweep_id, runner=NoOp(), progress=QuietProgress(), settings=AgentSettings())
-    out.write_text(json.dumps({"claims": claims, "trials": trials}))
+    backend.run_agent(sweep_id, runner=NoOp(), progress=QuietProgress(), settings=AgentSettings(count=count))
+    out.write_text(json.dumps({"claims": claims, "trials": trials, "rss_mb": _rss_mb()}))
 
 
 # ---- one bare Optuna process -------------------------------------------------------------------
-def bare_main(study_name: str, storage: str, out: Path, go: Path, budget_s: float) -> None:
+def bare_main(study_name: str, storage: str, out: Path, go: Path | None, budget_s: float) -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -97,7 +109,7 @@ def bare_main(study_name: str, storage: str, out: Path, go: Path, budget_s: floa
             break
         study.tell(trial, 0.0)
         trials.append((time.time(), time.time(), x))
-    out.write_text(json.dumps({"claims": asks, "trials": trials}))
+    out.write_text(json.dumps({"claims": asks, "trials": trials, "rss_mb": _rss_mb()}))
 
 
 def _bare_storage(storage: str):
@@ -249,18 +261,28 @@ def main() -> None:
     ap.add_argument("--stores", default="journal,postgres")
     ap.add_argument("--storage", default=None, help="PostgreSQL URL (default: scripts/start_postgres.sh)")
     ap.add_argument("--out", default=None, help="also write the rows as JSON here")
+    ap.add_argument("--arrays", default="", help="SLURM array runs of these many tasks on PostgreSQL (e.g. 64,256)")
+    ap.add_argument("--via", default="direct,pgbouncer", help="array runs: straight to the server, or PgBouncer")
     ap.add_argument(
         "--bare-budget", type=float, default=60.0, help="seconds the bare baseline runs (its rate is what it did)"
     )
     ap.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.role == "agent":
-        sweep_id, storage, out, go = a.rest
-        agent_main(sweep_id, None if storage == "-" else storage, Path(out), Path(go))
+        sweep_id, storage, out, go, *count = a.rest
+        agent_main(sweep_id, None if storage == "-" else storage, _task_path(out), None if go == "-" else Path(go),
+                   int(count[0]) or None if count else None)  # fmt: skip
         return
     if a.role == "bare":
         name, storage, budget, out, go = a.rest
-        bare_main(name, storage, Path(out), Path(go), float(budget))
+        bare_main(name, storage, _task_path(out), None if go == "-" else Path(go), float(budget))
+        return
+    if a.arrays:
+        from benchmarks.engine_arrays import run_arrays
+
+        rows = run_arrays([int(x) for x in a.arrays.split(",")], a.via.split(","), a.points, a.bare_budget)
+        if a.out:
+            Path(a.out).write_text(json.dumps(rows, indent=1))
         return
     agents = [int(x) for x in a.agents.split(",")]
     rows: list[dict] = []

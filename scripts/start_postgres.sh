@@ -2,7 +2,8 @@
 # Starts (or reuses) a private PostgreSQL cluster on 127.0.0.1 and prints its URL on stdout.
 # The cluster is throw-away test state: per user, under ${TMPDIR:-/tmp}; its server log is inside
 # the data dir, owned by whoever runs the server. `scripts/stop_postgres.sh` removes it.
-# max_connections 300: each agent holds up to 3 connections (its store, its claim lock, its heartbeat).
+# max_connections: the server's default (100) unless SWEEPKIT_PG_MAX_CONNECTIONS says otherwise; an agent
+# holds a connection only while it reads or writes the store (agent/backends/local/store.py).
 set -euo pipefail
 PORT=${SWEEPKIT_PG_PORT:-55432}
 DATA=${SWEEPKIT_PG_DATA:-${TMPDIR:-/tmp}/sweepkit-pg-$(id -u)}
@@ -16,7 +17,7 @@ init() {
   as_pg "$BIN/initdb" -D "$DATA" -A trust -U postgres >/dev/null
 }
 start() {
-  as_pg "$BIN/pg_ctl" -D "$DATA" -o "-p $PORT -k $DATA -c listen_addresses=127.0.0.1 -c max_connections=${SWEEPKIT_PG_MAX_CONNECTIONS:-300}" \
+  as_pg "$BIN/pg_ctl" -D "$DATA" -o "-p $PORT -k $DATA -c listen_addresses=127.0.0.1${SWEEPKIT_PG_MAX_CONNECTIONS:+ -c max_connections=$SWEEPKIT_PG_MAX_CONNECTIONS}" \
     -l "$DATA/server.log" -w -t 60 start >/dev/null
 }
 if ! as_pg "$BIN/pg_isready" -h 127.0.0.1 -p "$PORT" -q; then

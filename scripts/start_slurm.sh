@@ -4,6 +4,9 @@
 # ${TMPDIR:-/tmp}/sweepkit-slurm-<uid>); `scripts/stop_slurm.sh` stops the daemons and removes it.
 # Every slurm command must then see SLURM_CONF=<that dir>/slurm.conf (scripts/test_env.sh exports it).
 # Needs root (slurmd starts each job as its user) and Debian's slurm-wlm + munge: exit 3 without them.
+# SWEEPKIT_SLURM_CPUS=N declares N CPUs on the node whatever it has (config_overrides), for a benchmark
+# that runs hundreds of light tasks at once; with another SWEEPKIT_SLURM_DIR and _PORT it runs beside
+# the tests' cluster.
 # Idempotent: a cluster that answers is reused; daemons or state left by a killed run are cleared first.
 set -euo pipefail
 DIR=${SWEEPKIT_SLURM_DIR:-${TMPDIR:-/tmp}/sweepkit-slurm-$(id -u)}
@@ -64,6 +67,11 @@ write_conf() {
   node=$(slurmd -C | head -n 1 | sed -E 's/ RealMemory=[0-9]+//')
   mem=$(slurmd -C | head -n 1 | sed -nE 's/.*RealMemory=([0-9]+).*/\1/p')
   mem=$((mem * 9 / 10))
+  local overrides=""
+  if [ -n "${SWEEPKIT_SLURM_CPUS:-}" ]; then
+    node="NodeName=$host CPUs=$SWEEPKIT_SLURM_CPUS Boards=1 SocketsPerBoard=1 CoresPerSocket=$SWEEPKIT_SLURM_CPUS ThreadsPerCore=1"
+    overrides="SlurmdParameters=config_overrides"
+  fi
   mkdir -p "$DIR/state" "$DIR/spool" "$DIR/log"
   cat >"$CONF" <<EOF
 # The tests' one-node cluster (scripts/start_slurm.sh); throw-away, all state under $DIR.
@@ -88,6 +96,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2
 MpiDefault=none
+$overrides
 # Accounting is off, as on many small clusters: job state is read with squeue / scontrol.
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none

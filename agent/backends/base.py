@@ -12,12 +12,12 @@ warm in-process trial) and a `ProgressSink` (a terminal view, or a worker's stat
 from __future__ import annotations
 
 import abc
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Optional, Protocol
 
+from agent.backends.stopping import StopRequest
 from agent.states import TERMINAL_STATES, RunState
 
 # The run states by name, for callers outside the backends that test for one; the backends
@@ -154,7 +154,7 @@ class TrialOutcome:
 
     exit_code: Optional[int]  # 0 ok, >0 failed, <0 killed by that signal, None: could not start
     runtime_s: float
-    stopped: Optional[str] = None  # why the engine stopped it: "interrupted", or a prune reason
+    stopped: Optional[str] = None  # why it was stopped: "interrupted", "preempted: ...", or a prune reason
     reason: Optional[str] = None  # the trial's own last words (our trial: a one-line reason)
     summary: dict[str, Any] = field(default_factory=dict)  # final metrics the runner already knows
     log_complete: bool = True  # False: the run's log will get no exit record (do not wait for one)
@@ -291,11 +291,18 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def run_agent(
-        self, sweep_id: str, *, runner: TrialRunner, progress: ProgressSink, settings: Optional[AgentSettings] = None
+        self,
+        sweep_id: str,
+        *,
+        runner: TrialRunner,
+        progress: ProgressSink,
+        settings: Optional[AgentSettings] = None,
+        stop: Optional[StopRequest] = None,
     ) -> int:
         """Pull trials until the sweep is done (or `settings.count` trials ran); return an exit code.
+        `stop`: set (from a signal handler) to stop the agent and its running trial (`stopping.py`).
 
-        0 done; 1 the failure guard stopped the agent; 130 interrupted.
+        0 done; 1 the failure guard stopped the agent; 130 interrupted; 143 preempted.
         """
 
     def in_process_limit(self, config: dict) -> Optional[str]:
@@ -306,14 +313,11 @@ class Backend(abc.ABC):
         """Environment defaults for this backend's trials (see `TrialSpec.env`)."""
         return {}
 
+    @abc.abstractmethod
     def host_bound_store(self, info: SweepInfo) -> Optional[str]:
         """Where the sweep's store lives when only agents on this host may share it (a file-locked
         journal or SQLite: file locks do not hold across hosts), or None when agents anywhere may (a
-        database server). By default: a store whose `info.path` is a folder here, or a SQLite URL."""
-        where = info.path or ""
-        if where.startswith("sqlite") or ("://" not in where and where and os.path.isdir(where)):
-            return where
-        return None
+        database server, W&B's). Each backend knows its own stores."""
 
     def sync_plan(
         self, sweep_id: str, *, project: Optional[str], entity: Optional[str], include_synced: bool = False

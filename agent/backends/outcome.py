@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
+from agent.backends.stopping import INTERRUPTED, is_preemption
 from agent.paths import DISK_FULL, DISK_FULL_EXIT
 from agent.states import RunState
 from agent.sweep_config.metric import missing_reason
@@ -28,8 +29,12 @@ def outcome(
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
         value = None
     reason = summary.get("failure_reason") or log_reason
-    if stopped == "interrupted":
-        return RunState.KILLED, value, "interrupted"
+    if is_preemption(stopped):
+        if exit_code != 0:
+            return RunState.PREEMPTED, value, stopped
+        stopped = None  # it finished by itself before the stop reached it: nothing to run again
+    if stopped == INTERRUPTED:
+        return RunState.KILLED, value, INTERRUPTED
     if stopped:
         return RunState.PRUNED, value, stopped
     if exit_code == 0:

@@ -2,7 +2,8 @@
 
 One module per command; what they share (the error console, backend lookup) is a `Session`
 built once per invocation and passed down. Exit codes: 0 ok; 1 runs failed (the agent's failure
-guard) or a step failed; 2 bad input (config, sweep id, unreachable store); 28 the disk is full; 130 interrupted.
+guard) or a step failed; 2 bad input (config, sweep id, unreachable store); 28 the disk is full; 130 interrupted;
+143 preempted (SIGTERM, or SLURM's time-limit warning: the running trial's point is back in the sweep).
 """
 
 from __future__ import annotations

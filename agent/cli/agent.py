@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from agent.backends import BackendError
+from agent.backends.stopping import INTERRUPTED_EXIT, PREEMPTED_EXIT
 from agent.cli.session import Session, pass_session
 from agent.runners import options
 
@@ -26,17 +27,20 @@ def agent_command(session: Session, sweep_id: str, **values: Any) -> None:
         entity=values["entity"],
         sweep_id=sweep_id,
     )
+    from agent.backends.stopping import StopRequest
     from agent.runners import slurm
+    from agent.runners.signals import stop_on_scheduler_signals
 
     if slurm.wants_slurm(values):
         submit_slurm(session, sweep_id, values)
         return
-    slurm.stop_gracefully_on_time_warning()
+    stop = StopRequest()
+    stop_on_scheduler_signals(stop)  # SIGTERM, the time-limit warning: the trial is preempted, its point goes back
     if values["workers"] or values["gpus"] or values["warm"] or values["per_gpu"] != "1":
         from agent.runners.launcher import LaunchError, launch
 
         try:
-            code = launch(sweep_id, values)
+            code = launch(sweep_id, values, stop=stop)
         except (LaunchError, BackendError) as exc:
             session.fail(str(exc))
         sys.exit(code)
@@ -56,11 +60,14 @@ def agent_command(session: Session, sweep_id: str, **values: Any) -> None:
             runner=ChildRunner(kill_delay=settings.kill_delay, echo=settings.verbose, say=progress.note),
             progress=progress,
             settings=settings,
+            stop=stop,
         )
     except BackendError as exc:
         session.fail(str(exc))
-    if code == 130:
+    if code == INTERRUPTED_EXIT:
         session.err.print("interrupted: the running trial was stopped and recorded as killed (its point is requeued)")
+    elif code == PREEMPTED_EXIT:
+        session.err.print(f"{stop.reason}: the running trial was stopped and recorded as preempted; its point is back")
     sys.exit(code)
 
 

@@ -35,6 +35,10 @@ STATS_ENV, STATS_DEFAULT_S = "WANDB__STATS_SAMPLING_INTERVAL", "2"
 PARAM_FILE = "sweep-params.yaml"
 ARGS_JSON_FILE = "args.json"
 LOG_FILE = "agent.log"
+# A scheduler signals every process of a task at once, so a trial may die of its SIGTERM a moment
+# before the agent's own handler has run: the agent waits this long for that stop to show.
+LATE_STOP_S = 2.0
+_TERMINATED = (-signal.SIGTERM, 128 + signal.SIGTERM)
 # Set by wandb in any process that has used it: the address of that process's wandb-core. A child
 # that inherits it joins the parent's service (and dies with it, or loses its run log) instead
 # of starting its own. wandb agent drops it for its children too.
@@ -130,6 +134,16 @@ def _die_with_agent() -> Optional[Callable[[], None]]:
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
+
+
+def _late_stop(control: TrialControl) -> Optional[str]:
+    """The stop that SIGTERMed the trial along with its agent, if it shows within LATE_STOP_S."""
+    deadline = time.monotonic() + LATE_STOP_S
+    while True:
+        why = control.stop_reason()
+        if why is not None or time.monotonic() > deadline:
+            return why
+        time.sleep(0.05)
 
 
 class ChildRunner:
@@ -232,4 +246,6 @@ class ChildRunner:
                 term_at = None
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=0.05)
+        if stopped is None and proc.returncode in _TERMINATED:
+            stopped = _late_stop(control)
         return stopped

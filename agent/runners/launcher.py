@@ -6,8 +6,12 @@ the launcher packs N worker processes per GPU, each pinned with CUDA_VISIBLE_DEV
 full agent of the sweep (any backend: the claim of a trial is the backend's job). Workers run
 in their own sessions so a terminal Ctrl-C reaches only the launcher, which SIGTERMs every
 worker once (each finishes its W&B run cleanly; the grid point is requeued) and SIGKILLs on a
-second Ctrl-C. Each worker writes a small JSON status file; the launcher draws them all in one
-rich view. A warm worker that cannot clean up after a trial exits 75 and is started again.
+second Ctrl-C. The scheduler's SIGTERM or time-limit warning reaches the launcher the same way
+(inside a SLURM task SIGTERM reaches every worker too): the workers' trials are preempted, their
+points go back at once. The launcher writes why it stopped them into a stop file first, so each
+worker records its trial as killed or preempted. Each worker writes a small JSON status file; the
+launcher draws them all in one rich view. A warm worker that cannot clean up after a trial exits
+75 and is started again.
 
 `--per-gpu auto` starts one worker per GPU, waits for the first trial's measured peak GPU
 memory (the trial's own `peak_gpu_memory_mb`), then fills each GPU's free memory (pynvml)
@@ -22,11 +26,10 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from agent.backends.stopping import INTERRUPTED, PREEMPT_GRACE_S, StopRequest, exit_code_for, is_preemption
 from agent.paths import home, safe_name
 from agent.runners import options
 from agent.runners.child import own_process_env
@@ -42,46 +45,13 @@ from agent.runners.gpus import (
     parse_per_gpu,
     publish_gpu_agents,
 )
+from agent.runners.pool_view import Slot, last_line, pool_goal, pool_summary, pool_table
+from agent.runners.signals import SCHEDULER_SIGNALS, STOP_FILE_ENV, reason_for, write_stop_file
 from agent.runners.warm import RESTART_EXIT
-from agent.runners.worker_status import WorkerStatus, WorkerStatusError, best_of
-from agent.states import RunState, describe_counts
+from agent.runners.worker_status import WorkerStatus, WorkerStatusError
 from agent.trial.result import GPU_AGENTS_ENV
 
 MAX_RESTARTS = 20
-
-
-@dataclass
-class Slot:
-    index: int
-    gpu: Optional[str]
-    log: Path
-    status: Path
-    proc: Optional[subprocess.Popen] = None
-    restarts: int = 0
-    exit_code: Optional[int] = None
-    info: Optional[WorkerStatus] = None  # what its worker's status file said last
-    # what this slot's earlier (restarted) processes ran: trials by state, and their best
-    carried: Counter[RunState] = field(default_factory=Counter)
-    carried_best: Optional[tuple[float, str]] = None
-
-    @property
-    def counts(self) -> Counter[RunState]:
-        return self.carried + (self.info.counts if self.info else Counter())
-
-    @property
-    def trials(self) -> int:
-        return sum(self.counts.values())
-
-    def bests(self) -> list[tuple[float, str]]:
-        return [b for b in (self.info and self.info.best, self.carried_best) if b]
-
-
-def _last_line(path: Path) -> str:
-    try:
-        lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return "(no log)"
-    return (lines[-1][:200] if lines else "(empty log)") + f"  [{path}]"
 
 
 def log_dir_for(sweep_id: str) -> Path:
@@ -106,6 +76,7 @@ class Launcher:
         console=None,
         log_dir: Optional[Path] = None,
         live: Optional[bool] = None,
+        stop: Optional[StopRequest] = None,
     ):
         from rich.console import Console
 
@@ -120,8 +91,10 @@ class Launcher:
         self.notes: list[str] = []
         self.stopping = 0
         self._stop_at = 0.0
+        self.request = stop or StopRequest()  # why the workers were stopped
+        self.stop_file = self.dir / "stop"
+        self.stop_file.unlink(missing_ok=True)  # a task SLURM started again reuses this folder
         self.auto_pending = gpus is not None and per_gpu is None
-        self._printed: dict[int, int] = {}
         self._agents_written: dict[str, int] = {}
         first = per_gpu or 1
         targets = [g for g in gpus for _ in range(first)] if gpus is not None else [None] * workers
@@ -149,6 +122,7 @@ class Launcher:
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, self.planned))))
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
         env["SWEEPKIT_WORKER"] = str(slot.index)
+        env[STOP_FILE_ENV] = str(self.stop_file)
         return env
 
     def _start(self, slot: Slot) -> None:
@@ -198,20 +172,32 @@ class Launcher:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, sig)
 
-    def _on_sigint(self, *_: Any) -> None:
+    def _stop(self, reason: str) -> None:
+        """Stop every worker (SIGTERM, after writing why); a second stop SIGKILLs them."""
+        self.request.request(reason)
         self.stopping += 1
         if self.stopping == 1:
+            write_stop_file(self.stop_file, str(self.request.reason))
             self._stop_at = time.monotonic()
             self._signal_all(signal.SIGTERM)
         else:
             self._signal_all(signal.SIGKILL)
 
+    def _on_sigint(self, *_: Any) -> None:
+        self._stop(INTERRUPTED)
+
+    def _on_scheduler(self, signum: int, _frame: Any) -> None:
+        if not self.stopping:  # a later one (USR1, then the limit's SIGTERM) only repeats the first
+            self._stop(reason_for(signum))
+
     def _escalate(self) -> None:
-        """A worker still alive long after SIGTERM (a trial stuck outside Python) gets SIGKILL."""
-        grace = float(os.environ.get("WANDB_AGENT_KILL_DELAY") or 30) + 15
+        """A worker still alive long after SIGTERM (a trial stuck outside Python) gets SIGKILL; soon
+        after a preemption, whose SIGKILL from the scheduler is coming anyway."""
+        kill_delay = float(os.environ.get("WANDB_AGENT_KILL_DELAY") or 30)
+        grace = (min(kill_delay, PREEMPT_GRACE_S) if is_preemption(self.request.reason) else kill_delay) + 15
         if self.stopping == 1 and time.monotonic() - self._stop_at > grace:
             self.note(f"workers still running {grace:.0f}s after SIGTERM: SIGKILL")
-            self._on_sigint()
+            self._stop(str(self.request.reason))
 
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> int:
@@ -221,6 +207,14 @@ class Launcher:
             if self.gpus is not None
             else f"{len(self.slots)} worker(s) on CPU/default device"
         )
+        old = signal.signal(signal.SIGINT, self._on_sigint)
+        old_scheduler = {sig: signal.signal(sig, self._on_scheduler) for sig in SCHEDULER_SIGNALS}
+        if self.request.requested:  # it came before the workers started: none starts
+            self.note(f"not starting: {self.request.reason}")
+            signal.signal(signal.SIGINT, old)
+            for sig, handler in old_scheduler.items():
+                signal.signal(sig, handler)
+            return exit_code_for(self.request.reason)
         said = (
             f"running trials cold, in {len(self.slots)} parallel agent(s) ({where}): {self.cold_reason}"
             if self.cold_reason
@@ -229,8 +223,6 @@ class Launcher:
         self.note(f"{said}; logs in {self.dir}")
         for s in self.slots:
             self._start(s)
-        old = signal.signal(signal.SIGINT, self._on_sigint)
-        old_term = signal.signal(signal.SIGTERM, self._on_sigint)
         live = None
         try:
             if self.live:
@@ -253,13 +245,14 @@ class Launcher:
                 live.update(self.render())
                 live.__exit__(None, None, None)
             signal.signal(signal.SIGINT, old)
-            signal.signal(signal.SIGTERM, old_term)
+            for sig, handler in old_scheduler.items():
+                signal.signal(sig, handler)
         self._read_status()
         if not self.live:
             self._print_new_lines()
         self.console.print(self.summary(), markup=False)
         if self.stopping:
-            return 130
+            return exit_code_for(self.request.reason)
         codes = [s.exit_code for s in self.slots if s.exit_code not in (0, None)]
         return max(codes, key=abs) if codes else 0
 
@@ -278,7 +271,7 @@ class Launcher:
             s.exit_code = s.proc.returncode
             crashed = s.exit_code < 0 and s.exit_code != -signal.SIGTERM
             if s.exit_code not in (0, RESTART_EXIT, 130) and not self.stopping:
-                self.note(f"worker {s.index} exited {s.exit_code}: {_last_line(s.log)}")
+                self.note(f"worker {s.index} exited {s.exit_code}: {last_line(s.log)}")
             if self.stopping or not (s.exit_code == RESTART_EXIT or crashed):
                 continue
             if s.restarts >= MAX_RESTARTS:
@@ -289,8 +282,7 @@ class Launcher:
             self.note(f"worker {s.index} restarting ({why})")
             if not self.live:
                 self._print_new_lines()
-            s.carried, s.carried_best = s.counts, best_of(s.bests(), self._goal())  # the new process starts afresh
-            s.info, self._printed[s.index] = None, 0
+            s.restarted(pool_goal(self.slots))
             s.status.unlink(missing_ok=True)
             self._start(s)
         if self.auto_pending and not self.stopping:
@@ -332,59 +324,26 @@ class Launcher:
     # -- view ------------------------------------------------------------------------------
     def _print_new_lines(self) -> None:
         for s in self.slots:
-            lines = s.info.lines if s.info else []
-            seen = self._printed.get(s.index, 0)
-            total = s.info.trials if s.info else 0
-            for line in lines[len(lines) - min(len(lines), total - seen) :]:
-                self.console.print(
-                    f"w{s.index}{'@gpu' + s.gpu if s.gpu is not None else ''} {line}", markup=False, soft_wrap=True
-                )
-            self._printed[s.index] = total
-
-    def _goal(self) -> str:
-        return next((s.info.goal for s in self.slots if s.info), "minimize")
+            for line in s.new_lines():
+                self.console.print(line, markup=False, soft_wrap=True)
 
     def summary(self) -> str:
-        """'sweep S: 2 workers, 1 finished, 2 pruned, 0 restarts, best m=...': every state as itself."""
-        counts = sum((s.counts for s in self.slots), Counter())
-        restarts = sum(s.restarts for s in self.slots)
-        top = best_of([b for s in self.slots for b in s.bests()], self._goal())
-        metric = next((s.info.metric for s in self.slots if s.info and s.info.metric), None)
-        described = describe_counts(counts, always=(RunState.FINISHED,))
-        best = f", best {metric}={top[0]:.6g} (run {top[1]})" if top and metric else ""
-        return f"sweep {self.sweep_id}: {len(self.slots)} workers, {described}, {restarts} restarts{best}"
+        return pool_summary(self.sweep_id, self.slots)
 
-    def render(self):
-        from rich.console import Group
-        from rich.table import Table
-        from rich.text import Text
-
-        t = Table(box=None, pad_edge=False)
-        for col in ("worker", "gpu", "state", "run", "for", "trials", "last", "restarts"):
-            t.add_column(col)
-        now = time.time()
-        for s in self.slots:
-            i = s.info or WorkerStatus(pid=0)
-            phase = i.phase
-            if s.proc is not None and s.proc.poll() is not None:
-                phase = f"exited {s.proc.returncode}"
-            t.add_row(
-                str(s.index),
-                s.gpu if s.gpu is not None else "-",
-                phase,
-                i.run_id or "-",
-                f"{now - i.since:.0f}s" if i.since and i.phase == "running" else "",
-                describe_counts(s.counts) if s.trials else "",
-                i.last,
-                str(s.restarts),
-            )
-        notes = Text("\n".join(self.notes[-3:]))
-        return Group(Text(self.summary()), t, notes)
+    def render(self) -> Any:
+        return pool_table(self.sweep_id, self.slots, self.notes[-3:])
 
 
-def launch(sweep_id: str, values: dict[str, Any], *, console=None, live: Optional[bool] = None) -> int:
+def launch(
+    sweep_id: str,
+    values: dict[str, Any],
+    *,
+    console=None,
+    live: Optional[bool] = None,
+    stop: Optional[StopRequest] = None,
+) -> int:
     """Run the sweep with several agents at once; `values` are `sweepkit agent`'s parsed options.
-    Returns the exit code (130 after Ctrl-C)."""
+    Returns the exit code (130 after Ctrl-C, 143 after the scheduler's stop)."""
     gpus, workers = values.get("gpus"), values.get("workers")
     if gpus is not None and workers is not None:
         raise LaunchError("give --gpus (with --per-gpu) or --workers, not both")
@@ -416,4 +375,5 @@ def launch(sweep_id: str, values: dict[str, Any], *, console=None, live: Optiona
         worker_args=worker_args,
         console=console,
         live=live,
+        stop=stop,
     ).run()

@@ -5,6 +5,8 @@ at a time so the worker can stop between trials to be replaced (exit 75) when it
 Cold: the backend's own agent loop, a child process per trial. Either way the worker keeps its
 `WorkerStatus` in a small JSON file (`StatusFile`, the agent's progress sink) that the launcher's
 single view reads, and stops at a safe point on SIGTERM (`StopSignal`), or by itself if the launcher dies.
+The stop's reason is the launcher's (a Ctrl-C: the trial is killed; the scheduler's signal: it is
+preempted and its point goes back at once), read from the stop file it writes before signalling.
 
     python -m agent.runners.pool_worker SWEEP_ID --status FILE [--warm|--cold] [agent options]
 """
@@ -24,9 +26,11 @@ import click
 
 from agent.backends import AgentSettings, Backend, BackendError, TrialControl, TrialOutcome, TrialRunner, TrialSpec
 from agent.backends.failures import FailureGuard
+from agent.backends.stopping import INTERRUPTED, StopRequest, exit_code_for
 from agent.paths import write_atomic
 from agent.runners import options
 from agent.runners.child import ChildRunner
+from agent.runners.signals import worker_stop_reason
 from agent.runners.warm import RESTART_EXIT, WarmRunner, WarmUnsupported, preload
 from agent.runners.worker_status import WorkerStatus
 from agent.states import RunState, parse_state
@@ -92,28 +96,29 @@ def _peak_from(run_dir: str) -> Optional[float]:
 
 
 class StopSignal:
-    """SIGTERM in a worker, stopping it at a safe point.
+    """SIGTERM in a worker: a stop request (with the launcher's reason, else the scheduler's) that the
+    agent loop acts on at a safe point.
 
-    Cold: becomes SIGINT, which the engine's agent loop turns into a clean stop of its child.
-    Warm, between trials: KeyboardInterrupt at once (the agent loop is only claiming or waiting).
+    Cold, and warm between trials: the loop stops its child, or claims nothing more.
     Warm, inside a trial: never an exception mid-import; instead SIGTERM is re-sent every second
     until run_trial's own handler (installed once the trial is set up) stops the training loop.
     """
 
-    def __init__(self):
-        self.requested = self.in_trial = self.cold = False
+    def __init__(self, request: Optional[StopRequest] = None):
+        self.request = request or StopRequest()
+        self.in_trial = self.cold = False
         self._repeating = False
+
+    @property
+    def requested(self) -> bool:
+        return self.request.requested
 
     def install(self) -> None:
         signal.signal(signal.SIGTERM, self._handler)
 
     def _handler(self, *_: Any) -> None:
-        self.requested = True
-        if self.cold:
-            os.kill(os.getpid(), signal.SIGINT)
-        elif not self.in_trial:
-            raise KeyboardInterrupt
-        elif not self._repeating:
+        self.request.request(worker_stop_reason())
+        if not self.cold and self.in_trial and not self._repeating:
             self._repeating = True
             threading.Thread(target=self._repeat, daemon=True).start()
 
@@ -136,11 +141,12 @@ class _StopAware:
     def __call__(self, spec: TrialSpec, config: dict, control: TrialControl) -> TrialOutcome:
         self.stop.in_trial = True
         try:
-            if self.stop.requested:
-                raise KeyboardInterrupt
-            return self.runner(spec, config, control)
+            ended = self.runner(spec, config, control)
         finally:
             self.stop.in_trial = False
+        if ended.stopped == INTERRUPTED and not self.stop.requested:
+            self.stop.request.request(worker_stop_reason())  # run_trial's own handler took the SIGTERM
+        return ended
 
 
 def warm_unsupported(backend: Backend, config: dict) -> Optional[str]:
@@ -174,6 +180,7 @@ def run_worker(
             runner=ChildRunner(kill_delay=settings.kill_delay, echo=settings.verbose, say=status.warn),
             progress=status,
             settings=settings,
+            stop=stop.request,
         )
     status.write(phase="importing")
     print(f"[worker] imports took {preload():.1f}s", flush=True)
@@ -183,9 +190,11 @@ def run_worker(
     ran = 0
     while settings.count is None or ran < settings.count:
         if stop.requested:
-            return 130
+            return exit_code_for(stop.request.reason)
         before = runner.calls
-        code = backend.run_agent(sweep_id, runner=_StopAware(runner, stop), progress=status, settings=one)
+        code = backend.run_agent(
+            sweep_id, runner=_StopAware(runner, stop), progress=status, settings=one, stop=stop.request
+        )
         if code != 0 or runner.calls == before:
             return code
         ran += 1

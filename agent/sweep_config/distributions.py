@@ -15,7 +15,6 @@ from typing import Any, TypeGuard
 
 import numpy as np
 import yaml
-from scipy import stats
 
 # distribution -> (required keys, optional keys with their W&B schema defaults)
 SCHEMA: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
@@ -147,6 +146,8 @@ class ParamSpec:
 
     # --- the continuous distribution underneath (before q-rounding) -------------------------
     def _base_ppf(self, u: float) -> float:
+        from scipy import stats  # here, not at import: half an agent's memory, and grid agents never draw
+
         d, g = self.distribution.removeprefix("q_"), self.get
         if d == "uniform":
             return stats.uniform.ppf(u, g("min"), g("max") - g("min"))
@@ -186,6 +187,8 @@ class ParamSpec:
         raise ValueError(f"{self.name}: distribution {self.distribution} has no numeric bounds")
 
     def _base_cdf(self, x: Any) -> Any:
+        from scipy import stats
+
         d, g = self.distribution.removeprefix("q_"), self.get
         if d == "uniform":
             return stats.uniform.cdf(x, g("min"), g("max") - g("min"))
@@ -220,6 +223,8 @@ class ParamSpec:
         """The value at percentile u in [0, 1], exactly as W&B's `HyperParameter.ppf`."""
         if not 0.0 <= u <= 1.0:
             raise ValueError(f"{self.name}: percentile {u} is outside [0, 1]")
+        from scipy import stats
+
         d, g = self.distribution, self.get
         if d == "constant":
             return g("value")

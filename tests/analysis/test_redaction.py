@@ -56,6 +56,9 @@ class SecretBackend(Backend):
     def list_sweeps(self):
         return []
 
+    def host_bound_store(self, info):
+        return None
+
     def runs(self, sweep_id):
         out = []
         for i, (model, seed) in enumerate((m, s) for m in ("tiny-bert", "tiny-distilbert") for s in (1, 2)):

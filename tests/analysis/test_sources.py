@@ -201,6 +201,9 @@ class MemoryBackend(Backend):
     def list_sweeps(self):
         return []
 
+    def host_bound_store(self, info):
+        return None
+
     def runs(self, sweep_id):
         return [
             RunRecord(

@@ -56,6 +56,9 @@ PROBES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "optuna.storages.JournalStorage._thread_lock": lambda o: o["journal"]._thread_lock,
     "optuna.storages.JournalStorage._sync_with_backend": lambda o: o["journal"]._sync_with_backend,
     "optuna.storages._rdb.models.TrialModel": _module_attr("optuna.storages._rdb.models.TrialModel"),
+    "optuna.storages._rdb.models.TrialUserAttributeModel": _module_attr(
+        "optuna.storages._rdb.models.TrialUserAttributeModel"
+    ),
     "optuna.storages.journal._file.BaseJournalFileLock": _module_attr(
         "optuna.storages.journal._file.BaseJournalFileLock"
     ),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import agent.backends.local.engine as engine
+import agent.backends.local.ending as ending
 import agent.runlog as runlog
 from agent.backends.base import FINISHED
 from agent.backends.local import LocalBackend
@@ -77,6 +77,6 @@ def test_in_process_trial_whose_log_is_written_late_keeps_its_metric(late_log):
 
 def test_a_log_that_never_gets_its_exit_record_is_named_in_the_reason(late_log):
     late_log.setattr(runlog, "read_summary", LateLog(10**6))
-    late_log.setattr(engine, "EXIT_WAIT_S", 0.3)
+    late_log.setattr(ending, "EXIT_WAIT_S", 0.3)
     run = _one_run()
     assert run.state == FINISHED and "no exit record" in run.reason and "run-x.wandb" in run.reason

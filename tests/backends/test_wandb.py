@@ -97,7 +97,17 @@ def test_agent_delegates_to_wandb_agent_cli(monkeypatch):
     argv = WandbBackend().agent_argv("e/p/sw1", 3)
     assert argv[1:] == ["agent", "--count", "3", "e/p/sw1"] and argv[0].endswith("wandb")
     got = {}
-    monkeypatch.setattr("subprocess.call", lambda a: got.setdefault("argv", a) and 0)
+
+    class Done:  # `wandb agent`, ended at once
+        returncode = 0
+
+        def __init__(self, argv):
+            got["argv"] = argv
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr("subprocess.Popen", Done)
     from agent.runners.child import ChildRunner
     from tests.helpers import QuietProgress
 

@@ -13,10 +13,11 @@ from click.testing import CliRunner
 
 from agent.backends.base import FINISHED
 from agent.backends.local import LocalBackend
-from agent.backends.local.leases import is_stale
+from agent.backends.local.leases import is_stale, reap_stale
 from agent.backends.local.lost_claims import NEVER_STARTED
 from agent.backends.local.optuna_internals import storage_of, trial_id_of
 from agent.backends.local.schema import Beat
+from agent.backends.local.store import claim_lock
 from agent.cli import cli
 from tests.helpers import env_for, run_in_process, wait_until
 
@@ -102,7 +103,10 @@ def test_a_run_that_started_and_lost_its_logs_stays_a_finding_beside_a_lost_clai
     for key, value in Beat(time.time()).to_attrs().items():
         storage_of(engine.study).set_trial_user_attr(trial_id_of(started.trial), key, value)
     wait_until(lambda: _lapsed(sid, started.run.run_id), timeout=30, what="the started run's lease to lapse")
-    lost = claim_and_die(home, sid)  # that agent reaped the started run before its own claim
+    # the next agent's look for lost runs (each agent looks within its first second)
+    with claim_lock(engine.storage, sid):
+        assert reap_stale(engine.study, requeue=True) == [started.trial.number]
+    lost = claim_and_die(home, sid)
 
     res = _doctor(sid)
     assert _kinds(res.stdout) == ["lost claim", "record without a run dir"], res.stdout

@@ -100,6 +100,9 @@ class UploadOnly(Backend):
 
     sweep = list_sweeps = runs = history = run_agent = create_sweep
 
+    def host_bound_store(self, info):
+        return None
+
     def sync_plan(self, sweep_id, *, project, entity, include_synced=False):
         return SyncPlan(commands=[[sys.executable, "-c", "pass"]], runs=1, sweep_note="no W&B sweep to create")
 

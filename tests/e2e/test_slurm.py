@@ -17,7 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from agent.backends.local.engine import Engine
+from agent.backends.local.schema import Beat
 from tests.helpers import env_for, make_sweep, records, sk, status
+from tests.pg import PrivatePostgres, private_postgres
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 DEADLINE_S = 300
@@ -37,7 +40,8 @@ PROGRAM = textwrap.dedent("""
             break
         time.sleep(0.05)
     with open(os.environ["RECORD_FILE"], "a") as fh:
-        fh.write(json.dumps({"a": args["a"], "task": task, "run": os.environ["WANDB_RUN_ID"]}) + "\\n")
+        fh.write(json.dumps({"a": args["a"], "task": task, "restart": os.environ.get("SLURM_RESTART_COUNT", "0"),
+                             "run": os.environ["WANDB_RUN_ID"]}) + "\\n")
 """)
 
 GRID8 = """
@@ -93,11 +97,11 @@ def job_view(tmp: Path, sid: str, env: dict, job: str) -> dict:
     return next((j for j in status(tmp, sid, env=env).get("slurm", []) if j["job_id"] == job), {})
 
 
-def ended(tmp: Path, sid: str, env: dict, job: str) -> dict:
+def ended(tmp: Path, sid: str, env: dict, job: str, tasks: int = 4) -> dict:
     """The job's view once none of its tasks is pending or running (else {})."""
     view = job_view(tmp, sid, env, job)
     c = view.get("counts") or {}
-    return view if c and not c["pending"] and not c["running"] and c["done"] + c["failed"] == 4 else {}
+    return view if c and not c["pending"] and not c["running"] and c["done"] + c["failed"] == tasks else {}
 
 
 def test_an_array_of_4_agents_runs_each_grid_point_once_and_status_shows_its_tasks(tmp_path, jobs):
@@ -129,42 +133,46 @@ def test_an_array_of_4_agents_runs_each_grid_point_once_and_status_shows_its_tas
     assert "grid exhausted" in out and f"task 0 of job {job2}" in out
 
 
-def test_a_cancelled_task_point_comes_back_after_its_heartbeat_and_runs_once(tmp_path, jobs):
+@pytest.mark.parametrize("agents", ["agent", "launcher"])
+def test_a_cancelled_task_trial_is_preempted_and_its_point_comes_back_at_once(tmp_path, jobs, agents):
     sid, env, gate, rec = setup(tmp_path)
-    job = submit(tmp_path, sid, env, jobs, "--heartbeat-timeout", "20")
+    # A point lost the old way would come back only after 600 s, past every deadline here.
+    extra = ["--workers", "2", "--cold"] if agents == "launcher" else []
+    job = submit(tmp_path, sid, env, jobs, "--heartbeat-timeout", "600", *extra)
     # Every trial waits at the gate, so the victim is certainly mid-trial when it is cancelled.
     started = wait_for("a trial to start", lambda: sorted(p.name for p in gate.glob("started-*")))
     _, point, task = started[0].split("-")
     subprocess.run(["scancel", f"{job}_{task}"], env=env, check=True, timeout=60)
+    why = f"preempted: SIGTERM from the scheduler (job {job}_{task})"
 
-    def cancelled() -> bool:  # CANCELLED, not COMPLETING: every process of the task is gone
-        tasks = job_view(tmp_path, sid, env, job).get("tasks") or []
-        return any(t["task"] == task and t["state"] == "CANCELLED" for t in tasks)
+    def preempted() -> list:
+        return [r for r in status(tmp_path, sid, env=env)["runs"] if r["state"] == "preempted"]
 
-    wait_for(f"task {task} to be cancelled", cancelled)
+    trials = 2 if agents == "launcher" else 1  # the launcher's two workers each had one
+    stopped = wait_for("the cancelled task's trials to be recorded preempted", lambda: len(preempted()) == trials
+                       and preempted())  # fmt: skip
+    assert {r["reason"] for r in stopped} == {why}, stopped
+    assert int(point) in {r["config"]["a"] for r in stopped}
     (gate / "go").touch()
     view = wait_for(f"job {job} to end", lambda: ended(tmp_path, sid, env, job))
     assert view["counts"] == {"pending": 0, "running": 0, "done": 3, "failed": 1}, view
     wait_for("the sweep to finish", lambda: status(tmp_path, sid, env=env)["sweep"]["state"] == "finished", 60)
 
     got = records(rec)
-    assert sorted(r["a"] for r in got) == [1, 2, 3, 4, 5, 6, 7, 8], got  # each point once, the lost one too
-    (redo,) = [r for r in got if r["a"] == int(point)]
-    assert redo["task"] != task  # ... run again by another task
+    assert sorted(r["a"] for r in got) == [1, 2, 3, 4, 5, 6, 7, 8], got  # each point once, the stopped ones too
+    assert all(r["task"] != task for r in got if r["a"] in {s["config"]["a"] for s in stopped})
     runs = status(tmp_path, sid, env=env)["runs"]
     finished = sorted(r["config"]["a"] for r in runs if r["state"] == "finished")
     assert finished == [1, 2, 3, 4, 5, 6, 7, 8], runs
-    (lost,) = [r for r in runs if r["state"] != "finished"]
-    assert lost["state"] == "crashed" and "no heartbeat" in lost["reason"] and lost["config"]["a"] == int(point)
+    assert sorted(r["state"] for r in runs if r["state"] != "finished") == ["preempted"] * len(stopped)
     text = sk(tmp_path, "status", sid, env=env).stdout
     assert f"slurm job {job} (4 tasks): 0 pending, 0 running, 3 done, 1 failed" in text
     assert f"task {task}: CANCELLED" in text
     assert json.loads((tmp_path / ".sweepkit" / "agents" / sid / "slurm" / "jobs.jsonl").read_text())["job_id"] == job
 
 
-def test_the_time_limit_warning_stops_the_trial_gracefully_and_its_point_comes_back_at_once(tmp_path, jobs):
+def test_the_time_limit_warning_preempts_the_trial_and_its_point_comes_back_at_once(tmp_path, jobs):
     sid, env, gate, rec = setup(tmp_path)
-    # A lost point would come back only after 600 s, past every deadline here: this one must not wait.
     job = submit(tmp_path, sid, env, jobs, "--heartbeat-timeout", "600")
     started = wait_for("a trial to start", lambda: sorted(p.name for p in gate.glob("started-*")))
     _, point, task = started[0].split("-")
@@ -176,7 +184,7 @@ def test_the_time_limit_warning_stops_the_trial_gracefully_and_its_point_comes_b
         return next((t for t in tasks if t["task"] == task and t["bucket"] == "failed"), {})
 
     victim = wait_for(f"task {task} to stop", stopped)
-    assert victim["state"] == "FAILED" and victim["exit_code"] == "130:0", victim  # the agent's "interrupted"
+    assert victim["state"] == "FAILED" and victim["exit_code"] == "143:0", victim  # the agent's "preempted"
     (gate / "go").touch()
     view = wait_for(f"job {job} to end", lambda: ended(tmp_path, sid, env, job))
     assert view["counts"] == {"pending": 0, "running": 0, "done": 3, "failed": 1}, view
@@ -186,8 +194,45 @@ def test_the_time_limit_warning_stops_the_trial_gracefully_and_its_point_comes_b
     runs = status(tmp_path, sid, env=env)["runs"]
     assert sorted(r["config"]["a"] for r in runs if r["state"] == "finished") == [1, 2, 3, 4, 5, 6, 7, 8]
     (stopped_run,) = [r for r in runs if r["state"] != "finished"]
-    assert stopped_run["state"] == "killed" and stopped_run["reason"] == "interrupted", stopped_run
+    assert stopped_run["state"] == "preempted" and stopped_run["reason"] == "preempted: time limit in 120 s"
     assert stopped_run["config"]["a"] == int(point)
+
+
+def test_a_requeued_task_goes_on_with_the_sweep_and_nothing_runs_twice(tmp_path, jobs):
+    """`scontrol requeue` of a running task (as preemption with PreemptMode=REQUEUE does): its trial is
+    preempted and its point back at once; the task, started again by SLURM, takes new work."""
+    sid, env, gate, rec = setup(tmp_path)
+    job = submit(tmp_path, sid, env, jobs, "--requeue", "--heartbeat-timeout", "600")
+    started = wait_for("4 trials to start", lambda: (lambda s: s if len(s) == 4 else [])(
+        sorted(p.name for p in gate.glob("started-*"))))  # fmt: skip
+    _, point, task = started[0].split("-")
+    subprocess.run(["scontrol", "requeue", f"{job}_{task}"], env=env, check=True, timeout=60)
+
+    def preempted() -> list:
+        return [r for r in status(tmp_path, sid, env=env)["runs"] if r["state"] == "preempted"]
+
+    (stopped,) = wait_for("the requeued task's trial to be recorded preempted", preempted)
+    assert stopped["reason"] == f"preempted: SIGTERM from the scheduler (job {job}_{task})"
+
+    def started_again() -> bool:
+        # SLURM holds a requeued task back (reason BeginTime) for a couple of minutes; let it go now.
+        subprocess.run(["scontrol", "update", f"JobId={job}_{task}", "StartTime=now"], env=env, timeout=60,
+                       capture_output=True)  # fmt: skip
+        return len(list(gate.glob(f"started-*-{task}"))) == 2
+
+    wait_for(f"task {task} to start again and take a point", started_again)
+    (gate / "go").touch()
+    view = wait_for(f"job {job} to end", lambda: ended(tmp_path, sid, env, job))
+    assert view["counts"] == {"pending": 0, "running": 0, "done": 4, "failed": 0}, view
+    got = records(rec)
+    assert sorted(r["a"] for r in got) == [1, 2, 3, 4, 5, 6, 7, 8], got
+    restarts = [r["restart"] for r in got if r["task"] == task]
+    assert restarts and set(restarts) == {"1"}  # the restarted task ran trials, the first one's never ended
+    runs = status(tmp_path, sid, env=env)["runs"]
+    assert sorted(r["config"]["a"] for r in runs if r["state"] == "finished") == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [r["state"] for r in runs if r["state"] != "finished"] == ["preempted"]
+    out = (tmp_path / ".sweepkit" / "agents" / sid / "slurm" / f"{job}_{task}.out").read_text()
+    assert f"task {task} of job {job}" in out and "restart 1" in out
 
 
 @pytest.mark.postgres
@@ -214,3 +259,59 @@ def test_an_array_on_postgresql_may_go_anywhere_and_its_tasks_find_the_store_in_
     assert sorted(r["a"] for r in records(rec)) == [1, 2, 3, 4, 5, 6, 7, 8]
     st = status(tmp_path, sid, env=reader)
     assert sorted(r["config"]["a"] for r in st["runs"] if r["state"] == "finished") == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+@pytest.mark.postgres
+def test_8_agents_ride_through_a_postgresql_restart_and_no_live_trial_is_reaped(tmp_path, jobs):
+    """The store's server stops under 8 agents mid-sweep, twice: while every trial runs (their
+    heartbeats fail, then resume), and while the trials end (their results wait for the server).
+    Nothing is lost, nothing runs twice, no live trial is declared lost."""
+    server = private_postgres()
+    try:
+        _ride_through(tmp_path, jobs, server)
+    finally:
+        server.destroy()
+
+
+def _ride_through(tmp_path: Path, jobs: list[str], server: PrivatePostgres) -> None:
+    url = server.url
+    (tmp_path / "gated.py").write_text(PROGRAM)
+    gate, rec = tmp_path / "gate", tmp_path / "rec.jsonl"
+    gate.mkdir()
+    env = env_for(tmp_path, RECORD_FILE=str(rec), GATE_DIR=str(gate))
+    grid = GRID8.replace("[1, 2, 3, 4, 5, 6, 7, 8]", str(list(range(1, 17))))
+    sid = make_sweep(tmp_path, grid, "--storage", url, env=env)
+    res = sk(tmp_path, "agent", sid, "--slurm", "8", "--storage", url, "--heartbeat-timeout", "40", env=env)
+    assert res.returncode == 0, res.stderr
+    job = res.stdout.strip().splitlines()[-1]
+    jobs.append(job)
+    reader = {**env, "SWEEPKIT_STORAGE": url}
+    out_dir = tmp_path / ".sweepkit" / "agents" / sid / "slurm"
+    wait_for("8 trials to start", lambda: len(list(gate.glob("started-*"))) == 8)
+
+    def said(text: str) -> bool:
+        return any(text in f.read_text(errors="replace") for f in out_dir.glob(f"{job}_*.out"))
+
+    server.stop()  # 1: every trial is running
+    wait_for("an agent to say the store is unreachable", lambda: said("is unreachable (heartbeat"))
+    server.start()
+    back = time.time()
+    study = Engine(sid, url).study
+
+    def beating_again() -> bool:
+        running = [t for t in study.get_trials(deepcopy=False) if t.state.name == "RUNNING"]
+        beats = [Beat.from_attrs(t.user_attrs) for t in running]
+        return len(running) == 8 and all(b is not None and b.at > back for b in beats)
+
+    wait_for("every trial's heartbeat to be written again after the restart", beating_again)
+    server.stop()  # 2: the trials end while the server is down; their results wait for it
+    (gate / "go").touch()
+    wait_for("the 8 running trials to end", lambda: len(records(rec)) >= 8)
+    server.start()
+    view = wait_for(f"job {job} to end", lambda: ended(tmp_path, sid, reader, job, tasks=8))
+    assert view["counts"] == {"pending": 0, "running": 0, "done": 8, "failed": 0}, view
+    assert sorted(r["a"] for r in records(rec)) == list(range(1, 17))
+    runs = status(tmp_path, sid, env=reader)["runs"]
+    assert sorted(r["config"]["a"] for r in runs) == list(range(1, 17)), runs  # no run crashed, none twice
+    assert {r["state"] for r in runs} == {"finished"}
+    assert said("answers again")

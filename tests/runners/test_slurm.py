@@ -4,7 +4,6 @@ reading SLURM's answers. (The real cluster runs in tests/e2e/test_slurm.py.)"""
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from agent.runners.slurm.jobs import JobView, TaskState, parse_sacct, parse_scon
 from agent.runners.slurm.placement import Placement, journal_refusal, placement_of
 from agent.runners.slurm.request import SlurmError, request_from, time_limit_s
 from agent.runners.slurm.script import ArrayScript, render, task_command, warning_lead_s
-from tests.helpers import env_for, make_sweep, sk, sk_popen, status
+from tests.helpers import make_sweep, sk, status
 
 DATA = Path(__file__).parent / "data"
 
@@ -133,6 +132,7 @@ def test_the_script_carries_every_sbatch_line_its_env_and_execs_the_agent():
         "#SBATCH --requeue",
     ]
     assert "export SWEEPKIT_HOME=/home/u/.sweepkit" in lines
+    assert "export SWEEPKIT_TIME_WARNING_S=120" in lines  # so the agent can say "time limit in 120 s"
     assert "export SWEEPKIT_STORAGE='postgresql://u:p w@db/sk'" in lines
     assert lines[-1] == ("exec /opt/venv/bin/python -m agent.cli agent abc12345 --count 1 --heartbeat-timeout 20.0")
     assert "Written by: sweepkit agent abc12345 --slurm 4" in text
@@ -146,6 +146,9 @@ def test_a_user_sbatch_option_replaces_ours_and_short_limits_get_an_earlier_warn
     assert "#SBATCH --signal=B:USR1@300" in sbatch and "#SBATCH --output=/x/%j.out" in sbatch
     assert len([ln for ln in sbatch if ln.startswith("#SBATCH --signal")]) == 1
     assert "#SBATCH --array=0-0" in sbatch
+    assert "export SWEEPKIT_TIME_WARNING_S=300" in text.splitlines()  # the user's lead, as SLURM will use it
+    other = script_for(request_from(values(slurm=1, slurm_opt=("signal=B:TERM@60",))))
+    assert "SWEEPKIT_TIME_WARNING_S" not in other  # no USR1 asked for: nothing to say
     assert warning_lead_s(180) == 90 and warning_lead_s(None) == 120 and warning_lead_s(3600) == 120
 
 
@@ -386,23 +389,3 @@ def test_a_multi_node_array_on_the_journal_is_refused_and_submits_nothing(tmp_pa
     assert "embedded journal" in line and "--storage postgresql://" in line and "2 nodes" in line
     assert not list((tmp_path / ".sweepkit" / "agents").glob("*/slurm/*.sbatch"))
     assert status(tmp_path, sid)["runs"] == []  # and nothing ran here either
-
-
-@pytest.mark.slow
-def test_usr1_stops_an_agent_gracefully_and_requeues_its_point(tmp_path):
-    """What a task's agent does with SLURM's time-limit warning, without SLURM."""
-    (tmp_path / "s.py").write_text("import time\ntime.sleep(60)\n")
-    sid = make_sweep(tmp_path, GRID)
-    agent = sk_popen(tmp_path, "agent", sid, "--kill-delay", "10", env=env_for(tmp_path))
-    runs = tmp_path / ".sweepkit" / "sweeps" / sid / "runs"
-    import time
-
-    deadline = time.monotonic() + 120
-    while not (runs.is_dir() and any(runs.glob("*/agent.log"))):
-        assert time.monotonic() < deadline and agent.poll() is None, "the agent never started a trial"
-        time.sleep(0.1)
-    agent.send_signal(signal.SIGUSR1)
-    _, err = agent.communicate(timeout=120)
-    assert agent.returncode == 130, err
-    (run,) = status(tmp_path, sid)["runs"]
-    assert run["state"] == "killed" and run["reason"] == "interrupted"

@@ -31,6 +31,7 @@ from agent.backends.local.loop import AgentLoop
 from agent.backends.local.schema import IncompleteSweepError, incomplete_line
 from agent.backends.local.store import mask_url, sweep_dir
 from agent.backends.local.sync import default_project, offline_run_dirs, sync_commands
+from agent.backends.stopping import StopRequest
 from agent.errors import one_line
 from agent.paths import home, write_atomic
 from agent.states import RunState
@@ -145,6 +146,14 @@ class LocalBackend(Backend):
         out.console = "".join(out.console).splitlines()
         return out
 
+    def host_bound_store(self, info: SweepInfo) -> Optional[str]:
+        """The embedded journal's folder, or a SQLite URL: file locks, which hold on this host only.
+        A database server (PostgreSQL, MySQL) binds no agent to a host."""
+        where = info.path or ""
+        if where.startswith("sqlite") or ("://" not in where and where and os.path.isdir(where)):
+            return where
+        return None
+
     # -- agents -----------------------------------------------------------------------------
     def trial_env(self, sweep_id: str, config: dict) -> dict[str, str]:
         env = {
@@ -161,11 +170,17 @@ class LocalBackend(Backend):
         return env
 
     def run_agent(
-        self, sweep_id: str, *, runner: TrialRunner, progress: ProgressSink, settings: Optional[AgentSettings] = None
+        self,
+        sweep_id: str,
+        *,
+        runner: TrialRunner,
+        progress: ProgressSink,
+        settings: Optional[AgentSettings] = None,
+        stop: Optional[StopRequest] = None,
     ) -> int:
         engine = self.engine(sweep_id)
-        loop = AgentLoop(engine, runner, progress, settings or AgentSettings(), self.trial_env(sweep_id, engine.config))
-        return loop.run()
+        env = self.trial_env(sweep_id, engine.config)
+        return AgentLoop(engine, runner, progress, settings or AgentSettings(), env, stop=stop).run()
 
     # -- W&B later --------------------------------------------------------------------------
     def doctor(self, sweep_id: str, *, repair: bool = False) -> list[str]:

@@ -9,8 +9,9 @@ fields. Optuna holds sweep state; the run dirs hold run data (each trial's offli
 from __future__ import annotations
 
 import contextlib
-import math
+import functools
 import os
+import random
 import socket
 import time
 from collections.abc import Sequence
@@ -25,23 +26,26 @@ from optuna.trial import TrialState
 from agent import runlog
 from agent.backends.base import BackendError, PriorRun, RunRecord, SweepInfo, SweepState, TrialOutcome, TrialSpec
 from agent.backends.local import creation
+from agent.backends.local.ending import final_info, metric_history, record_end
 from agent.backends.local.hyperband import WandbHyperbandPruner, stopper
-from agent.backends.local.leases import is_stale, reap_stale
+from agent.backends.local.leases import heartbeat_timeout, is_stale, reap_stale
 from agent.backends.local.lifecycle import run_links, slots_used, target_reached
-from agent.backends.local.methods import EndedTrial, method_for
+from agent.backends.local.methods import EndedTrial, Lesson, method_for
 from agent.backends.local.optuna_internals import frozen, storage_of
-from agent.backends.local.queue import live_counts
+from agent.backends.local.queue import live_counts, queue_again
 from agent.backends.local.results import jsonable
-from agent.backends.local.schema import Ended, QueuedPoint, Result, RunClaim, SweepAttrs, TrialAttrs
-from agent.backends.local.store import batched_writes, claim_lock, mask_url, new_id, open_storage, sweep_dir
+from agent.backends.local.retry import StoreRetry
+from agent.backends.local.schema import Ended, Result, RunClaim, SweepAttrs, TrialAttrs
+from agent.backends.local.store import claim_lock, mask_url, new_id, open_storage, sweep_dir
 from agent.backends.outcome import is_disk_full, outcome
 from agent.states import RunState
-from agent.sweep_config.metric import finite
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-EXIT_WAIT_S = 30.0  # how long a run's log may take to get its exit record after the trial ended
-REAP_EVERY_S = 1.0  # how often one agent looks for dead agents' runs (a claim costs less without the scan)
+# How often one agent looks for dead agents' runs: every second, or a quarter of its lease if longer
+# (64 agents each scanning every second cost the store more than their claims; a lost run is still
+# found within a quarter lease of its own lease lapsing, and sooner when several agents look).
+REAP_EVERY_S = 1.0
 RELOAD_EVERY_S = 2.0  # how often a claim re-reads the sweep's record (an extension, a state a person set)
 
 
@@ -71,7 +75,13 @@ class Engine:
         self._use(SweepAttrs.from_attrs(self.study.user_attrs, sweep_id=sweep_id))
         self._reloaded_at = time.monotonic()
         self._run_files: dict[str, Path] = {}
-        self._reaped_at = -math.inf
+        # An agent's first look comes within its first second, at random: agents an array starts
+        # together do not all scan at their first claim.
+        self._next_reap = time.monotonic() + random.uniform(0, REAP_EVERY_S)
+        # A store that stops answering is retried up to the lease (the agent loop sets its own lease
+        # and where the notes go); what is not retried is the store's own answer.
+        where = f"the sweep store {mask_url(storage_url)}" if storage_url else f"the journal of sweep {sweep_id}"
+        self.retry = StoreRetry(heartbeat_timeout(), where=where)
 
     def _use(self, meta: SweepAttrs) -> None:
         """Run by the sweep's record as read: its config (new after an extension), its state."""
@@ -209,7 +219,12 @@ class Engine:
         both requeue a point), counting against run_cap, and a method's sampling (the next agent then
         sees this one's trial). A method that pops queued trials takes them without it. The sweep's
         record is read again every RELOAD_EVERY_S and before an agent is told to wait or stop, so an
-        extension (a new config) or a state a person set reaches every running agent."""
+        extension (a new config) or a state a person set reaches every running agent. A store that
+        does not answer is retried up to the lease (a claim cut short meanwhile is reaped, its point
+        queued again); one that is full is waited for."""
+        return self.retry("claim", lambda: self._fresh_claim(lease_s, link), budget_s=lease_s, wait_when_full=True)
+
+    def _fresh_claim(self, lease_s: float, link: bool) -> Claim | str:
         fresh = time.monotonic() - self._reloaded_at >= RELOAD_EVERY_S
         if fresh:
             self.reload()
@@ -224,11 +239,11 @@ class Engine:
         if control.state != SweepState.RUNNING:
             return f"the sweep is {control.state}" + (f": {control.why}" if control.why else "")
         method = self.method
-        if time.monotonic() - self._reaped_at >= REAP_EVERY_S:
+        if time.monotonic() >= self._next_reap:
             with claim_lock(self.storage, self.sweep_id, wait=False) as mine:
                 if mine:  # else another agent is reaping right now: no need to queue behind it
-                    reap_stale(self.study, requeue=method.requeues)
-            self._reaped_at = time.monotonic()
+                    reap_stale(self.study, requeue=method.requeues, retry=self.retry)
+            self._next_reap = time.monotonic() + max(REAP_EVERY_S, lease_s / 4)
         serial = bool(self.config.get("run_cap")) or method.claims_under_lock
         with claim_lock(self.storage, self.sweep_id) if serial else contextlib.nullcontext():
             why = self._limit_reason()  # the method's own end shows in its next trial
@@ -247,10 +262,13 @@ class Engine:
             host=socket.gethostname(),
             pid=os.getpid(),
             linked=link,
+            at=time.time(),
         )
-        # one attr, one write: every journal write costs a lock, an append, an fsync and a replay
+        # one attr, one write: every journal write costs a lock, an append, an fsync and a replay;
+        # retried here, not by claiming again: the trial is ours already
         for key, value in run.to_attrs().items():
-            trial.set_user_attr(key, value)  # its start time is its first heartbeat
+            write = functools.partial(trial.set_user_attr, key, value)  # its start is its first beat
+            self.retry("claim", write, wait_when_full=True)
         return Claim(trial, run)
 
     # -- while it runs ----------------------------------------------------------------------
@@ -275,7 +293,7 @@ class Engine:
     ) -> tuple[RunState, Optional[float], Optional[str]]:
         """Record the ended trial: (state, value, reason)."""
         study, trial = self.study, claim.trial
-        info, log_reason, incomplete = self._final_info(spec, ended)
+        info, log_reason, incomplete = final_info(spec, ended)
         metric = self.metric.get("name")
         state, value, reason = outcome(
             metric=metric,
@@ -288,15 +306,10 @@ class Engine:
         if incomplete:
             reason = f"{reason}; {incomplete}" if reason else incomplete
         summary: dict[str, Any] = info.get("summary") or {}
-        lesson = self.method.lesson(
-            EndedTrial(
-                state,
-                value,
-                summary,
-                history=lambda: self._metric_history(claim, spec, metric) if metric else [],
-                ended_extremes=self._ended_extremes,
-            )
-        )
+        history = lambda: metric_history(claim.trial, spec.run_dir, metric) if metric else []
+        seen = EndedTrial(state, value, summary, history=history, ended_extremes=self._ended_extremes)
+        # A preempted run teaches the sampler nothing (no imputed value): its point runs again.
+        lesson = Lesson(state=TrialState.FAIL) if state == RunState.PREEMPTED else self.method.lesson(seen)
         run_config = {k: v for k, v in (info.get("config") or {}).items() if k != "_wandb"}
         result = Result(
             state,
@@ -310,66 +323,26 @@ class Engine:
             imputed=lesson.imputed,
             has_imputed=lesson.has_imputed,
         )
-        requeue = self.method.requeues and (state == RunState.KILLED or is_disk_full(state, reason))
-        try:
-            with batched_writes(self.storage):  # the result and the state: one journal append
-                for key, v in Ended(result, requeued=requeue).to_attrs().items():
-                    trial.set_user_attr(key, v)
-                if lesson.state == TrialState.COMPLETE:
-                    study.tell(trial, lesson.value)
-                else:
-                    study.tell(trial, state=lesson.state)
-        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):  # ValueError: tell on a FAIL
+        # Whatever the method, a preempted point runs again, with the same params.
+        requeue = state == RunState.PREEMPTED or (
+            self.method.requeues and (state == RunState.KILLED or is_disk_full(state, reason))
+        )
+        fixed = dict(trial.params)  # Optuna's own params, read before the trial ends
+        if not record_end(self.study, trial, Ended(result, requeued=requeue), lesson, self.retry):
             return (
                 RunState.CRASHED,
                 value,
                 "another agent declared this run lost (heartbeat timeout); its result was not recorded",
             )
         if requeue:
-            study.enqueue_trial({}, user_attrs=QueuedPoint(spec.params, requeue_of=trial.number).to_attrs())
+            queue_again(study, self.retry, trial.number, spec.params, fixed=fixed)
         return state, value, reason
-
-    @staticmethod
-    def _final_info(spec: TrialSpec, ended: TrialOutcome) -> tuple[dict[str, Any], Optional[str], Optional[str]]:
-        """(the run's final info: summary, config...; the reason its log gave, if unreadable; why its
-        summary may be incomplete). The runner's own summary wins over the log's."""
-        info: dict[str, Any] = {"summary": dict(ended.summary or {})}
-        log_reason, incomplete = ended.reason, None
-        run_file = runlog.find_run_file(spec.run_dir)
-        if run_file is None:
-            return info, log_reason, None
-        try:
-            wait = EXIT_WAIT_S if ended.log_complete else 0
-            read, complete = runlog.read_final_summary(spec.run_dir, wait_s=wait)
-            info = {**read, "summary": {**(read.get("summary") or {}), **info["summary"]}}
-            if ended.log_complete and not complete:
-                incomplete = (
-                    f"wandb had not finished writing {run_file.name} {EXIT_WAIT_S:g} s after "
-                    "the trial ended (no exit record): its summary may be incomplete"
-                )
-        except (runlog.RunReadError, OSError, ValueError) as exc:
-            log_reason = log_reason or f"unreadable run log: {exc}"
-        return info, log_reason, incomplete
 
     def _ended_extremes(self) -> list[Optional[list[float]]]:
         """[min, max] of the metric of every ended trial (what W&B's `worst` imputation draws on)."""
         trials = self.study.get_trials(deepcopy=False)
         ended = [Result.from_attrs(t.user_attrs) for t in trials if t.state.is_finished()]
         return [r.extremes if r else None for r in ended]
-
-    @staticmethod
-    def _metric_history(claim: Claim, spec: TrialSpec, metric: str) -> list[float]:
-        """The trial's finite logged values of the metric: what the stopper was fed, else its run's log."""
-        fed = frozen(claim.trial).intermediate_values
-        if fed:
-            return [fed[k] for k in sorted(fed)]
-        if runlog.find_run_file(spec.run_dir) is None:
-            return []
-        try:
-            rows = runlog.history_rows(spec.run_dir)
-        except (runlog.RunReadError, OSError, ValueError):
-            return []
-        return [float(r[metric]) for r in rows if finite(r.get(metric))]
 
 
 def _iso(when: Optional[datetime], recorded: Optional[str]) -> Optional[str]:

@@ -10,7 +10,7 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
 import numpy as np
@@ -29,6 +29,7 @@ from agent.backends.local.hyperband import MetricFeed
 from agent.backends.local.leases import Heartbeat, heartbeat_timeout
 from agent.backends.local.optuna_internals import trial_id_of
 from agent.backends.outcome import is_disk_full
+from agent.backends.stopping import INTERRUPTED, StopRequest, exit_code_for, is_agent_stop
 from agent.paths import DISK_FULL, DISK_FULL_EXIT, disk_full, disk_full_reason
 from agent.states import RunState
 
@@ -54,18 +55,34 @@ def _stop_on_full_disk(progress: ProgressSink) -> Iterator[list[bool]]:
         progress.note(_disk_full_stop(f"{DISK_FULL}: the sweep store could not write ({exc.strerror or exc})"))
 
 
+def _one_at_a_time(say: Callable[[str], None]) -> Callable[[str], None]:
+    """`say` for several threads (the loop and its heartbeat): one line at a time."""
+    lock = threading.Lock()
+
+    def said(text: str) -> None:
+        with lock:
+            say(text)
+
+    return said
+
+
 class AgentLoop:
     def __init__(
-        self, engine: Engine, runner: TrialRunner, progress: ProgressSink, settings: AgentSettings, env: dict[str, str]
+        self,
+        engine: Engine,
+        runner: TrialRunner,
+        progress: ProgressSink,
+        settings: AgentSettings,
+        env: dict[str, str],
+        stop: Optional[StopRequest] = None,
     ):
         self.engine, self.runner, self.progress, self.settings, self.env = engine, runner, progress, settings, env
         self.lease_s = heartbeat_timeout(settings.heartbeat_timeout)
-        self.interrupted = threading.Event()
-        self.sigints = 0
+        # Set by signal handlers: Ctrl-C here, the scheduler's signals by whoever started the agent.
+        self.stop = stop or StopRequest()
 
     def _on_sigint(self, *_: Any) -> None:
-        self.sigints += 1  # the first stops the trial gracefully, a second kills it now
-        self.interrupted.set()
+        self.stop.request(INTERRUPTED)  # the first stops the trial gracefully, a second kills it now
 
     def run(self) -> int:
         settings, progress = self.settings, self.progress
@@ -74,22 +91,24 @@ class AgentLoop:
         if not self.runner.in_process and threading.current_thread() is threading.main_thread():
             old = signal.signal(signal.SIGINT, self._on_sigint)
         ran, code, overheads = 0, 0, []
+        retry = self.engine.retry  # the store's blips: retried up to the lease, said in the agent's view
+        retry.budget_s, retry.say = self.lease_s, _one_at_a_time(progress.note)
         try:
             with (
                 progress,
                 _stop_on_full_disk(progress) as full,
-                Heartbeat(self.engine.storage, self.lease_s, self.engine.metric.get("name")) as heartbeat,
+                Heartbeat(self.engine.storage, self.lease_s, self.engine.metric.get("name"), retry) as heartbeat,
             ):
                 while settings.count is None or ran < settings.count:
-                    if self.interrupted.is_set():
-                        code = 130
+                    if self.stop.requested:
+                        code = exit_code_for(self.stop.reason)
                         break
                     t_claim = time.monotonic()
                     got = self.engine.claim(self.lease_s, link=not settings.no_sweep_id)
                     if isinstance(got, str):
                         if got.startswith("wait:"):
                             progress.note(got[5:].strip())
-                            self.interrupted.wait(min(5.0, self.lease_s / 4))
+                            self.stop.wait(min(5.0, self.lease_s / 4))
                             continue
                         progress.note(got)
                         break
@@ -101,8 +120,8 @@ class AgentLoop:
                     ran += 1
                     overheads.append(time.monotonic() - t_claim - ended.runtime_s)
                     progress.finished(spec, state, value, reason)
-                    if state == RunState.KILLED:
-                        code = 130
+                    if state in (RunState.KILLED, RunState.PREEMPTED):
+                        code = exit_code_for(reason)
                         break
                     if is_disk_full(state, reason):
                         progress.note(_disk_full_stop(reason))
@@ -143,27 +162,32 @@ class AgentLoop:
                 feed.row(source, row)
 
         def stop_reason() -> Optional[str]:
-            return "interrupted" if self.interrupted.is_set() else prune.get("why")
+            return self.stop.reason or prune.get("why")
 
         # A runner follows the run's rows only when asked: whenever the sweep names a metric, for the
         # live value (and the stopper, when there is one).
         control = TrialControl(
             on_row=on_row if self.engine.metric.get("name") else None,
             stop_reason=stop_reason,
-            kill_now=lambda: self.sigints > 1,
+            kill_now=self.stop.kill_now,
         )
         t0 = time.monotonic()
+        if self.stop.requested:  # it came while this trial was being claimed: its point goes straight back
+            return TrialOutcome(exit_code=None, runtime_s=0.0, stopped=self.stop.reason, log_complete=False)
         try:
             ended = self.runner(spec, self.engine.config, control)
         except KeyboardInterrupt:
-            self.interrupted.set()
-            return TrialOutcome(exit_code=None, runtime_s=time.monotonic() - t0, stopped="interrupted")
+            if not self.stop.requested:
+                self.stop.request(INTERRUPTED)
+            return TrialOutcome(exit_code=None, runtime_s=time.monotonic() - t0, stopped=self.stop.reason)
         except Exception as exc:  # a runner's own bug is that trial's failure, not the agent's
             if disk_full(exc):  # e.g. the run's param file could not be written
                 return TrialOutcome(DISK_FULL_EXIT, time.monotonic() - t0, reason=disk_full_reason(spec.run_dir))
             return TrialOutcome(exit_code=1, runtime_s=time.monotonic() - t0, reason=f"{type(exc).__name__}: {exc}")
-        if ended.stopped == "interrupted":
-            self.interrupted.set()
+        if ended.stopped == INTERRUPTED and self.stop.reason:
+            ended.stopped = self.stop.reason  # the runner knows it was stopped; the request says why
+        if is_agent_stop(ended.stopped) and not self.stop.requested:
+            self.stop.request(str(ended.stopped))
         elif prune.get("why") and not ended.stopped:
             ended.stopped = prune["why"]
         return ended

@@ -27,6 +27,8 @@ __all__ = [
     "INTERNALS",
     "JournalFileLock",
     "count_by_state",
+    "end_if_running",
+    "running_attrs",
     "frozen",
     "journal_backend_of",
     "pop_waiting_row",
@@ -51,6 +53,8 @@ INTERNALS: dict[str, str] = {
     "optuna.storages.JournalStorage._thread_lock": "replaying appended records must hold the storage's lock",
     "optuna.storages.JournalStorage._sync_with_backend": "replay now, so a refused write raises here, not later",
     "optuna.storages._rdb.models.TrialModel": "the trials table, for a count and a SKIP LOCKED pop in SQL",
+    "optuna.storages._rdb.models.TrialUserAttributeModel": "a reaper's result, written in the transaction "
+    "that ends the trial: Optuna refuses user attrs on a finished trial, and two transactions would race",
     "optuna.storages.journal._file.BaseJournalFileLock": "the lock type JournalFileBackend takes (not exported)",
     "optuna.study.Study._get_trials": "the trials a sampler fits on: a re-run must replace the trial it re-runs",
 }
@@ -140,6 +144,12 @@ def _trial_model() -> Any:
     return TrialModel
 
 
+def _user_attr_model() -> Any:
+    from optuna.storages._rdb.models import TrialUserAttributeModel
+
+    return TrialUserAttributeModel
+
+
 def count_by_state(rdb: RDBStorage, study_id: int, states: tuple[TrialState, ...]) -> dict[TrialState, int]:
     """How many of the study's trials are in each of `states`: one `count(*)` query, where every
     public read loads the trials themselves."""
@@ -177,3 +187,59 @@ def pop_waiting_row(rdb: RDBStorage, study_id: int) -> Optional[int]:
         row.state = TrialState.RUNNING
         row.datetime_start = datetime.now()
         return int(row.trial_id)
+
+
+def running_attrs(rdb: RDBStorage, study_id: int, keys: tuple[str, ...]) -> list[tuple[int, dict[str, Any]]]:
+    """(trial id, {key: value} of its user attrs among `keys`) of each running trial, in one query: a
+    reaper reads a few attrs of each, where Optuna's reads load every trial whole."""
+    import json
+
+    from sqlalchemy import and_, select
+
+    trial_model, attr_model = _trial_model(), _user_attr_model()
+    query = (
+        select(trial_model.trial_id, attr_model.key, attr_model.value_json)
+        .outerjoin(attr_model, and_(attr_model.trial_id == trial_model.trial_id, attr_model.key.in_(keys)))
+        .where(trial_model.study_id == study_id, trial_model.state == TrialState.RUNNING)
+    )
+    out: dict[int, dict[str, Any]] = {}
+    with rdb.engine.connect() as conn:
+        for trial_id, key, value in conn.execute(query).all():
+            attrs = out.setdefault(int(trial_id), {})
+            if key is not None:
+                attrs[key] = json.loads(value)
+    return list(out.items())
+
+
+def end_if_running(
+    rdb: RDBStorage,
+    trial_id: int,
+    state: TrialState,
+    attrs: dict[str, Any],
+    still: Callable[[dict[str, Any]], bool],
+) -> bool:
+    """A compare-and-set: end the trial in `state` with its user `attrs` set, in one transaction
+    that holds the trial's row, only if it is still running and `still(its user attrs)` holds then;
+    True if it was ended here. Optuna ends a trial and sets its attrs in separate transactions, and
+    refuses attrs on a finished trial, so a reaper and a finishing agent could each win half."""
+    import json
+
+    from sqlalchemy.orm import Session
+
+    trial_model, attr_model = _trial_model(), _user_attr_model()
+    with Session(rdb.engine) as session, session.begin():
+        row = session.query(trial_model).filter(trial_model.trial_id == trial_id).with_for_update().one_or_none()
+        if row is None or row.state != TrialState.RUNNING:
+            return False
+        stored = session.query(attr_model).filter(attr_model.trial_id == trial_id).all()
+        if not still({a.key: json.loads(a.value_json) for a in stored}):
+            return False  # the transaction ends without a change, and lets the row go
+        row.state = state
+        row.datetime_complete = datetime.now()
+        by_key = {a.key: a for a in stored}
+        for key, value in attrs.items():
+            if key in by_key:
+                by_key[key].value_json = json.dumps(value)
+            else:
+                session.add(attr_model(trial_id=trial_id, key=key, value_json=json.dumps(value)))
+    return True

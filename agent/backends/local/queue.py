@@ -11,7 +11,8 @@ point goes to exactly one agent without any lock of ours.
 from __future__ import annotations
 
 import random
-from typing import Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 import optuna
 from optuna.trial import TrialState
@@ -20,11 +21,13 @@ from agent.backends.local.optuna_internals import (
     count_by_state,
     pop_waiting_row,
     rdb_of,
+    running_attrs,
     storage_of,
     study_id_of,
     trial_handle,
     trial_id_of,
 )
+from agent.backends.local.schema import QueuedPoint
 
 _SPREAD = 16  # an agent that loses the race for the first waiting id tries the next ones at random
 _LIVE = (TrialState.WAITING, TrialState.RUNNING)
@@ -70,10 +73,39 @@ def pop_waiting(study: optuna.Study) -> Optional[optuna.Trial]:
                 continue  # another agent ran it meanwhile
 
 
-def running_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """The running trials, read past Optuna's cache, which would re-read every unfinished (waiting)
-    trial to answer: a reaper wants a few dozen rows, not the whole grid."""
+def running_leases(study: optuna.Study, keys: tuple[str, ...]) -> list[tuple[int, dict[str, Any]]]:
+    """(trial id, its user attrs among `keys`) of each running trial: what a reaper judges by, read in
+    one query on a database (Optuna would load every running trial whole)."""
     rdb = rdb_of(storage_of(study))
     if rdb is None:
-        return study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    return rdb.get_all_trials(study_id_of(study), deepcopy=False, states=(TrialState.RUNNING,))
+        return [
+            (trial_id_of(t), {k: t.user_attrs[k] for k in keys if k in t.user_attrs})
+            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        ]
+    return running_attrs(rdb, study_id_of(study), keys)
+
+
+def queue_again(
+    study: optuna.Study,
+    retry: Callable[[str, Callable[[], None]], None],
+    number: int,
+    params: dict[str, Any],
+    *,
+    fixed: Optional[dict[str, Any]] = None,
+) -> None:
+    """Queue the point of trial `number` again (`params` as the run gets them; `fixed`: Optuna's own
+    params, which a sampling method's `suggest` then returns as they were). Exactly once, even when
+    a retry follows a write that reached the store unseen (a connection dropped before the answer)."""
+    tries = 0
+
+    def once() -> None:
+        nonlocal tries
+        tries += 1
+        if tries > 1 and any(
+            (QueuedPoint.from_attrs(t.user_attrs) or QueuedPoint({})).requeue_of == number
+            for t in study.get_trials(deepcopy=False)
+        ):
+            return
+        study.enqueue_trial(fixed or {}, user_attrs=QueuedPoint(params, requeue_of=number).to_attrs())
+
+    retry("queue a point again", once)

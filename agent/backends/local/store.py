@@ -11,6 +11,11 @@ Layout (`$SWEEPKIT_HOME`, default `./.sweepkit/`):
 Claiming (and reaping dead agents' trials, `leases.py`) runs under one lock per sweep: a file lock
 for the journal, an advisory lock for PostgreSQL/MySQL, so two agents can never both requeue the
 same point or both take the last slot of `run_cap`.
+
+An agent holds a database connection only while it uses the store (`connections.py`). PostgreSQL's
+claim lock is a transaction-level advisory lock, held by an open transaction on its own connection:
+it works through PgBouncer in transaction mode too (a session lock would not), and it is gone with
+the connection if the agent dies.
 """
 
 from __future__ import annotations
@@ -27,10 +32,17 @@ import optuna
 from optuna.storages import JournalStorage, RDBStorage
 
 from agent.backends.base import BackendError
+from agent.backends.local.connections import engine_kwargs, release_when_idle
 from agent.backends.local.journal import SafeJournalFileBackend
 from agent.backends.local.optuna_internals import journal_backend_of, rdb_of, replay
+from agent.backends.local.retry import StoreRetry, StoreUnavailable, is_busy, is_transient
 from agent.errors import one_line
 from agent.paths import ID_ALPHABET, ID_LENGTH, BadId, home, inside
+
+# How long opening a database store waits for a server that answered "not now" (starting up, shutting
+# down); a full one ("too many clients") is waited for as long as it takes: an array's tasks starting
+# together wait for a slot rather than fail.
+OPEN_WAIT_S = 300.0
 
 
 def new_id() -> str:
@@ -48,11 +60,14 @@ def sweep_dir(sweep_id: str) -> Path:
 def open_storage(sweep_id: str, url: Optional[str] = None, *, create: bool = False) -> optuna.storages.BaseStorage:
     """The Optuna storage holding `sweep_id`; a one-line BackendError if it cannot be reached."""
     if url:
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
-        if url.startswith("postgresql"):
-            kwargs["connect_args"] = {"connect_timeout": 10}
+        retry = StoreRetry(OPEN_WAIT_S, where=f"the sweep store {mask_url(url)}")
         try:
-            return RDBStorage(url, engine_kwargs=kwargs)
+            open_it = lambda: RDBStorage(url, engine_kwargs=engine_kwargs(url))
+            rdb = retry("open", open_it, only=is_busy, wait_when_full=True)
+            release_when_idle(rdb.engine)
+            return rdb
+        except StoreUnavailable:
+            raise
         except Exception as exc:  # sqlalchemy/driver errors vary by backend
             raise BackendError(
                 f"cannot reach the sweep store {mask_url(url)}: {one_line(exc)}; "
@@ -149,9 +164,10 @@ def _database_lock(rdb: RDBStorage, sweep_id: str, wait: bool) -> Iterator[bool]
     if dialect not in ("postgresql", "mysql"):
         yield True  # SQLite: no cross-process lock (and Optuna's SQLite is unsafe for several agents)
         return
-    with rdb.engine.connect() as conn:
-        if dialect == "postgresql":
-            sql = "SELECT pg_advisory_lock(:k)" if wait else "SELECT pg_try_advisory_lock(:k)"
+    conn = rdb.engine.connect()
+    try:
+        if dialect == "postgresql":  # held by this open transaction, released when it ends
+            sql = "SELECT pg_advisory_xact_lock(:k)" if wait else "SELECT pg_try_advisory_xact_lock(:k)"
             got = conn.execute(text(sql), {"k": key}).scalar() is not False
         else:
             got = (
@@ -160,11 +176,24 @@ def _database_lock(rdb: RDBStorage, sweep_id: str, wait: bool) -> Iterator[bool]
                 ).scalar()
                 == 1
             )
+    except BaseException:
+        _close_quietly(conn)
+        raise
+    try:
+        yield got
+    finally:
         try:
-            yield got
-        finally:
-            if got and dialect == "postgresql":
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-            elif got:
+            if got and dialect == "mysql":
                 conn.execute(text("SELECT RELEASE_LOCK(:k)"), {"k": f"sweepkit:{sweep_id}"})
             conn.commit()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            # the connection died: the server ended its session, and the lock with it
+        finally:
+            _close_quietly(conn)
+
+
+def _close_quietly(conn: Any) -> None:
+    with contextlib.suppress(Exception):
+        conn.close()

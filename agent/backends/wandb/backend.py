@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -29,6 +30,7 @@ from agent.backends.base import (
     TrialSpec,
 )
 from agent.backends.outcome import outcome
+from agent.backends.stopping import StopRequest, exit_code_for, is_agent_stop
 from agent.backends.wandb.api import PER_PAGE, fetch_history, run_to_record, split_path, with_retry
 from agent.errors import one_line
 
@@ -238,14 +240,18 @@ class WandbBackend(Backend):
         return argv + [self._path(sweep_id)]
 
     def run_agent(
-        self, sweep_id: str, *, runner: TrialRunner, progress: ProgressSink, settings: Optional[AgentSettings] = None
+        self,
+        sweep_id: str,
+        *,
+        runner: TrialRunner,
+        progress: ProgressSink,
+        settings: Optional[AgentSettings] = None,
+        stop: Optional[StopRequest] = None,
     ) -> int:
         settings = settings or AgentSettings()
+        stop = stop or StopRequest()
         if not runner.in_process:  # a child per trial: that is `wandb agent` itself
-            try:
-                return subprocess.call(self.agent_argv(sweep_id, settings.count))
-            except KeyboardInterrupt:
-                return 130
+            return _wandb_agent(self.agent_argv(sweep_id, settings.count), stop)
         import wandb
 
         entity, project, sid = split_path(self._path(sweep_id))
@@ -273,14 +279,14 @@ class WandbBackend(Backend):
             run = wandb.run
             if ended.summary and run is not None and run.id == spec.run_id:  # a trial that left its run open
                 run.summary.update(ended.summary)
-            if ended.stopped == "interrupted":
+            if is_agent_stop(ended.stopped) or stop.requested:
                 raise KeyboardInterrupt
 
         with progress:
             try:
                 wandb.agent(sid, function=one, entity=entity, project=project, count=settings.count)
             except KeyboardInterrupt:
-                return 130
+                return exit_code_for(stop.reason)
         return 0
 
     # -- reports ----------------------------------------------------------------------------
@@ -306,3 +312,26 @@ class WandbBackend(Backend):
             metric=metric,
             compare=compare,
         )
+
+
+def _wandb_agent(argv: list[str], stop: StopRequest) -> int:
+    """`wandb agent` as a child: a stop of ours reaches it as the Ctrl-C it knows (it stops its run)."""
+    try:
+        proc = subprocess.Popen(argv)
+    except OSError as exc:
+        raise BackendError(f"cannot start {argv[0]}: {one_line(exc)}") from None
+    asked = 0
+    try:
+        while proc.poll() is None:
+            if stop.times > asked:
+                asked = stop.times
+                proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                continue
+    except KeyboardInterrupt:
+        proc.send_signal(signal.SIGINT)
+        proc.wait()
+        return exit_code_for(stop.reason)
+    return exit_code_for(stop.reason) if stop.requested else proc.returncode

@@ -14,10 +14,8 @@ script), `jobs.jsonl` (the job ids submitted, so `sweepkit status` finds them), 
 from __future__ import annotations
 
 import os
-import signal
 import stat
 import sys
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -58,13 +56,6 @@ def task_label(env: Optional[Mapping[str, str]] = None) -> Optional[str]:
     if env.get("SLURM_ARRAY_JOB_ID"):
         return f"slurm-{env['SLURM_ARRAY_JOB_ID']}_{env.get('SLURM_ARRAY_TASK_ID', '0')}"
     return f"slurm-{env['SLURM_JOB_ID']}" if env.get("SLURM_JOB_ID") else None
-
-
-def stop_gracefully_on_time_warning() -> None:
-    """USR1 (what the script asks SLURM to send before the time limit) stops the agent as Ctrl-C does:
-    the running trial ends cleanly and its point goes back to the sweep. Unhandled, USR1 kills."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGUSR1, lambda *_: os.kill(os.getpid(), signal.SIGINT))
 
 
 _SCOPES = (options.BACKEND, options.ENGINE, options.LAUNCH, options.SLURM)

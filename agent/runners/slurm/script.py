@@ -8,6 +8,7 @@ the task's own process: SLURM's signals reach it with no shell in between.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,11 +16,13 @@ from typing import Any, Optional
 
 from agent.paths import safe_name
 from agent.runners import options
+from agent.runners.signals import TIME_WARNING_ENV
 from agent.runners.slurm.request import SlurmRequest
 
-# USR1 comes this long before the time limit: the agent's graceful stop gives its trial the kill
-# delay (30 s by default) to finish its W&B run, then records how it ended.
+# USR1 comes this long before the time limit: the agent stops its trial (it gets up to the kill delay,
+# 30 s by default, to finish its W&B run), records it preempted and puts its point back.
 WARNING_LEAD_S = 120
+_USR1_AT = re.compile(r"(?:B:)?(?:USR1|SIGUSR1|10)@(\d+)", re.IGNORECASE)
 # Variables the tasks need as the submitting shell had them (never secrets: W&B's key comes from
 # ~/.netrc or the job's environment).
 CARRIED_ENV = (
@@ -84,6 +87,13 @@ def directives(script: ArrayScript) -> dict[str, Optional[str]]:
     return out
 
 
+def time_warning_s(script: ArrayScript) -> Optional[int]:
+    """How many seconds before the time limit USR1 comes, as the script's `--signal` asks (a user's
+    own `--slurm-opt signal=...` included); None when it asks for another signal."""
+    m = _USR1_AT.fullmatch(str(directives(script).get("signal") or ""))
+    return int(m[1]) if m else None
+
+
 def _directive(key: str, value: Optional[str]) -> str:
     if value is None:
         return f"#SBATCH --{key}"
@@ -94,7 +104,8 @@ def _directive(key: str, value: Optional[str]) -> str:
 def render(script: ArrayScript) -> str:
     """The sbatch file's text."""
     r = script.request
-    lead = warning_lead_s(r.time_s)
+    lead = time_warning_s(script)
+    env = {**script.env, **({TIME_WARNING_ENV: str(lead)} if lead is not None else {})}
     lines = [
         "#!/bin/bash",
         f"# {r.tasks} sweepkit agent(s) of sweep {script.sweep_id}, one per task of this SLURM job array.",
@@ -109,14 +120,14 @@ def render(script: ArrayScript) -> str:
         *(_directive(k, v) for k, v in directives(script).items()),
         "",
         "set -eu",
-        *(f"export {k}={shlex.quote(v)}" for k, v in script.env.items()),
+        *(f"export {k}={shlex.quote(v)}" for k, v in env.items()),
         'echo "sweepkit: task ${SLURM_ARRAY_TASK_ID:-0} of job ${SLURM_ARRAY_JOB_ID:-${SLURM_JOB_ID:-?}} '
         'on $(hostname), restart ${SLURM_RESTART_COUNT:-0}"',
         "# exec: the agent becomes the task's own process, so SLURM's signals reach it directly.",
-        "#  SIGTERM (scancel, preemption, the time limit) reaches the agent and its trial: both stop at once,",
-        "#    and the trial's point goes back to the sweep when its heartbeat lapses (--heartbeat-timeout).",
-        f"#  USR1, {lead} s before the time limit: the agent stops its trial gracefully, as on Ctrl-C, and",
-        "#    the point goes back to the sweep at once; the task then ends (exit 130).",
+        "#  SIGTERM (scancel, preemption, the time limit)"
+        + (f", or USR1 {lead} s before the time limit:" if lead is not None else ":"),
+        "#    the agent stops its trial, records it preempted, puts its point back in the sweep at once",
+        "#    and exits (143); with --requeue, a task SLURM starts again goes on with the sweep.",
         "exec " + shlex.join(script.command),
         "",
     ]

@@ -1,6 +1,7 @@
 """random: each trial draws its params with W&B's distributions (`sample_random`), from a generator
-seeded by (sweep id, trial number), so a sweep's draws are reproducible whatever the agents. A re-run
-(queued by `sweepkit rerun`; `ask` takes waiting trials first) runs its point as queued."""
+seeded by (sweep id, trial number), so a sweep's draws are reproducible whatever the agents. A
+point queued again (a re-run queued by `sweepkit rerun`, or a preempted run's point; `ask` takes
+waiting trials first) runs its point as queued, not a new draw."""
 
 from __future__ import annotations
 

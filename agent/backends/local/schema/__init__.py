@@ -10,6 +10,8 @@ Store formats (`sk_format` on the study; absent = 1):
    point), `sk_run` (the claim), `sk_heartbeat`, `sk_result` + `sk_requeued` (how it ended).
 2. `sk_format` itself, and `sk_live` (a running trial's last logged values, written with its
    heartbeat). A format-1 reader ignores `sk_live`, so format 2 adds and breaks nothing.
+   `sk_run.at` (when the trial was claimed) came later in format 2: a reaper reads a running
+   trial's lease from its attrs alone; a claim without it is judged by the trial's start.
 3. The sweep's life after it is made. On the study: `sk_config_history` (the configs an extension
    replaced, each with when and what changed) and `sk_state` (the state a person set: `SweepControl`).
    Per trial: `sk_rerun_of` beside `sk_params` (a point queued again by `sweepkit rerun`; the re-run

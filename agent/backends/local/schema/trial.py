@@ -91,19 +91,21 @@ class RunClaim:
     host: Optional[str] = None
     pid: Optional[int] = None
     linked: bool = True  # the run was told WANDB_SWEEP_ID
+    at: Optional[float] = None  # when it was claimed (unix time): its lease runs from here until a beat
 
     def to_attrs(self) -> dict[str, Any]:
-        return {
-            RUN_KEY: {
-                "params": self.params,
-                "run_id": self.run_id,
-                "lease_s": self.lease_s,
-                "linked": self.linked,
-                "run_dir": self.run_dir,
-                "host": self.host,
-                "pid": self.pid,
-            }
+        run: dict[str, Any] = {
+            "params": self.params,
+            "run_id": self.run_id,
+            "lease_s": self.lease_s,
+            "linked": self.linked,
+            "run_dir": self.run_dir,
+            "host": self.host,
+            "pid": self.pid,
         }
+        if self.at is not None:
+            run["at"] = self.at
+        return {RUN_KEY: run}
 
     @classmethod
     def from_attrs(cls, attrs: Mapping[str, Any]) -> Optional[RunClaim]:
@@ -119,6 +121,7 @@ class RunClaim:
             host=as_str(run.get("host")),
             pid=as_int(run.get("pid")),
             linked=run.get("linked", True) is not False,
+            at=as_float(run.get("at")),
         )
 
 

@@ -1,0 +1,84 @@
+"""Why an agent stops before its sweep is done, declared once, and the request that carries it.
+
+Two kinds of stop, each with its own run state:
+
+- a person (Ctrl-C): the running trial is `killed` ("interrupted"), the agent exits 130;
+- the system (SLURM's SIGTERM on `scancel`, preemption or the time limit, its warning signal before
+  the time limit; Kubernetes deleting a pod): the trial is `preempted` with the reason
+  ("preempted: SIGTERM from the scheduler (job 123_4)"), its point goes back to the sweep at once
+  (the same params again, whatever the search method), and the agent exits 143. A preempted run
+  counts toward no failure guard and no run_cap, and teaches the sampler nothing.
+
+A `StopRequest` is set from signal handlers, so it only ever sets plain attributes (never a lock
+that the interrupted code may hold) and is waited on by polling.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+from agent.states import RunState
+
+INTERRUPTED = "interrupted"
+PREEMPTED = RunState.PREEMPTED.value  # a preemption's reason starts with the state it gives the run
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+PREEMPTED_EXIT = 143  # 128 + SIGTERM: "terminated", as the trial itself exits after SIGTERM
+# SLURM sends SIGKILL KillWait (30 s by default) after SIGTERM: a preempted trial gets this long to
+# end before its agent kills it, so the agent still has time to record the run and requeue its point.
+PREEMPT_GRACE_S = 15.0
+_POLL_S = 0.05
+
+
+def preempted(why: str) -> str:
+    """The stop reason of a preemption: 'preempted: <why>'."""
+    return f"{PREEMPTED}: {why}"
+
+
+def is_preemption(reason: Optional[str]) -> bool:
+    return bool(reason) and (reason == PREEMPTED or str(reason).startswith(f"{PREEMPTED}:"))
+
+
+def is_agent_stop(reason: Optional[str]) -> bool:
+    """A stop of the whole agent (a person's or the system's), as opposed to a pruned trial."""
+    return reason == INTERRUPTED or is_preemption(reason)
+
+
+def exit_code_for(reason: Optional[str]) -> int:
+    return PREEMPTED_EXIT if is_preemption(reason) else INTERRUPTED_EXIT
+
+
+class StopRequest:
+    """A stop asked of a whole agent: the first reason wins; each request counts (a second Ctrl-C
+    kills the trial at once). Safe to call from a signal handler."""
+
+    def __init__(self) -> None:
+        self.reason: Optional[str] = None
+        self.times = 0
+        self.at: Optional[float] = None  # time.monotonic() of the first request
+
+    def request(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason, self.at = reason, time.monotonic()
+        self.times += 1
+
+    @property
+    def requested(self) -> bool:
+        return self.reason is not None
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to `timeout` seconds, waking as soon as a stop is requested; True if one was."""
+        deadline = time.monotonic() + timeout
+        while self.reason is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(_POLL_S, left))
+        return True
+
+    def kill_now(self) -> bool:
+        """Whether a trial that was asked to stop must be killed now: a second request, or a
+        preemption whose grace is over (the scheduler's SIGKILL is coming)."""
+        if self.times > 1:
+            return True
+        return is_preemption(self.reason) and self.at is not None and time.monotonic() - self.at > PREEMPT_GRACE_S
