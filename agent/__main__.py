@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from agent.states import RunState
 from agent.trial.argv import parse_argv
 from agent.trial.config import ConfigError, build_config
 from agent.trial.reference import help_text
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sweepkit: bad trial config: {exc}", file=sys.stderr)
         _record_bad_config(str(exc))
         return 2
-    if result.status != "finished":
+    if result.status != RunState.FINISHED:
         print(f"sweepkit: trial {result.status}: {result.reason}", file=sys.stderr)
     return result.exit_code
 
@@ -34,7 +35,6 @@ def _record_bad_config(reason: str) -> None:
     """Under our local agent the run dir is known even when the config is not: leave the reason there."""
     run_dir = os.environ.get("SWEEPKIT_RUN_DIR")
     if run_dir:
-        from agent.states import RunState
         from agent.trial.result import TrialResult
 
         TrialResult(status=RunState.FAILED, reason=f"bad config: {reason}").write(run_dir)

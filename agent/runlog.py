@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
+from agent.states import RunState
+
 
 class RunReadError(RuntimeError):
     """A run directory that wandb's reader cannot read."""
@@ -75,7 +77,11 @@ def read_summary(path: str | os.PathLike, timeout: float = 60) -> dict:
 
 def has_exit(info: dict) -> bool:
     """Whether `read_summary`'s answer comes from a log that holds its exit record."""
-    return info.get("exit_code") is not None or info.get("state") in ("finished", "failed", "crashed")
+    return info.get("exit_code") is not None or info.get("state") in (
+        RunState.FINISHED,
+        RunState.FAILED,
+        RunState.CRASHED,
+    )
 
 
 def read_final_summary(path: str | os.PathLike, *, wait_s: float = 30.0, read=None) -> tuple[dict, bool]:

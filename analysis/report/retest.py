@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from agent.states import RunState
 from analysis.report.data import ReportData, ReportError, Scale
 from analysis.stats.retest import RetestResult, RetestRow, analyze_retest
 
@@ -85,7 +86,7 @@ def attach_retest(
     if data.metric not in runs:
         raise ReportError(f"re-test {retest_id} has no run that logged {data.metric} yet; run its agent first")
     runs[data.metric] = pd.to_numeric(runs[data.metric], errors="coerce")
-    done = runs[(runs["state"].astype(str) == "finished") & np.isfinite(runs[data.metric].to_numpy(dtype=float))]
+    done = runs[(runs["state"].astype(str) == RunState.FINISHED) & np.isfinite(runs[data.metric].to_numpy(dtype=float))]
     res = analyze_retest(
         data.usable,
         done,
@@ -97,7 +98,7 @@ def attach_retest(
         bounds=data.bounds,
     )
     res.takeaway = takeaway(res, data.scale, maximize=data.maximize)
-    if (runs["state"].astype(str) == "running").any():
+    if (runs["state"].astype(str) == RunState.RUNNING).any():
         res.messages.append("Some re-test runs are still running; rerun the report when the re-test finishes.")
     data.retest = res
     data.takeaways["retest"] = res.takeaway

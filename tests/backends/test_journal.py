@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import optuna
 import pytest
@@ -18,7 +19,7 @@ from agent.backends.base import FINISHED
 from agent.backends.local import LocalBackend, journal
 from agent.backends.local.store import sweep_dir
 from agent.paths import write_atomic
-from tests.helpers import REPO, env_for, run_in_process, sk, status
+from tests.helpers import REPO, env_for, run_in_process, sk, status, wait_until
 
 GRID = {"method": "grid", "metric": {"name": "m"}, "parameters": {"x": {"values": [1, 2, 3, 4]}}}
 
@@ -165,9 +166,16 @@ def test_a_result_written_after_another_agent_reaped_the_run_is_refused_once_and
     sid = b.create_sweep(GRID)
     mine, other = LocalBackend().engine(sid), LocalBackend().engine(sid)
     got = mine.claim(lease_s=0.2)
-    import time
+    from agent.backends.local.leases import is_stale, reap_stale
+    from agent.backends.local.store import claim_lock
 
-    time.sleep(0.4)  # our heartbeat lapsed: the other agent reaps the run and requeues its point
+    def lapsed() -> bool:
+        (t,) = [t for t in other.study.get_trials(deepcopy=False) if t.number == got.trial.number]
+        return is_stale(t, time.time())
+
+    wait_until(lapsed, timeout=30, what="our lease to lapse")
+    with claim_lock(other.storage, sid):  # the other agent's look for lost runs: it reaps ours
+        assert reap_stale(other.study, requeue=True) == [got.trial.number]
     assert isinstance(other.claim(lease_s=60), type(got))
     spec = TrialSpec(sid, got.run.run_id, got.run.params, got.run.run_dir, got.trial.number)
     state, _, reason = mine.finish(got, spec, TrialOutcome(0, 0.1, summary={"m": 1.0}))
