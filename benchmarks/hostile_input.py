@@ -87,34 +87,50 @@ runpy.run_module("agent.cli", run_name="__main__", alter_sys=True)
 
 
 def run(
-    argv: list[str], *, src: Path, env: dict[str, str], timeout: float, mem_cap: int, watch: Path | None = None
+    argv: list[str],
+    *,
+    src: Path,
+    env: dict[str, str],
+    timeout: float,
+    mem_cap: int,
+    watch: Path | None = None,
+    signal_when: tuple[Callable[[], object], int] | None = None,
+    code: str | None = None,
 ) -> dict:
-    """One child: exit code (or 'timeout'), wall seconds, peak RSS in MB, its last stderr line, and
-    how many files under `watch` it opened."""
+    """One child: exit code (or 'timeout'), wall seconds, peak RSS in MB, its last stderr line, how
+    many files under `watch` it opened, and its whole stdout and stderr. `signal_when` (ready, sig):
+    sends sig to the child once ready() is true (polled every 50 ms while it runs). `code`: run
+    `python -c code ARGV` in place of the CLI."""
 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (mem_cap, mem_cap))
 
-    with tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        cli = ["-c", WATCHED_CLI, str(watch.resolve())] if watch else ["-m", "agent.cli"]
+        cli = ["-c", WATCHED_CLI, str(watch.resolve())] if watch else ["-c", code] if code else ["-m", "agent.cli"]
         proc = subprocess.Popen(
             [sys.executable, *cli, *argv],
             cwd=src,
             env=env,
-            stdout=subprocess.DEVNULL,
+            stdout=out,
             stderr=err,
             preexec_fn=limit,
         )
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
+        ended = threading.Event()
+        if signal_when:
+            threading.Thread(target=send_when, args=(proc.pid, ended, *signal_when), daemon=True).start()
         _, status, usage = os.wait4(proc.pid, 0)
+        ended.set()
         secs = time.perf_counter() - start
         timed_out = not timer.is_alive()
         timer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
         err.seek(0)
-        lines = [ln for ln in err.read().decode(errors="replace").splitlines() if ln.strip()]
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+        lines = [ln for ln in stderr.splitlines() if ln.strip()]
     opened = [ln for ln in lines if ln.startswith("opened ")]
     lines = [ln for ln in lines if not ln.startswith("opened ")]
     return {
@@ -123,7 +139,17 @@ def run(
         "s": secs,
         "rss_mb": usage.ru_maxrss / 1024,
         "last": (lines[-1] if lines else "")[:150],
+        "out": stdout,
+        "err": stderr,
     }
+
+
+def send_when(pid: int, ended: threading.Event, ready: Callable[[], object], sig: int) -> None:
+    """os.kill, not Popen.send_signal or poll: those may reap the child before os.wait4 reads its usage."""
+    while not ended.wait(0.05):
+        if ready():
+            os.kill(pid, sig)
+            return
 
 
 YAML_CASES: dict[str, tuple[Callable[[], str], dict[str, str], tuple[str, ...]]] = {
