@@ -26,6 +26,7 @@ from optuna.trial import TrialState
 from agent import runlog
 from agent.backends.base import BackendError, PriorRun, RunRecord, SweepInfo, SweepState, TrialOutcome, TrialSpec
 from agent.backends.local import creation
+from agent.backends.local.control import claim_answer
 from agent.backends.local.ending import final_info, metric_history, record_end
 from agent.backends.local.hyperband import WandbHyperbandPruner, stopper
 from agent.backends.local.leases import heartbeat_timeout, is_stale, reap_stale
@@ -109,6 +110,10 @@ class Engine:
     ) -> str:
         """A new sweep, shown only once complete (`creation.py`), seeded with `prior` runs; its id."""
         return creation.create(config, storage_url, project, prior, skip_done)
+
+    @property
+    def paused(self) -> bool:
+        return self.meta.control.state == SweepState.PAUSED
 
     @property
     def prunes(self) -> bool:
@@ -235,9 +240,9 @@ class Engine:
         return got
 
     def _claim(self, lease_s: float, link: bool) -> Claim | str:
-        control = self.meta.control
-        if control.state != SweepState.RUNNING:
-            return f"the sweep is {control.state}" + (f": {control.why}" if control.why else "")
+        said = claim_answer(self.meta.control)  # paused: wait; stopped, cancelled: leave
+        if said:
+            return said
         method = self.method
         if time.monotonic() >= self._next_reap:
             with claim_lock(self.storage, self.sweep_id, wait=False) as mine:
