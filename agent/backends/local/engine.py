@@ -224,7 +224,9 @@ class Engine:
         both requeue a point), counting against run_cap, and a method's sampling (the next agent then
         sees this one's trial). A method that pops queued trials takes them without it. The sweep's
         record is read again every RELOAD_EVERY_S and before an agent is told to wait or stop, so an
-        extension (a new config) or a state a person set reaches every running agent. A store that
+        extension (a new config) or a state a person set reaches every running agent; the first claim
+        after a trial always reads it (one small read per trial), so no trial starts after a pause or
+        a stop was recorded. A store that
         does not answer is retried up to the lease (a claim cut short meanwhile is reaped, its point
         queued again); one that is full is waited for."""
         return self.retry("claim", lambda: self._fresh_claim(lease_s, link), budget_s=lease_s, wait_when_full=True)
@@ -333,6 +335,7 @@ class Engine:
             self.method.requeues and (state == RunState.KILLED or is_disk_full(state, reason))
         )
         fixed = dict(trial.params)  # Optuna's own params, read before the trial ends
+        self._reloaded_at = float("-inf")  # the next claim reads the record: a pause or stop made meanwhile holds
         if not record_end(self.study, trial, Ended(result, requeued=requeue), lesson, self.retry):
             return (
                 RunState.CRASHED,
