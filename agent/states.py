@@ -56,6 +56,29 @@ class SweepState(StrEnum):
         """A state only a person's command sets: a store that records one needs format 4."""
         return self in (SweepState.PAUSED, SweepState.STOPPED, SweepState.CANCELLED)
 
+    @property
+    def ended(self) -> bool:
+        """It hands out no more runs until a person opens it again."""
+        return self in (SweepState.FINISHED, SweepState.STOPPED, SweepState.CANCELLED)
+
+
+def sweep_ended(state: object) -> bool:
+    """A sweep in this state (ours, or a backend's word for one) hands out no more runs: finished, or
+    stopped or cancelled by a person."""
+    try:
+        return SweepState(str(state).lower()).ended
+    except ValueError:
+        return False
+
+
+def person_set_state(state: object) -> str:
+    """The sweep's state when a person set it (paused, stopped, cancelled), for a report to say; else ""."""
+    try:
+        s = SweepState(str(state).lower())
+    except ValueError:
+        return ""
+    return s.value if s.set_by_a_person else ""
+
 
 def parse_state(text: str) -> RunState:
     """A stored state; ValueError naming the known ones for anything else."""

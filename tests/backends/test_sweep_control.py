@@ -228,6 +228,8 @@ def test_a_change_the_sweep_state_does_not_allow_is_one_line_exit_2(home):
     code, out = sweep("--stop", sid)
     assert code == 0 and out.startswith(f"local sweep {sid} is stopped: 0 running run(s) finish")
     assert sweep("--stop", sid) == (2, f"sweepkit: error: sweep {sid} is stopped already")
+    shown = runner.invoke(cli, ["status", sid]).output
+    assert "(local, grid, stopped)" in shown and "the sweep is stopped: no new run starts, its agents exit" in shown
     assert sweep("--cancel", sid)[0] == 0  # a stopping sweep may still be cancelled
     assert sweep("--resume", sid)[0] == 0
     assert run_in_process(b, sid, lambda spec: {}) == 0  # the grid is done
