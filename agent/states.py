@@ -62,6 +62,9 @@ class SweepState(StrEnum):
         return self in (SweepState.FINISHED, SweepState.STOPPED, SweepState.CANCELLED)
 
 
+PAUSED_NOTE = f"the sweep is {SweepState.PAUSED.value}: waiting"  # what a paused agent says, once
+
+
 def sweep_ended(state: object) -> bool:
     """A sweep in this state (ours, or a backend's word for one) hands out no more runs: finished, or
     stopped or cancelled by a person."""

@@ -122,6 +122,7 @@ def test_paused_workers_take_no_new_trial_and_finish_the_grid_after_resume(tmp_p
     assert "waiting agents take runs again" in _set(tmp_path, "resume", sid, env)
     out, err = launcher.communicate(timeout=240)
     assert launcher.returncode == 0, out + err
+    assert out.count(PAUSED_NOTE) == 1, out  # the launcher says it once, for both workers
     assert _events(tmp_path, "start") == [1, 2, 3, 4, 5, 6] == _events(tmp_path, "end")  # each point once
     st = status(tmp_path, sid, env=env)
     assert _finished_once(st) == [1, 2, 3, 4, 5, 6] and st["sweep"]["state"] == "finished"
@@ -292,3 +293,21 @@ def test_cancel_and_resume_through_postgresql(tmp_path):
     assert res.returncode == 0, res.stderr
     st = status(tmp_path, sid, "--storage", url, env=env)
     assert _finished_once(st) == [1, 2, 3, 4, 5, 6] and st["sweep"]["state"] == "finished"
+
+
+def test_a_paused_sweep_whose_last_run_ended_meanwhile_is_resumed_and_its_agents_leave(home):
+    from agent.backends.base import TrialOutcome, TrialSpec
+
+    b = LocalBackend()
+    sid = _grid(b, 1)
+    engine = LocalBackend().engine(sid)
+    got = engine.claim(lease_s=60)
+    assert not isinstance(got, str)
+    b.set_sweep_state(sid, SweepState.PAUSED)  # its one run goes on
+    spec = TrialSpec(sid, got.run.run_id, got.run.params, got.run.run_dir, got.trial.number)
+    engine.finish(got, spec, TrialOutcome(0, 0.1))
+    said = b.set_sweep_state(sid, SweepState.RUNNING)  # waiting agents must not wait forever
+    assert said == "grid exhausted: every point has run, so waiting agents leave (exit 0)"
+    assert b.sweep(sid).state == SweepState.FINISHED
+    with pytest.raises(BackendError, match=f"cannot stop sweep {sid}: it is finished"):
+        b.set_sweep_state(sid, SweepState.STOPPED)

@@ -35,6 +35,7 @@ from agent.backends.local.queue import live_counts
 from agent.backends.local.schema import CONTROL_FORMAT, FORMAT_KEY, MADE_FORMAT, SweepControl
 from agent.backends.local.store import batched_writes, claim_lock
 from agent.backends.stopping import StopRequest, cancelled
+from agent.states import PAUSED_NOTE
 
 if TYPE_CHECKING:
     from agent.backends.local.engine import Engine
@@ -49,7 +50,7 @@ def claim_answer(control: SweepControl) -> Optional[str]:
     if control.state == SweepState.RUNNING:
         return None
     if control.state == SweepState.PAUSED:
-        return f"{WAIT} the sweep is paused: waiting"
+        return f"{WAIT} {PAUSED_NOTE}"
     return f"the sweep is {control.state.value}" + (f": {control.why}" if control.why else "")
 
 
@@ -64,7 +65,8 @@ def _refusal(engine: Engine, state: SweepState, now: SweepState, running: int) -
         return f"sweep {sid} is {now.value} already"
     ended = engine.stop_reason()
     if state == SweepState.RUNNING:
-        if ended and not ended.startswith(WAIT):
+        # a paused sweep is resumed whatever is left: its waiting agents then see it is done, and leave
+        if ended and not ended.startswith(WAIT) and now != SweepState.PAUSED:
             return (
                 f"cannot resume sweep {sid}: {ended}, so it has nothing left to run; give it more with "
                 f"`sweepkit sweep FILE --extend {sid}` or `sweepkit rerun {sid}`"
@@ -99,12 +101,15 @@ def set_state(engine: Engine, state: SweepState, why: Optional[str] = None) -> s
         refused = _refusal(engine, state, now, running)
         if refused:
             raise BackendError(refused)
+        left = engine.stop_reason()
         fmt = max(engine.meta.format, CONTROL_FORMAT if state.set_by_a_person else MADE_FORMAT)
         attrs = {FORMAT_KEY: fmt, **SweepControl(state, _now(), why).to_attrs()}
         with batched_writes(engine.storage):  # one journal append
             for key, value in attrs.items():
                 engine.study.set_user_attr(key, value)
         engine.reload()
+    if state == SweepState.RUNNING and left and not left.startswith(WAIT):
+        return f"{left}, so waiting agents leave (exit 0)"
     return _what_agents_do(sid, state, now, running)
 
 
