@@ -23,7 +23,7 @@ from agent.cli.warmstart import gather
     "--backend",
     type=click.Choice(["local", "wandb"]),
     default=None,
-    help="Default: local; with --extend, the backend of that sweep.",
+    help="Default: local; with --extend or a state flag, the backend of that sweep.",
 )
 @click.option(
     "--extend",
