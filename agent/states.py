@@ -37,6 +37,52 @@ class RunState(StrEnum):
 TERMINAL_STATES = frozenset(s for s in RunState if s.terminal)
 
 
+class SweepState(StrEnum):
+    """How a sweep stands (a run's state is `RunState`).
+
+    FINISHED is worked out from the runs (the grid exhausted, run_cap or the target reached), never
+    stored. PAUSED, STOPPED and CANCELLED are states a person sets (`sweepkit sweep --pause|--stop|
+    --cancel`), and RUNNING the one that `--resume`, a rerun or an extension sets; an agent's claim
+    obeys them (`agent/backends/local/control.py`)."""
+
+    RUNNING = "running"  # it may still hand out runs
+    FINISHED = "finished"  # it hands out no more: exhausted, capped, its target reached, or stopped on W&B
+    PAUSED = "paused"  # agents take no new run and wait; running runs go on
+    STOPPED = "stopped"  # agents take no new run and leave once their running run ends
+    CANCELLED = "cancelled"  # running runs are killed now; agents leave
+
+    @property
+    def set_by_a_person(self) -> bool:
+        """A state only a person's command sets: a store that records one needs format 4."""
+        return self in (SweepState.PAUSED, SweepState.STOPPED, SweepState.CANCELLED)
+
+    @property
+    def ended(self) -> bool:
+        """It hands out no more runs until a person opens it again."""
+        return self in (SweepState.FINISHED, SweepState.STOPPED, SweepState.CANCELLED)
+
+
+PAUSED_NOTE = f"the sweep is {SweepState.PAUSED.value}: waiting"  # what a paused agent says, once
+
+
+def sweep_ended(state: object) -> bool:
+    """A sweep in this state (ours, or a backend's word for one) hands out no more runs: finished, or
+    stopped or cancelled by a person."""
+    try:
+        return SweepState(str(state).lower()).ended
+    except ValueError:
+        return False
+
+
+def person_set_state(state: object) -> str:
+    """The sweep's state when a person set it (paused, stopped, cancelled), for a report to say; else ""."""
+    try:
+        s = SweepState(str(state).lower())
+    except ValueError:
+        return ""
+    return s.value if s.set_by_a_person else ""
+
+
 def parse_state(text: str) -> RunState:
     """A stored state; ValueError naming the known ones for anything else."""
     try:

@@ -14,11 +14,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from typing import Any, Optional, Protocol
 
 from agent.backends.stopping import StopRequest
-from agent.states import TERMINAL_STATES, RunState
+from agent.states import TERMINAL_STATES, RunState, SweepState
 
 # The run states by name, for callers outside the backends that test for one; the backends
 # themselves write `RunState.X`.
@@ -31,18 +30,6 @@ RUNNING, FINISHED, FAILED, CRASHED, KILLED, PRUNED, PREEMPTED = (
     RunState.PRUNED,
     RunState.PREEMPTED,
 )
-
-
-class SweepState(StrEnum):
-    """How a sweep stands (a run's state is `RunState`).
-
-    FINISHED is worked out from the runs (the grid exhausted, run_cap or the target reached), never
-    stored. The local store records the state a person set (`schema.SweepControl`): RUNNING is the
-    only one so far, written when `rerun` or `sweep --extend` opens a sweep again; pausing,
-    stopping and cancelling join here as members a person sets, and an agent's claim obeys them."""
-
-    RUNNING = "running"  # it may still hand out runs
-    FINISHED = "finished"  # it hands out no more: exhausted, capped, its target reached, or ended on W&B
 
 
 class BackendError(RuntimeError):
@@ -268,6 +255,12 @@ class Backend(abc.ABC):
     def extend_sweep(self, sweep_id: str, config: dict) -> Extended:
         """Make `config` (valid, and an extension of the sweep's config) the sweep's config."""
         raise BackendError(f"{self.name} sweeps cannot be extended")
+
+    def set_sweep_state(self, sweep_id: str, state: SweepState, why: Optional[str] = None) -> str:
+        """Pause (PAUSED), resume (RUNNING), stop (STOPPED) or cancel (CANCELLED) the sweep, as a person
+        asks with `sweepkit sweep --pause|--resume|--stop|--cancel`; what its agents will do, in words.
+        BackendError (one line) when that makes no sense now (resuming a sweep with nothing left...)."""
+        raise BackendError(f"{self.name} sweeps cannot be paused, resumed, stopped or cancelled")
 
     @abc.abstractmethod
     def sweep(self, sweep_id: str) -> SweepInfo:

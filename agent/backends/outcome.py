@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
-from agent.backends.stopping import INTERRUPTED, is_preemption
+from agent.backends.stopping import INTERRUPTED, is_cancel, is_preemption
 from agent.paths import DISK_FULL, DISK_FULL_EXIT
 from agent.states import RunState
 from agent.sweep_config.metric import missing_reason
@@ -35,6 +35,10 @@ def outcome(
         stopped = None  # it finished by itself before the stop reached it: nothing to run again
     if stopped == INTERRUPTED:
         return RunState.KILLED, value, INTERRUPTED
+    if is_cancel(stopped):
+        if exit_code != 0:
+            return RunState.KILLED, value, stopped
+        stopped = None  # it finished by itself before the cancel reached it
     if stopped:
         return RunState.PRUNED, value, stopped
     if exit_code == 0:

@@ -7,7 +7,10 @@ Two kinds of stop, each with its own run state:
   the time limit; Kubernetes deleting a pod): the trial is `preempted` with the reason
   ("preempted: SIGTERM from the scheduler (job 123_4)"), its point goes back to the sweep at once
   (the same params again, whatever the search method), and the agent exits 143. A preempted run
-  counts toward no failure guard and no run_cap, and teaches the sampler nothing.
+  counts toward no failure guard and no run_cap, and teaches the sampler nothing;
+- a person's `sweepkit sweep --cancel` (seen by every agent of the sweep within seconds): the running
+  trial is stopped the way Ctrl-C stops it and is `killed` ("cancelled: ..."), a grid point goes
+  back to the sweep (a later `--resume` runs it), and the agent exits 0: it did what the sweep said.
 
 A `StopRequest` is set from signal handlers, so it only ever sets plain attributes (never a lock
 that the interrupted code may hold) and is waited on by polling.
@@ -18,10 +21,11 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-from agent.states import RunState
+from agent.states import RunState, SweepState
 
 INTERRUPTED = "interrupted"
 PREEMPTED = RunState.PREEMPTED.value  # a preemption's reason starts with the state it gives the run
+CANCELLED = SweepState.CANCELLED.value  # a cancel's reason starts with the sweep state that caused it
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 PREEMPTED_EXIT = 143  # 128 + SIGTERM: "terminated", as the trial itself exits after SIGTERM
 # SLURM sends SIGKILL KillWait (30 s by default) after SIGTERM: a preempted trial gets this long to
@@ -39,12 +43,23 @@ def is_preemption(reason: Optional[str]) -> bool:
     return bool(reason) and (reason == PREEMPTED or str(reason).startswith(f"{PREEMPTED}:"))
 
 
+def cancelled(why: Optional[str]) -> str:
+    """The stop reason of a cancelled sweep's trial: 'cancelled: <why>'."""
+    return f"{CANCELLED}: {why or 'the sweep was cancelled'}"
+
+
+def is_cancel(reason: Optional[str]) -> bool:
+    return bool(reason) and (reason == CANCELLED or str(reason).startswith(f"{CANCELLED}:"))
+
+
 def is_agent_stop(reason: Optional[str]) -> bool:
     """A stop of the whole agent (a person's or the system's), as opposed to a pruned trial."""
-    return reason == INTERRUPTED or is_preemption(reason)
+    return reason == INTERRUPTED or is_preemption(reason) or is_cancel(reason)
 
 
 def exit_code_for(reason: Optional[str]) -> int:
+    if is_cancel(reason):
+        return 0  # the sweep said so: the agent is done, and a launcher must not start it again
     return PREEMPTED_EXIT if is_preemption(reason) else INTERRUPTED_EXIT
 
 

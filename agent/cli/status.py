@@ -20,7 +20,7 @@ from agent.cli.session import Session, backend_option, pass_session, storage_opt
 from agent.paths import report_dir, run_page
 from agent.redact import config_secrets, env_secrets, redact_mapping, redact_text
 from agent.runners import slurm
-from agent.states import RunState, count_states, describe_counts
+from agent.states import RunState, SweepState, count_states, describe_counts, person_set_state, sweep_ended
 from agent.sweep_config import dotted, swept_values
 from agent.sweep_config.metric import NO_WANDB_RUN, best, finite, missing_reason
 
@@ -74,6 +74,14 @@ def missing_metric_line(info: SweepInfo, runs: list[RunRecord]) -> Optional[str]
     return f"{len(lacking)} finished run(s) have no {name}: {why}"
 
 
+# What a sweep's agents do in each state a person sets, and how to change it.
+_STATE_LINES = {
+    SweepState.PAUSED: "its agents take no new run and wait; `sweepkit sweep --resume {id}` lets them go on",
+    SweepState.STOPPED: "no new run starts, its agents exit; `sweepkit sweep --resume {id}` opens it again",
+    SweepState.CANCELLED: "its runs were stopped, its agents exit; `sweepkit sweep --resume {id}` opens it again",
+}
+
+
 def status_view(info: SweepInfo, runs: list[RunRecord], pages: Path) -> Group:
     """The sweep as a table: constants above it, one row per run (columns: what varies), the best run."""
     metric = info.metric or {}
@@ -103,6 +111,9 @@ def status_view(info: SweepInfo, runs: list[RunRecord], pages: Path) -> Group:
         )
     parts.append(table)
     parts.append(Text(describe_counts(count_states(r.state for r in runs)) if runs else "no runs yet"))
+    said = person_set_state(info.state)
+    if said:
+        parts.append(Text(f"the sweep is {said}: {_STATE_LINES[SweepState(said)].format(id=info.id)}"))
     lacking = missing_metric_line(info, runs)
     if lacking:
         parts.append(Text(lacking))
@@ -185,7 +196,7 @@ def status_command(
         with Live(
             with_slurm_jobs(sweep_id, status_view(info, runs, pages)), console=console, refresh_per_second=2
         ) as view:
-            while not (info.state == "finished" and not any(r.state == RunState.RUNNING for r in runs)):
+            while not (sweep_ended(info.state) and not any(r.state == RunState.RUNNING for r in runs)):
                 time.sleep(every)
                 info, runs = read()
                 view.update(with_slurm_jobs(sweep_id, status_view(info, runs, pages)))

@@ -1,5 +1,6 @@
 """`sweepkit sweep FILE`: validate a sweep YAML and create the sweep; `--prior` warm-starts it from
-earlier sweeps' runs, `--extend SWEEP` makes FILE the config of an existing sweep instead."""
+earlier sweeps' runs, `--extend SWEEP` makes FILE the config of an existing sweep instead;
+`--pause|--resume|--stop|--cancel SWEEP` set an existing sweep's state (`agent/cli/sweep_state.py`)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,19 @@ import click
 from agent.backends import BackendError
 from agent.cli.rerun import split_list
 from agent.cli.session import Session, entity_option, max_grid_option, pass_session, project_option, storage_option
+from agent.cli.sweep_state import set_state, state_options
 from agent.cli.validate import load_valid
 from agent.cli.warmstart import gather
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(dir_okay=False), required=False)
+@state_options
 @click.option(
     "--backend",
     type=click.Choice(["local", "wandb"]),
     default=None,
-    help="Default: local; with --extend, the backend of that sweep.",
+    help="Default: local; with --extend or a state flag, the backend of that sweep.",
 )
 @click.option(
     "--extend",
@@ -46,7 +49,11 @@ from agent.cli.warmstart import gather
 @pass_session
 def sweep_command(
     session: Session,
-    file: str,
+    file: Optional[str],
+    pause: Optional[str],
+    resume: Optional[str],
+    stop: Optional[str],
+    cancel: Optional[str],
     backend: Optional[str],
     extend_id: Optional[str],
     prior_list: Optional[str],
@@ -56,7 +63,13 @@ def sweep_command(
     storage: Optional[str],
     max_grid: int,
 ) -> None:
-    """Validate FILE and create a sweep; the sweep id is the last line printed."""
+    """Validate FILE and create a sweep; the sweep id is the last line printed. Or set SWEEP's state
+    (--pause, --resume, --stop, --cancel): exit 0 when set, 2 when refused (one line says why)."""
+    flags = {"pause": pause, "resume": resume, "stop": stop, "cancel": cancel}
+    if any(flags.values()) or not file:
+        used = {"FILE": file, "--extend": extend_id, "--prior": prior_list, "--no-skip": no_skip or None}
+        set_state(session, flags, others=used, backend=backend, storage=storage, project=project, entity=entity)
+        return
     if extend_id and (prior_list or no_skip):
         session.fail("--extend keeps the sweep's own runs; --prior and --no-skip apply to a new sweep")
     if no_skip and not prior_list:

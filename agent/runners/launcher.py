@@ -45,10 +45,11 @@ from agent.runners.gpus import (
     parse_per_gpu,
     publish_gpu_agents,
 )
-from agent.runners.pool_view import Slot, last_line, pool_goal, pool_summary, pool_table
+from agent.runners.pool_view import Slot, last_line, pool_goal, pool_summary, pool_table, waiting_paused
 from agent.runners.signals import SCHEDULER_SIGNALS, STOP_FILE_ENV, reason_for, write_stop_file
 from agent.runners.warm import RESTART_EXIT
 from agent.runners.worker_status import WorkerStatus, WorkerStatusError
+from agent.states import PAUSED_NOTE
 from agent.trial.result import GPU_AGENTS_ENV
 
 MAX_RESTARTS = 20
@@ -90,6 +91,7 @@ class Launcher:
         self.slots: list[Slot] = []
         self.notes: list[str] = []
         self.stopping = 0
+        self._said_paused = False
         self._stop_at = 0.0
         self.request = stop or StopRequest()  # why the workers were stopped
         self.stop_file = self.dir / "stop"
@@ -287,6 +289,12 @@ class Launcher:
             self._start(s)
         if self.auto_pending and not self.stopping:
             self._maybe_scale()
+        paused = waiting_paused(self.slots)
+        if paused and not self._said_paused:  # once per pause, not once per worker
+            if not self.live:
+                self._print_new_lines()  # the trials that ended before it, first
+            self.note(f"{PAUSED_NOTE} ({paused} worker(s); `sweepkit sweep --resume {self.sweep_id}` lets them go on)")
+        self._said_paused = bool(paused)
 
     def _maybe_scale(self) -> None:
         measured = [s.info for s in self.slots if s.info is not None and s.info.trials > 0]

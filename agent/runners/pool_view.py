@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from agent.runners.worker_status import WorkerStatus, best_of
-from agent.states import RunState, describe_counts
+from agent.states import PAUSED_NOTE, RunState, describe_counts
 
 
 @dataclass
@@ -54,6 +54,11 @@ class Slot:
         self.printed = total
         label = f"w{self.index}{'@gpu' + self.gpu if self.gpu is not None else ''}"
         return [f"{label} {line}" for line in fresh]
+
+
+def waiting_paused(slots: Sequence[Slot]) -> int:
+    """How many live workers wait on a paused sweep (what each said last)."""
+    return sum(1 for s in slots if s.info is not None and s.info.note == PAUSED_NOTE and s.exit_code is None)
 
 
 def last_line(path: Path) -> str:

@@ -55,7 +55,7 @@ class StatusFile:
             write_atomic(self.path, self.status.to_json())
 
     def started(self, spec: TrialSpec) -> None:
-        self.write(phase="running", run_id=spec.run_id, since=time.time())
+        self.write(phase="running", run_id=spec.run_id, since=time.time(), note=None)  # no longer waiting
 
     def finished(self, spec: TrialSpec, state: str, value: Optional[float], reason: Optional[str]) -> None:
         st = self.status

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from agent.backends.base import TrialControl, TrialOutcome, TrialSpec
+from agent.backends.stopping import is_cancel
 from agent.errors import one_line
 from agent.runners.child import LOG_FILE, prepare
 from agent.states import RunState
@@ -214,6 +215,8 @@ class WarmRunner:
         )
         if result.status is RunState.KILLED:
             ended.stopped = "interrupted"
+        elif result.status is RunState.PRUNED and is_cancel(result.reason):
+            ended.exit_code, ended.stopped = None, result.reason  # stopped for the sweep's cancel: killed
         elif result.status is RunState.FAILED:
             ended.reason = result.reason or "trial failed"
         return ended

@@ -17,6 +17,7 @@ import pandas as pd
 
 from agent.backends.base import Backend, BackendError, SweepInfo
 from agent.errors import one_line
+from agent.states import person_set_state
 from agent.sweep_config import SweepConfigError
 from agent.sweep_config.metric import best
 from analysis.commands.publish import publish_report
@@ -107,6 +108,7 @@ def report_from_source(
         config, note = with_metric(info.config, metric, goal)
         with step(progress, "computing statistics"):
             data = build_report(runs, history, config, compare, seed_key, sweep_id=sweep_id)
+        data.sweep_state = person_set_state(info.state)
         if note:
             data.messages.insert(0, note)
         if retest:

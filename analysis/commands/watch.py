@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.backends.base import Backend
+from agent.states import RunState, person_set_state, sweep_ended
 from analysis.commands.report import ReportResult, report_from_source
 from analysis.render import live
 from analysis.render.documents import write_html, write_plotly_asset
@@ -70,15 +71,17 @@ class Watcher:
 
     def _payload(self, *, final: bool) -> dict:
         runs = tidy.sanitize_runs(self.source.runs_table())
+        info = self.source.sweep_info()
         return live.payload(
             self.sweep_id,
-            self.source.sweep_info().config,
+            info.config,
             runs,
             self.source.history_table(),
             every=self.every,
             stamp=self.stamp,
             watch=True,
             final=final,
+            state=person_set_state(info.state),
         )
 
     def _write_report(self, *, final: bool, current: dict | None = None) -> ReportResult | None:
@@ -113,7 +116,8 @@ class Watcher:
         info, records = self.source.sweep_info(), self.source.records
         write_run_pages(self.source, self.out, only=fresh)
         ends = sum(r.terminal for r in records)
-        done = str(info.state).lower() == "finished" and not any(r.state == "running" for r in records)
+        # finished, or stopped or cancelled by a person, and nothing left running
+        done = sweep_ended(info.state) and not any(r.state == RunState.RUNNING for r in records)
         # live.js first, always: the open page shows a run that just ended now, in place, rather
         # than after a rebuild (seconds under load) or the final build.
         current = self._payload(final=False)

@@ -22,6 +22,7 @@ def report_json(d: ReportData) -> Any:
             "metric": d.metric,
             "goal": "maximize" if d.maximize else "minimize",
             "method": d.method,
+            "sweep_state": d.sweep_state or None,
             "compare": d.compare,
             "seed_key": d.seed_key,
             "params": d.params,

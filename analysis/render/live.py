@@ -110,6 +110,7 @@ def payload(
     final: bool = True,
     now: float | None = None,
     curve_cache: dict[str, Any] | None = None,
+    state: str = "",
 ) -> dict[str, Any]:
     """Everything the page's progress section shows, from the two tidy tables, as plain JSON-able data."""
     now = time.time() if now is None else now
@@ -125,6 +126,7 @@ def payload(
     top = best(finished, lambda r: r["value"], metric_cfg)
     return {
         "sweep": sweep_id,
+        "state": state,  # the state a person set on the sweep (paused, stopped, cancelled), else ""
         "metric": metric,
         "goal": "maximize" if metric_cfg.get("goal") == "maximize" else "minimize",
         "updated": datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds"),

@@ -60,7 +60,9 @@ def write_outputs(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"html": out / "report.html", "md": out / "report.md", "json": out / "report.json"}
-    live_data = live_data or live.payload(data.sweep_id, data.config, sanitize_runs(runs), history, stamp=new_stamp())
+    live_data = live_data or live.payload(
+        data.sweep_id, data.config, sanitize_runs(runs), history, stamp=new_stamp(), state=data.sweep_state
+    )
     with step(progress, "writing report.json"):
         text = documents.write_json(data, paths["json"])
     done = _written(out, data_stamp, text)

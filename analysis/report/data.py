@@ -98,3 +98,4 @@ class ReportData:
     takeaways: dict[str, str] = field(default_factory=dict)
     caveats: list[str] = field(default_factory=list)
     retest: RetestResult | None = None  # when the report reads a re-test sweep (analysis.report.retest)
+    sweep_state: str = ""  # the state a person set on the sweep (paused, stopped, cancelled), else ""

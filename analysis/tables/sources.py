@@ -22,9 +22,11 @@ import pandas as pd
 
 from agent.backends.base import Backend, RunRecord, SweepInfo
 from agent.paths import cache_root, safe_name
+from agent.states import SweepState
 from analysis.tables import tidy
 
-DONE_SWEEP_STATES = {"finished", "canceled", "cancelled", "crashed"}
+# A sweep that hands out no more runs: ours, and W&B's own words for one (as its API returns them).
+DONE_SWEEP_STATES = {SweepState.FINISHED, SweepState.STOPPED, SweepState.CANCELLED, "canceled", "crashed"}
 CONSOLE_KEPT = 500  # console lines kept per run in the cache (the run page shows a tail)
 
 

@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 from agent.backends.base import FAILED, FINISHED
 from agent.backends.local import LocalBackend
 from agent.backends.local.methods.bayes import STARTUP_TRIALS, once_per_point
-from agent.backends.local.schema import FORMAT, QueuedPoint, TrialAttrs
+from agent.backends.local.schema import MADE_FORMAT, QueuedPoint, TrialAttrs
 from agent.backends.local.store import open_storage
 from agent.cli import cli
 from tests.helpers import FLAKY, RECORDER, env_for, make_sweep, records, run_in_process, sk, sk_popen, status
@@ -184,7 +184,9 @@ def test_a_rerun_of_a_format_2_sweep_writes_format_3(home):
     study.set_user_attr("sk_format", 2)  # as the previous sweepkit wrote it
     assert run_in_process(b, sid, lambda spec: 1 / 0) == 0
     b.rerun(sid, states=[FAILED])
-    assert FORMAT == 3 and optuna.load_study(study_name=sid, storage=open_storage(sid)).user_attrs["sk_format"] == 3
+    assert (
+        MADE_FORMAT == 3 and optuna.load_study(study_name=sid, storage=open_storage(sid)).user_attrs["sk_format"] == 3
+    )
 
 
 # -- extend ---------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from agent.backends.local import LocalBackend
 from agent.backends.local.schema import (
     FORMAT,
+    MADE_FORMAT,
     Beat,
     Ended,
     LiveValues,
@@ -66,7 +67,7 @@ def test_each_record_round_trips_through_the_attrs_it_writes():
     ended = Ended(Result(RunState.PRUNED, "hb", 0.3, 2.0, -15, {"m": 0.3}, {"x": 1}, [0.3, 0.9], 0.3, True), True)
     assert Ended.from_attrs(ended.to_attrs()) == ended
     sweep = SweepAttrs({"method": "grid"}, "2026-01-01T00:00:00+00:00", "proj")
-    assert SweepAttrs.from_attrs(sweep.to_attrs(), sweep_id="s") == sweep and sweep.format == FORMAT
+    assert SweepAttrs.from_attrs(sweep.to_attrs(), sweep_id="s") == sweep and sweep.format == MADE_FORMAT
 
 
 def test_format_1_attrs_read_as_they_were_written():
@@ -130,7 +131,7 @@ def test_a_sweep_written_before_store_formats_reads_runs_on_and_doctor_names_its
 def test_a_new_sweep_records_the_format_it_was_written_in(home):
     sid = LocalBackend().create_sweep(GRID)
     study = optuna.load_study(study_name=sid, storage=open_storage(sid))
-    assert study.user_attrs["sk_format"] == FORMAT
+    assert study.user_attrs["sk_format"] == MADE_FORMAT
 
 
 @pytest.mark.parametrize("command", [["status"], ["doctor"], ["agent"]])

@@ -119,3 +119,14 @@ def test_bare_id_without_project_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("WANDB_PROJECT", raising=False)
     with pytest.raises(BackendError, match="needs a project"):
         WandbBackend().runs("sw1")
+
+
+@pytest.mark.parametrize(
+    ("word", "shown"),
+    [("RUNNING", "running"), ("PENDING", "running"), ("PAUSED", "paused"), ("CANCELED", "cancelled"),
+     ("FINISHED", "finished"), ("CRASHED", "crashed")],
+)  # fmt: skip
+def test_a_wandb_sweeps_state_reads_as_sweepkits_word(word, shown):
+    sweep = types.SimpleNamespace(id="sw1", state=word, config={}, name="", entity="e", project="p")
+    api = types.SimpleNamespace(sweep=lambda path: sweep)
+    assert WandbBackend(api=api).sweep("e/p/sw1").state == shown

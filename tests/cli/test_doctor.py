@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from agent.backends.base import FINISHED
 from agent.backends.local import LocalBackend, journal
 from agent.backends.local.leases import is_stale
+from agent.backends.local.schema import MADE_FORMAT
 from agent.backends.local.store import sweep_dir
 from agent.cli import cli
 from tests.helpers import run_in_process, wait_until
@@ -51,7 +52,7 @@ def test_a_sound_store_says_so(home):
     sid = b.create_sweep(GRID)
     assert run_in_process(b, sid, _trial) == 0
     res = _doctor(sid)
-    assert res.exit_code == 0 and res.output.strip() == f"{sid}: the store is sound (store format 3)"
+    assert res.exit_code == 0 and res.output.strip() == f"{sid}: the store is sound (store format {MADE_FORMAT})"
 
 
 def test_doctor_finds_each_kind_of_damage_and_repair_fixes_what_is_safe(home):

@@ -16,7 +16,7 @@ from agent.backends.local import LocalBackend
 from agent.backends.local.leases import is_stale, reap_stale
 from agent.backends.local.lost_claims import NEVER_STARTED
 from agent.backends.local.optuna_internals import storage_of, trial_id_of
-from agent.backends.local.schema import Beat
+from agent.backends.local.schema import MADE_FORMAT, Beat
 from agent.backends.local.store import claim_lock
 from agent.cli import cli
 from tests.helpers import env_for, run_in_process, wait_until
@@ -74,7 +74,7 @@ def test_a_lost_claim_is_repaired_and_doctor_then_says_the_store_is_sound(home):
     res = _doctor(sid, "--repair")
     assert res.exit_code == 0, res.stdout + res.stderr
     assert res.stdout.strip().endswith(f"-> fixed: marked crashed ({NEVER_STARTED}), its point requeued")
-    assert _doctor(sid).stdout.strip() == f"{sid}: the store is sound (store format 3)"
+    assert _doctor(sid).stdout.strip() == f"{sid}: the store is sound (store format {MADE_FORMAT})"
 
     assert run_in_process(LocalBackend(), sid, _trial) == 0
     runs = LocalBackend().runs(sid)
@@ -93,7 +93,8 @@ def test_after_the_next_agent_reaped_a_lost_claim_doctor_finds_nothing(home):
     assert next(r for r in runs if r.id == lost).state == "crashed"
     for args in ([], ["--repair"], []):
         res = _doctor(sid, *args)
-        assert res.exit_code == 0 and res.stdout.strip() == f"{sid}: the store is sound (store format 3)", res.stdout
+        sound = f"{sid}: the store is sound (store format {MADE_FORMAT})"
+        assert res.exit_code == 0 and res.stdout.strip() == sound, res.stdout
 
 
 def test_a_run_that_started_and_lost_its_logs_stays_a_finding_beside_a_lost_claim(home):

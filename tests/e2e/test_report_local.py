@@ -133,3 +133,25 @@ def test_progress_is_shown_on_the_given_console(local_sweep, tmp_path):
     write_report(sweep_id, backend=backend, out_dir=tmp_path, console=Console(file=buf, force_terminal=True, width=100))
     shown = buf.getvalue()
     assert "reading runs of" in shown and "drawing report.html" in shown
+
+
+def test_a_paused_sweep_says_so_in_its_report_and_live_page(tmp_path, monkeypatch):
+    from agent.backends.local import LocalBackend
+    from agent.states import SweepState
+    from analysis.commands.report import write_report
+    from tests.helpers import run_in_process
+
+    monkeypatch.setenv("SWEEPKIT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SWEEPKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    backend = LocalBackend()
+    config = {**CONFIG, "parameters": {**CONFIG["parameters"], "seed": {"values": [1, 2, 3]}}}
+    sweep_id = backend.create_sweep(config)
+    assert run_in_process(backend, sweep_id, offline_trial, count=4) == 0  # two points left
+    backend.set_sweep_state(sweep_id, SweepState.PAUSED)
+    res = write_report(sweep_id, backend=backend, out_dir=tmp_path / "out")
+    assert "grid sweep (paused) · 4 runs" in res.md.read_text()
+    assert json.loads(res.json.read_text())["sweep_state"] == "paused"
+    html = res.html.read_text()
+    assert '<span id="sk-sweep-state">paused</span>' in html and '"state": "paused"' in html

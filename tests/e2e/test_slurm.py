@@ -315,3 +315,41 @@ def _ride_through(tmp_path: Path, jobs: list[str], server: PrivatePostgres) -> N
     assert sorted(r["config"]["a"] for r in runs) == list(range(1, 17)), runs  # no run crashed, none twice
     assert {r["state"] for r in runs} == {"finished"}
     assert said("answers again")
+
+
+def test_array_tasks_wait_while_paused_and_leave_on_a_cancel_that_kills_their_trials(tmp_path, jobs):
+    from agent.states import PAUSED_NOTE
+
+    sid, env, gate, rec = setup(tmp_path)
+    job = submit(tmp_path, sid, env, jobs, "--kill-delay", "2")
+    started = lambda: sorted(p.name for p in gate.glob("started-*"))
+    wait_for("a trial in each of the 4 tasks", lambda: len(started()) == 4)
+
+    assert sk(tmp_path, "sweep", "--pause", sid, env=env).returncode == 0
+    (gate / "go").touch()  # the running trials go on to their end; each task then waits
+    outs = lambda: list((tmp_path / ".sweepkit" / "agents" / sid / "slurm").glob(f"{job}_*.out"))
+    wait_for(
+        "every task to say it waits",
+        lambda: len(outs()) == 4 and all(PAUSED_NOTE in f.read_text() for f in outs()),
+    )
+    assert len(started()) == 4 and len(records(rec)) == 4  # nothing new was claimed while paused
+    assert job_view(tmp_path, sid, env, job)["counts"]["running"] == 4  # the tasks wait, alive
+
+    (gate / "go").unlink()  # the next trials hold at the gate
+    assert sk(tmp_path, "sweep", "--resume", sid, env=env).returncode == 0
+    wait_for("the 4 tasks to take the other 4 points", lambda: len(started()) == 8)
+    assert sk(tmp_path, "sweep", "--cancel", sid, env=env).returncode == 0
+    view = wait_for(f"job {job} to end", lambda: ended(tmp_path, sid, env, job))
+    assert view["counts"] == {"pending": 0, "running": 0, "done": 4, "failed": 0}, view  # each task exited 0
+    st = status(tmp_path, sid, env=env)
+    killed = [r for r in st["runs"] if r["state"] == "killed"]
+    assert st["sweep"]["state"] == "cancelled" and len(killed) == 4, st["runs"]
+    assert all(r["reason"].startswith("cancelled: `sweepkit sweep --cancel` by") for r in killed)
+    assert len(records(rec)) == 4  # the killed trials never reached their end
+
+    (gate / "go").touch()
+    assert sk(tmp_path, "sweep", "--resume", sid, env=env).returncode == 0
+    assert sk(tmp_path, "agent", sid, env=env, timeout=DEADLINE_S).returncode == 0
+    st = status(tmp_path, sid, env=env)
+    assert sorted(r["config"]["a"] for r in st["runs"] if r["state"] == "finished") == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert sorted(r["a"] for r in records(rec)) == [1, 2, 3, 4, 5, 6, 7, 8]  # each point finished once

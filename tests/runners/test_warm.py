@@ -192,3 +192,31 @@ def test_a_warm_worker_lists_the_installed_packages_once(monkeypatch):
     warm._memoize_working_set()  # a second trial does not wrap it again
     assert [list(wandb.util.working_set()) for _ in range(3)] == [["pkg-a", "pkg-b"]] * 3
     assert len(calls) == 1
+
+
+def test_a_warm_trial_stopped_for_the_sweeps_cancel_is_killed_not_pruned(tmp_path, monkeypatch):
+    import yaml
+
+    from agent.backends.base import TrialControl, TrialSpec
+    from agent.backends.outcome import outcome
+    from agent.backends.stopping import cancelled
+    from agent.states import RunState
+
+    why = cancelled("`sweepkit sweep --cancel` by me@here")
+    asked: list = []
+
+    def run_trial(cfg, report=None, fresh=True, lean=True):  # stands in for the training loop
+        asked.append(report({"loss": 1.0}))  # the loop asks at its first logged row, and stops
+        return TrialResult(status=RunState.PRUNED, reason=asked[-1], metrics={"loss": 1.0})
+
+    monkeypatch.setattr(WarmRunner, "_run", staticmethod(run_trial))
+    monkeypatch.setattr(WarmRunner, "_check_health", lambda self, result: None)
+    config = yaml.safe_load(sweep_yaml("  seed: {values: [1]}\n"))
+    spec = TrialSpec("s", "r1", {"seed": 1}, str(tmp_path / "r1"))
+    control = TrialControl(on_row=lambda source, row: None, stop_reason=lambda: why)
+    ended = WarmRunner(capture_output=False)(spec, config, control)
+    assert asked == [why] and ended.stopped == why and ended.exit_code is None
+    state, _, reason = outcome(
+        metric="loss", exit_code=ended.exit_code, stopped=ended.stopped, run_info={}, log_reason=None
+    )
+    assert (state, reason) == (RunState.KILLED, why)

@@ -25,7 +25,7 @@ from agent.backends.base import (
     SyncPlan,
     TrialRunner,
 )
-from agent.backends.local import creation, doctor, lifecycle
+from agent.backends.local import control, creation, doctor, lifecycle
 from agent.backends.local.engine import Engine
 from agent.backends.local.loop import AgentLoop
 from agent.backends.local.schema import IncompleteSweepError, incomplete_line
@@ -34,7 +34,7 @@ from agent.backends.local.sync import default_project, offline_run_dirs, sync_co
 from agent.backends.stopping import StopRequest
 from agent.errors import one_line
 from agent.paths import home, write_atomic
-from agent.states import RunState
+from agent.states import RunState, SweepState
 
 # wandb-core flushes the offline `.wandb` log every 15 s by default; a live pruner wants it sooner.
 FLUSH_ENV = "WANDB__TRANSACTION_LOG_FLUSH_INTERVAL"
@@ -85,6 +85,9 @@ class LocalBackend(Backend):
 
     def extend_sweep(self, sweep_id: str, config: dict) -> Extended:
         return lifecycle.extend(self.engine(sweep_id), config)
+
+    def set_sweep_state(self, sweep_id: str, state: SweepState, why: Optional[str] = None) -> str:
+        return control.set_state(self.engine(sweep_id), state, why)
 
     def sweep(self, sweep_id: str) -> SweepInfo:
         return self.engine(sweep_id).info()

@@ -26,6 +26,7 @@ from optuna.trial import TrialState
 from agent import runlog
 from agent.backends.base import BackendError, PriorRun, RunRecord, SweepInfo, SweepState, TrialOutcome, TrialSpec
 from agent.backends.local import creation
+from agent.backends.local.control import claim_answer
 from agent.backends.local.ending import final_info, metric_history, record_end
 from agent.backends.local.hyperband import WandbHyperbandPruner, stopper
 from agent.backends.local.leases import heartbeat_timeout, is_stale, reap_stale
@@ -109,6 +110,10 @@ class Engine:
     ) -> str:
         """A new sweep, shown only once complete (`creation.py`), seeded with `prior` runs; its id."""
         return creation.create(config, storage_url, project, prior, skip_done)
+
+    @property
+    def paused(self) -> bool:
+        return self.meta.control.state == SweepState.PAUSED
 
     @property
     def prunes(self) -> bool:
@@ -219,7 +224,9 @@ class Engine:
         both requeue a point), counting against run_cap, and a method's sampling (the next agent then
         sees this one's trial). A method that pops queued trials takes them without it. The sweep's
         record is read again every RELOAD_EVERY_S and before an agent is told to wait or stop, so an
-        extension (a new config) or a state a person set reaches every running agent. A store that
+        extension (a new config) or a state a person set reaches every running agent; the first claim
+        after a trial always reads it (one small read per trial), so no trial starts after a pause or
+        a stop was recorded. A store that
         does not answer is retried up to the lease (a claim cut short meanwhile is reaped, its point
         queued again); one that is full is waited for."""
         return self.retry("claim", lambda: self._fresh_claim(lease_s, link), budget_s=lease_s, wait_when_full=True)
@@ -235,9 +242,9 @@ class Engine:
         return got
 
     def _claim(self, lease_s: float, link: bool) -> Claim | str:
-        control = self.meta.control
-        if control.state != SweepState.RUNNING:
-            return f"the sweep is {control.state}" + (f": {control.why}" if control.why else "")
+        said = claim_answer(self.meta.control)  # paused: wait; stopped, cancelled: leave
+        if said:
+            return said
         method = self.method
         if time.monotonic() >= self._next_reap:
             with claim_lock(self.storage, self.sweep_id, wait=False) as mine:
@@ -328,6 +335,7 @@ class Engine:
             self.method.requeues and (state == RunState.KILLED or is_disk_full(state, reason))
         )
         fixed = dict(trial.params)  # Optuna's own params, read before the trial ends
+        self._reloaded_at = float("-inf")  # the next claim reads the record: a pause or stop made meanwhile holds
         if not record_end(self.study, trial, Ended(result, requeued=requeue), lesson, self.retry):
             return (
                 RunState.CRASHED,

@@ -29,8 +29,8 @@ from agent.backends.base import BackendError, Extended, PriorRun, Rerun, SweepSt
 from agent.backends.local.leases import reap_stale
 from agent.backends.local.methods import SearchMethod, method_for
 from agent.backends.local.schema import (
-    FORMAT,
     FORMAT_KEY,
+    MADE_FORMAT,
     PriorMark,
     QueuedPoint,
     Result,
@@ -98,7 +98,8 @@ def _now() -> str:
 
 def _reopen(engine: Engine, why: str, extra: dict[str, Any] | None = None) -> None:
     """The sweep hands out runs again; its store gets the format that holds these records."""
-    attrs = {FORMAT_KEY: FORMAT, **SweepControl(SweepState.RUNNING, _now(), why).to_attrs(), **(extra or {})}
+    fmt = max(engine.meta.format, MADE_FORMAT)
+    attrs = {FORMAT_KEY: fmt, **SweepControl(SweepState.RUNNING, _now(), why).to_attrs(), **(extra or {})}
     with batched_writes(engine.storage):  # one journal append
         for key, value in attrs.items():
             engine.study.set_user_attr(key, value)

@@ -24,6 +24,7 @@ from agent.backends.base import (
     TrialSpec,
 )
 from agent.backends.failures import FailureGuard
+from agent.backends.local.control import PAUSE_POLL_S, WAIT, ControlWatch
 from agent.backends.local.engine import Claim, Engine
 from agent.backends.local.hyperband import MetricFeed
 from agent.backends.local.leases import Heartbeat, heartbeat_timeout
@@ -91,6 +92,7 @@ class AgentLoop:
         if not self.runner.in_process and threading.current_thread() is threading.main_thread():
             old = signal.signal(signal.SIGINT, self._on_sigint)
         ran, code, overheads = 0, 0, []
+        said = None  # the last wait said: a wait is said once, not at every look
         retry = self.engine.retry  # the store's blips: retried up to the lease, said in the agent's view
         retry.budget_s, retry.say = self.lease_s, _one_at_a_time(progress.note)
         try:
@@ -98,6 +100,7 @@ class AgentLoop:
                 progress,
                 _stop_on_full_disk(progress) as full,
                 Heartbeat(self.engine.storage, self.lease_s, self.engine.metric.get("name"), retry) as heartbeat,
+                ControlWatch(self.engine.study, self.stop) as watch,
             ):
                 while settings.count is None or ran < settings.count:
                     if self.stop.requested:
@@ -106,15 +109,18 @@ class AgentLoop:
                     t_claim = time.monotonic()
                     got = self.engine.claim(self.lease_s, link=not settings.no_sweep_id)
                     if isinstance(got, str):
-                        if got.startswith("wait:"):
-                            progress.note(got[5:].strip())
-                            self.stop.wait(min(5.0, self.lease_s / 4))
+                        if got.startswith(WAIT):
+                            if got != said:
+                                progress.note(got[len(WAIT) :].strip())
+                            said = got
+                            self.stop.wait(PAUSE_POLL_S if self.engine.paused else min(5.0, self.lease_s / 4))
                             continue
                         progress.note(got)
                         break
+                    said = None
                     spec = got.spec(self.engine.sweep_id, self.env, link=not settings.no_sweep_id)
                     progress.started(spec)
-                    with heartbeat.lease(trial_id_of(got.trial)):
+                    with heartbeat.lease(trial_id_of(got.trial)), watch.trial():
                         ended = self._run_one(got, spec, heartbeat)
                         state, value, reason = self.engine.finish(got, spec, ended)
                     ran += 1

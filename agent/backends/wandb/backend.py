@@ -34,7 +34,31 @@ from agent.backends.stopping import StopRequest, exit_code_for, is_agent_stop
 from agent.backends.wandb.api import PER_PAGE, fetch_history, run_to_record, split_path, with_retry
 from agent.errors import one_line
 
-_ENDED_SWEEP = ("finished", "canceled", "cancelled")  # W&B's words for a sweep that hands out no more runs
+# What `wandb sweep --pause|--resume|--stop|--cancel` asks W&B's server for: a stopped sweep is FINISHED there.
+_WANDB_STATE = {
+    SweepState.PAUSED: "PAUSED",
+    SweepState.RUNNING: "RUNNING",
+    SweepState.STOPPED: "FINISHED",
+    SweepState.CANCELLED: "CANCELED",
+}
+_WANDB_WORDS = {"canceled": SweepState.CANCELLED, "pending": SweepState.RUNNING}  # W&B's words that are not ours
+_AGENTS_DO = {
+    SweepState.PAUSED: "W&B hands out no new run; agents wait, running runs go on",
+    SweepState.RUNNING: "W&B hands out runs again to the agents that wait",
+    SweepState.STOPPED: "W&B hands out no new run and shows the sweep finished; running runs finish, agents exit",
+    SweepState.CANCELLED: "W&B tells each agent to stop its running run (killed), and agents exit",
+}
+
+
+def sweep_state(word: object) -> str:
+    """W&B's word for a sweep's state as ours (`SweepState`); a word of W&B's own (crashed) as it is."""
+    w = str(word or "").lower()
+    if w in _WANDB_WORDS:
+        return _WANDB_WORDS[w]
+    try:
+        return SweepState(w)
+    except ValueError:
+        return w
 
 
 def spec_from_agent_env(sweep_id: str, number: int = 0) -> TrialSpec:
@@ -164,7 +188,6 @@ class WandbBackend(Backend):
             sw = self._call(lambda: self._api().sweep(path), what="reading the sweep")
         except BackendError as exc:
             raise BackendError(f"no W&B sweep {path!r}: {exc}") from None
-        state = str(getattr(sw, "state", SweepState.RUNNING)).lower()
         entity = getattr(sw, "entity", None)
         project = getattr(sw, "project", None)
         full = "/".join([entity, project, sw.id]) if entity and project else path
@@ -172,10 +195,26 @@ class WandbBackend(Backend):
             id=sw.id,
             backend=self.name,
             config=dict(sw.config or {}),
-            state=SweepState.FINISHED if state in _ENDED_SWEEP else state,
+            state=sweep_state(getattr(sw, "state", SweepState.RUNNING)),
             name=getattr(sw, "name", "") or "",
             path=full,
         )
+
+    def set_sweep_state(self, sweep_id: str, state: SweepState, why: Optional[str] = None) -> str:
+        """What `wandb sweep --pause|--resume|--stop|--cancel` does: the sweep's state on W&B's server
+        (wandb's own request, which refuses a change the sweep's state does not allow)."""
+        from wandb.apis.public.sweeps import _set_sweep_state
+
+        path = self._path(sweep_id)
+        entity, project, sid = split_path(path)
+        if state not in _WANDB_STATE:
+            raise BackendError(f"W&B sweeps can be set to {', '.join(s.value for s in _WANDB_STATE)}, not {state}")
+        api = self._api()
+        try:
+            _set_sweep_state(api, sid, _WANDB_STATE[state], entity=entity, project=project)  # type: ignore[arg-type]
+        except Exception as exc:
+            raise BackendError(f"W&B did not set sweep {path} to {state.value}: {one_line(exc)}") from None
+        return _AGENTS_DO[state]
 
     def list_sweeps(self) -> list[SweepInfo]:
         project = self.project or os.environ.get("WANDB_PROJECT")
@@ -191,7 +230,7 @@ class WandbBackend(Backend):
                 id=s.id,
                 backend=self.name,
                 config=dict(getattr(s, "config", {}) or {}),
-                state=str(getattr(s, "state", "")).lower(),
+                state=sweep_state(getattr(s, "state", "")),
                 name=getattr(s, "name", "") or "",
                 path=f"{where}/{s.id}",
             )

@@ -19,6 +19,12 @@ Store formats (`sk_format` on the study; absent = 1):
    run of an earlier sweep added by a warm start: no slot of run_cap, not this sweep's target). A
    format-2 reader would count replaced and prior trials as this sweep's own runs, so a sweep gets
    format 3 when it is made, or when a rerun or an extension first writes these keys.
+4. The states a person sets: `sk_state.state` may be `paused`, `stopped` or `cancelled` (`sweepkit
+   sweep --pause|--stop|--cancel`; `--resume` writes `running`). A format-3 reader reads an unknown
+   state as running and would go on claiming, so a sweep gets format 4 (`CONTROL_FORMAT`) when
+   `--pause`, `--stop` or `--cancel` first writes `sk_state` (an older sweepkit then refuses it in
+   one line), and keeps it. A new sweep is made with format 3 (`MADE_FORMAT`): it holds nothing
+   of format 4 until a person sets one of these states, so an older sweepkit still runs it.
 A sweep of a newer format than `FORMAT` is refused in one line: its records may mean something
 this sweepkit would misread.
 
@@ -31,6 +37,7 @@ sweep is ever left marked by a creation that finished, so the format stays 2.
 
 from agent.backends.local.schema.keys import (
     CONFIG_KEY,
+    CONTROL_FORMAT,
     CREATED_KEY,
     CREATING_KEY,
     DEFAULT_LEASE_S,
@@ -39,6 +46,7 @@ from agent.backends.local.schema.keys import (
     HEARTBEAT_KEY,
     HISTORY_KEY,
     LIVE_KEY,
+    MADE_FORMAT,
     PARAMS_KEY,
     PRIOR_KEY,
     PROJECT_KEY,
@@ -77,6 +85,8 @@ from agent.backends.local.schema.trial import (
 
 __all__ = [
     "FORMAT",
+    "MADE_FORMAT",
+    "CONTROL_FORMAT",
     "DEFAULT_LEASE_S",
     "FORMAT_KEY",
     "CONFIG_KEY",

@@ -9,7 +9,11 @@ from typing import Any, Optional
 
 from agent.backends.base import BackendError
 
-FORMAT = 3  # the store format this sweepkit writes, and the newest it reads
+FORMAT = 4  # the newest store format this sweepkit writes and reads
+# Each write gives the sweep the lowest format that holds what it wrote (never lowering it), so an
+# older sweepkit keeps running every sweep that holds nothing it would misread.
+MADE_FORMAT = 3  # a new sweep, a rerun, an extension, a warm start
+CONTROL_FORMAT = 4  # a paused, stopped or cancelled sweep
 DEFAULT_LEASE_S = 60.0  # a claim that recorded no lease (format 1 always recorded one)
 
 # The keys, each named once.

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Optional
 
-from agent.backends.base import SweepState
 from agent.backends.local.schema.keys import (
     CONFIG_KEY,
     CREATED_KEY,
@@ -17,6 +16,7 @@ from agent.backends.local.schema.keys import (
     FORMAT,
     FORMAT_KEY,
     HISTORY_KEY,
+    MADE_FORMAT,
     PROJECT_KEY,
     STATE_KEY,
     IncompleteSweepError,
@@ -26,6 +26,7 @@ from agent.backends.local.schema.keys import (
     as_int,
     as_str,
 )
+from agent.states import SweepState
 
 
 # -- the sweep ------------------------------------------------------------------------------------
@@ -48,10 +49,11 @@ class ConfigRevision:
 
 @dataclass(frozen=True)
 class SweepControl:
-    """The state a person set on the sweep (`SweepState`): only RUNNING so far, which a rerun or an
-    extension writes when it opens the sweep again. An agent hands out trials only while it is
-    RUNNING. A state this sweepkit does not know reads as RUNNING, so the sweepkit that first writes
-    a new state (pause, stop, cancel) must raise FORMAT: older agents then refuse the sweep instead."""
+    """The state a person set on the sweep (`SweepState`): PAUSED, STOPPED or CANCELLED (`sweepkit
+    sweep --pause|--stop|--cancel`), or RUNNING (`--resume`, a rerun or an extension opening it again).
+    An agent hands out trials only while it is RUNNING (`control.py`). A state this sweepkit does not
+    know reads as RUNNING, so a sweepkit that writes a new state must raise FORMAT (format 4 brought
+    PAUSED, STOPPED and CANCELLED): older agents then refuse the sweep instead."""
 
     state: SweepState = SweepState.RUNNING
     at: Optional[str] = None  # ISO time, UTC
@@ -104,7 +106,7 @@ class SweepAttrs:
     config: dict[str, Any]
     created: Optional[str] = None  # ISO time, UTC
     project: Optional[str] = None
-    format: int = FORMAT
+    format: int = MADE_FORMAT
     history: tuple[ConfigRevision, ...] = ()  # earlier configs, oldest first
     control: SweepControl = SweepControl()
     creating: Optional[Creating] = None  # set while the sweep is being made
@@ -157,7 +159,8 @@ class SweepAttrs:
     def extended(self, config: dict[str, Any], *, at: str, change: str) -> dict[str, Any]:
         """The study attrs that make `config` the sweep's config, the current one kept in its history."""
         history = [*self.history, ConfigRevision(self.config, at, change)]
-        return {FORMAT_KEY: FORMAT, CONFIG_KEY: config, HISTORY_KEY: [r.to_json() for r in history]}
+        fmt = max(self.format, MADE_FORMAT)
+        return {FORMAT_KEY: fmt, CONFIG_KEY: config, HISTORY_KEY: [r.to_json() for r in history]}
 
 
 def incomplete_line(sweep_id: str, mark: Optional[Creating]) -> str:
