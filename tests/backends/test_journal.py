@@ -198,3 +198,26 @@ def test_reaping_does_not_queue_behind_another_agent_holding_the_claim_lock(home
             assert other is False
     with claim_lock(storage, sid, wait=False) as free:
         assert free
+
+
+def test_an_agent_about_to_wait_looks_for_lost_runs_first(home, monkeypatch):
+    """At a sweep's end a lost run's point may be all that is left: an agent told to wait looks for
+    lost runs before it waits, whenever its next scheduled look would be."""
+    import agent.backends.local.engine as engine_module
+    from agent.backends.local.leases import is_stale
+
+    monkeypatch.setattr(engine_module, "REAP_EVERY_S", 3600.0)  # every scheduled look is an hour away
+    sid = LocalBackend().create_sweep({**GRID, "parameters": {"x": {"values": [1, 2]}}})
+    lost = LocalBackend().engine(sid).claim(lease_s=0.2)  # its agent died: no heartbeat follows
+    other = LocalBackend().engine(sid)
+    mine = other.claim(lease_s=60)
+    assert {lost.run.params["x"], mine.run.params["x"]} == {1, 2}
+
+    def lapsed() -> bool:
+        (t,) = [t for t in other.study.get_trials(deepcopy=False) if t.number == lost.trial.number]
+        return is_stale(t, time.time())
+
+    wait_until(lapsed, timeout=30, what="the lost run's lease to lapse")
+    again = other.claim(lease_s=60)
+    assert not isinstance(again, str), again  # not "wait: 2 grid point(s) still running"
+    assert again.run.params == lost.run.params

@@ -26,7 +26,7 @@ from optuna.trial import TrialState
 from agent import runlog
 from agent.backends.base import BackendError, PriorRun, RunRecord, SweepInfo, SweepState, TrialOutcome, TrialSpec
 from agent.backends.local import creation
-from agent.backends.local.control import claim_answer
+from agent.backends.local.control import WAIT, claim_answer
 from agent.backends.local.ending import final_info, metric_history, record_end
 from agent.backends.local.hyperband import WandbHyperbandPruner, stopper
 from agent.backends.local.leases import heartbeat_timeout, is_stale, reap_stale
@@ -245,12 +245,25 @@ class Engine:
         said = claim_answer(self.meta.control)  # paused: wait; stopped, cancelled: leave
         if said:
             return said
+        looked = time.monotonic() >= self._next_reap and self._reap(lease_s) is not None
+        got = self._take(lease_s, link)
+        # Before an agent waits, it looks for lost runs whatever its schedule: at a sweep's end a lost
+        # run's point may be all that is left, and a wait lasts up to five seconds.
+        if isinstance(got, str) and got.startswith(WAIT) and not looked and self._reap(lease_s):
+            got = self._take(lease_s, link)
+        return got
+
+    def _reap(self, lease_s: float) -> Optional[list[int]]:
+        """Requeue dead agents' runs (their numbers); None if another agent is looking right now."""
+        reaped = None
+        with claim_lock(self.storage, self.sweep_id, wait=False) as mine:
+            if mine:  # else another agent is reaping right now: no need to queue behind it
+                reaped = reap_stale(self.study, requeue=self.method.requeues, retry=self.retry)
+        self._next_reap = time.monotonic() + max(REAP_EVERY_S, lease_s / 4)
+        return reaped
+
+    def _take(self, lease_s: float, link: bool) -> Claim | str:
         method = self.method
-        if time.monotonic() >= self._next_reap:
-            with claim_lock(self.storage, self.sweep_id, wait=False) as mine:
-                if mine:  # else another agent is reaping right now: no need to queue behind it
-                    reap_stale(self.study, requeue=method.requeues, retry=self.retry)
-            self._next_reap = time.monotonic() + max(REAP_EVERY_S, lease_s / 4)
         serial = bool(self.config.get("run_cap")) or method.claims_under_lock
         with claim_lock(self.storage, self.sweep_id) if serial else contextlib.nullcontext():
             why = self._limit_reason()  # the method's own end shows in its next trial
