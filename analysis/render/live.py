@@ -76,11 +76,11 @@ def _run_rows(
     for i, row in enumerate(runs.to_dict(orient="records")):
         rid, state, runtime = str(row["run_id"]), str(row["state"]), _num(row.get("runtime_s"))
         final_value = _num(row.get(metric)) if metric else None
-        value = final_value if state != "running" and final_value is not None else _num(latest.get(rid))
+        value = final_value if state != RunState.RUNNING and final_value is not None else _num(latest.get(rid))
         start = starts[i]
         end = _when(row.get("ended_at")) or ((start + runtime) if start and runtime else None)
-        elapsed = (now - start) if state == "running" and start else runtime
-        at = now if state == "running" else end
+        elapsed = (now - start) if state == RunState.RUNNING and start else runtime
+        at = now if state == RunState.RUNNING else end
         table.append(
             {
                 "id": rid,
@@ -122,7 +122,7 @@ def payload(
     table = _run_rows(runs, hist, metric, varied, compare, now)
     by_state = count_states(r["state"] for r in table)
     counts = {s.value: by_state[s] for s in RunState if by_state[s]}  # each state as itself, in one order
-    finished = [r for r in table if r["state"] == "finished" and r["value"] is not None]
+    finished = [r for r in table if r["state"] == RunState.FINISHED and r["value"] is not None]
     top = best(finished, lambda r: r["value"], metric_cfg)
     return {
         "sweep": sweep_id,
@@ -172,14 +172,18 @@ def _progress_figure(
 ) -> dict[str, Any] | None:
     """The metric of each finished run and the latest of each running one against `axis`, with the best so
     far; None while no run has both."""
-    done = [r for r in table if r["state"] == "finished" and r["value"] is not None and r[axis] is not None]
-    live = [r for r in table if r["state"] == "running" and r["value"] is not None and r[axis] is not None]
+    done = [r for r in table if r["state"] == RunState.FINISHED and r["value"] is not None and r[axis] is not None]
+    live = [r for r in table if r["state"] == RunState.RUNNING and r["value"] is not None and r[axis] is not None]
     if not done and not live:
         return None  # no run has a time (or a value) yet: no figure rather than an empty one
     bx, by = _best_so_far([(r[axis], r["value"]) for r in done], metric_cfg)
     data = [
         _scatter(
-            [r[axis] for r in done], [r["value"] for r in done], "finished", PALETTE[0], text=[r["id"] for r in done]
+            [r[axis] for r in done],
+            [r["value"] for r in done],
+            RunState.FINISHED.value,
+            PALETTE[0],
+            text=[r["id"] for r in done],
         ),
         _scatter(
             [r[axis] for r in live],
@@ -236,9 +240,9 @@ def _curves_figure(
                 "line": {
                     "color": color.get(model, PALETTE[0]),
                     "width": 1.4,
-                    "dash": "dot" if r["state"] == "running" else "solid",
+                    "dash": "dot" if r["state"] == RunState.RUNNING else "solid",
                 },
-                "opacity": 0.9 if r["state"] in ("running", "finished") else 0.4,
+                "opacity": 0.9 if r["state"] in (RunState.RUNNING, RunState.FINISHED) else 0.4,
             }
         )
         shown.add(model)
@@ -282,9 +286,9 @@ def _curve_runs(table: list[Row], metric_cfg: dict[str, Any]) -> list[Row]:
     if len(table) <= MAX_CURVES:
         return table
     sign = -1.0 if metric_cfg.get("goal") == "maximize" else 1.0
-    running = [r for r in table if r["state"] == "running"]
+    running = [r for r in table if r["state"] == RunState.RUNNING]
     rest = sorted(
-        (r for r in table if r["state"] != "running"),
+        (r for r in table if r["state"] != RunState.RUNNING),
         key=lambda r: (r["value"] is None, sign * (r["value"] or 0.0)),
     )
     return (running + rest)[:MAX_CURVES]
