@@ -139,16 +139,24 @@ def test_a_cancelled_task_trial_is_preempted_and_its_point_comes_back_at_once(tm
     # A point lost the old way would come back only after 600 s, past every deadline here.
     extra = ["--workers", "2", "--cold"] if agents == "launcher" else []
     job = submit(tmp_path, sid, env, jobs, "--heartbeat-timeout", "600", *extra)
-    # Every trial waits at the gate, so the victim is certainly mid-trial when it is cancelled.
-    started = wait_for("a trial to start", lambda: sorted(p.name for p in gate.glob("started-*")))
-    _, point, task = started[0].split("-")
+    # Every trial waits at the gate, so the victim is certainly mid-trial when it is cancelled; with
+    # the launcher, the victim is a task both of whose workers hold a trial.
+    trials = 2 if agents == "launcher" else 1
+
+    def victim() -> tuple[str, str] | None:
+        by_task: dict[str, list[str]] = {}
+        for p in sorted(gate.glob("started-*")):
+            _, point, task = p.name.split("-")
+            by_task.setdefault(task, []).append(point)
+        return next(((points[0], task) for task, points in by_task.items() if len(points) >= trials), None)
+
+    point, task = wait_for(f"a task with {trials} trial(s) running", victim)
     subprocess.run(["scancel", f"{job}_{task}"], env=env, check=True, timeout=60)
     why = f"preempted: SIGTERM from the scheduler (job {job}_{task})"
 
     def preempted() -> list:
         return [r for r in status(tmp_path, sid, env=env)["runs"] if r["state"] == "preempted"]
 
-    trials = 2 if agents == "launcher" else 1  # the launcher's two workers each had one
     stopped = wait_for("the cancelled task's trials to be recorded preempted", lambda: len(preempted()) == trials
                        and preempted())  # fmt: skip
     assert {r["reason"] for r in stopped} == {why}, stopped
