@@ -5,8 +5,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.sweepkit-installed
 # The CPU wheel on dev/CI boxes; a plain `torch` would pull a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
-# Two workers on the 2-core box: most tests wait on processes, not on the CPU.
-PYTEST_WORKERS ?= 2
+# Three workers on the 2-core box: most tests wait on processes, not on the CPU (the suite: 773 s with
+# two, 562 s with three, on this box).
+PYTEST_WORKERS ?= 3
 FAST   := not slow and not postgres and not chromium and not slurm
 
 .PHONY: venv lint test test-fast test-optuna-range demo retest-demo bench clean clean-state system-deps
