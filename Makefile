@@ -29,10 +29,12 @@ lint: venv
 	@$(VENV)/bin/lint-imports
 	@$(VENV)/bin/mypy
 
-# The SLURM cluster test_env.sh started is stopped whether pytest passed or not; pytest's exit code stays.
+# The services test_env.sh started (PostgreSQL, the SLURM cluster) are stopped whether pytest passed or
+# not; pytest's exit code stays.
 test: venv system-deps lint test-optuna-range
 	@. scripts/test_env.sh && $(PY) -m pytest -q -ra -n $(PYTEST_WORKERS); rc=$$?; \
-	if [ -n "$${SWEEPKIT_SLURM_OWNED:-}" ]; then bash scripts/stop_slurm.sh; fi; exit $$rc
+	if [ -n "$${SWEEPKIT_SLURM_OWNED:-}" ]; then bash scripts/stop_slurm.sh; fi; \
+	if [ -n "$${SWEEPKIT_PG_OWNED:-}" ]; then bash scripts/stop_postgres.sh; fi; exit $$rc
 
 # The backend's fast tests on the lowest and the newest Optuna the pin allows (private names move).
 test-optuna-range: venv
