@@ -252,8 +252,8 @@ def importance(d: ReportData, path: Path) -> Path | None:
             fmt_value(r["level"]),
             (e, row[r["param"]]),
             textcoords="offset points",
-            xytext=(0, 6),
-            ha="center",
+            xytext=(-4 if e < 0 else 4, 6),  # away from zero, as report.html's: close levels stay apart
+            ha="right" if e < 0 else "left",
             fontsize=7,
         )
     reach = max(float(np.nanmax(np.abs(effect))) if effect.size else 0.0, 1e-9) * 1.35
