@@ -16,8 +16,8 @@ from plotly.subplots import make_subplots
 
 from analysis.render.axes import log_ticks, scaled_bounds, value_range, value_ticks
 from analysis.render.files import script_json
-from analysis.render.model_figures import LAYOUT, comparison, curves, tradeoff
-from analysis.render.style import color, rgba
+from analysis.render.model_figures import LAYOUT, add_band, comparison, curves, tradeoff
+from analysis.render.style import color
 from analysis.report.data import ReportData, fmt_value
 from analysis.tables import tidy
 
@@ -32,18 +32,7 @@ def line_with_band(
 ) -> None:
     """A line and its shaded band (one legend entry for both); `col`: that subplot of a 1-row grid."""
     where = {} if col is None else {"row": 1, "col": col}
-    fig.add_scatter(
-        x=np.concatenate([x, x[::-1]]),
-        y=np.concatenate([high, low[::-1]]),
-        fill="toself",
-        mode="lines",
-        fillcolor=rgba(color(i), 0.2),
-        line=dict(width=0),
-        hoverinfo="skip",
-        showlegend=False,
-        legendgroup=name,
-        **where,
-    )
+    add_band(fig, x, low, high, i, name, **where)
     fig.add_scatter(
         x=x,
         y=mid,

@@ -29,6 +29,22 @@ from analysis.report.data import ReportData, fmt_value
 LAYOUT: dict[str, Any] = dict(template="plotly_white", margin=dict(l=60, r=20, t=40, b=50), height=380)
 
 
+def add_band(fig: go.Figure, x: Any, low: Any, high: Any, i: int, name: str, **where: Any) -> None:
+    """A shaded band between `low` and `high`, in the `i`-th colour, sharing `name`'s legend entry."""
+    fig.add_scatter(
+        x=np.concatenate([x, x[::-1]]),
+        y=np.concatenate([high, low[::-1]]),
+        fill="toself",
+        mode="lines",
+        fillcolor=rgba(color(i), 0.2),
+        line=dict(width=0),
+        hoverinfo="skip",
+        showlegend=False,
+        legendgroup=name,
+        **where,
+    )
+
+
 def _hover(p: pd.DataFrame) -> list[str]:
     return [
         f"{r['name']}<br>{r['config']}{'<br>' if r['config'] else ''}{seed_label(r['seed'])}" for _, r in p.iterrows()
@@ -212,17 +228,7 @@ def curves(d: ReportData, max_points: int = 400) -> go.Figure | None:
         x, mu = c["step"].to_numpy(dtype=float), c["mean"].to_numpy(dtype=float) * f
         lo, hi = band_edges(c, f)
         if np.any(hi > lo):
-            fig.add_scatter(
-                x=np.concatenate([x, x[::-1]]),
-                y=np.concatenate([hi, lo[::-1]]),
-                fill="toself",
-                mode="lines",
-                fillcolor=rgba(color(i), 0.2),
-                line=dict(width=0),
-                hoverinfo="skip",
-                showlegend=False,
-                legendgroup=m,
-            )
+            add_band(fig, x, lo, hi, i, m)
         seeds = d.curve_seeds.get(m, pd.DataFrame())
         if not c.get("band", pd.Series(True, index=c.index)).all() and len(seeds):
             for rid, s in seeds.groupby("run_id", sort=False):
