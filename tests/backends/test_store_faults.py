@@ -18,12 +18,14 @@ import pytest
 from agent.backends.base import TrialOutcome
 from agent.backends.local import LocalBackend
 from agent.backends.local import leases as leases_module
+from agent.backends.local.control import ControlWatch
 from agent.backends.local.engine import Engine
 from agent.backends.local.leases import Heartbeat, is_stale
 from agent.backends.local.optuna_internals import trial_id_of
 from agent.backends.local.retry import StoreRetry
 from agent.backends.local.schema import Beat, QueuedPoint, Result
 from agent.backends.local.store import claim_lock
+from agent.backends.stopping import StopRequest
 from agent.states import RunState
 from tests.helpers import wait_until
 from tests.pg import PrivatePostgres, private_postgres
@@ -147,7 +149,8 @@ def test_an_agent_whose_trial_runs_holds_no_connection(server):
     engine = Engine(sid, server.url)
     claim = engine.claim(lease_s=60)
     beat = Heartbeat(engine.storage, 60)  # its first beat comes in 15 s
-    with beat, beat.lease(trial_id_of(claim.trial)):
+    watch = ControlWatch(engine.study, StopRequest())  # as the agent loop runs it: reads the sweep's state
+    with beat, beat.lease(trial_id_of(claim.trial)), watch, watch.trial():
         assert _sweepkit_connections(server) >= 1  # the claim's connection, kept for its next query
         wait_until(lambda: _sweepkit_connections(server) == 0, timeout=30, what="the agent to let it go")
         engine.finish(claim, claim.spec(sid, {}, link=False), TrialOutcome(0, 1.0))

@@ -13,7 +13,8 @@ agent claims or reaps while it changes. What each state makes an agent do, W&B's
   agent exits 0.
 
 A claim re-reads the record at least every RELOAD_EVERY_S (2 s), so agents see a change within
-about 3 s, and a running trial is stopped within about WATCH_EVERY_S of a cancel.
+about 3 s, and a running trial is stopped within about WATCH_EVERY_S of a cancel (DB_WATCH_EVERY_S on
+a database server).
 
 A sweep that records PAUSED, STOPPED or CANCELLED gets store format 4: an older sweepkit would read
 the unknown state as RUNNING and go on claiming, so it refuses the sweep instead.
@@ -31,6 +32,7 @@ import optuna
 
 from agent.backends.base import BackendError, SweepState
 from agent.backends.local.leases import reap_stale
+from agent.backends.local.optuna_internals import rdb_of, storage_of
 from agent.backends.local.queue import live_counts
 from agent.backends.local.schema import CONTROL_FORMAT, FORMAT_KEY, MADE_FORMAT, SweepControl
 from agent.backends.local.store import batched_writes, claim_lock
@@ -40,7 +42,11 @@ from agent.states import PAUSED_NOTE
 if TYPE_CHECKING:
     from agent.backends.local.engine import Engine
 
-WATCH_EVERY_S = 1.0  # how often an agent running a trial reads the sweep's state (one small read)
+WATCH_EVERY_S = 1.0  # how often an agent running a trial reads the sweep's state, on the journal
+# ... and on a database server: each read takes a connection, and an agent lets its connection go
+# once idle for LINGER_S (1 s); reading every second would hold one per running agent for good, and
+# a cluster's agents would need a connection each again. A cancel reaches a trial within ~5 s there.
+DB_WATCH_EVERY_S = 5.0
 PAUSE_POLL_S = 1.0  # how often a paused agent asks again (a claim of a paused sweep reads one record)
 WAIT = "wait:"  # a claim's answer that means: wait, then ask again
 
@@ -133,7 +139,9 @@ class ControlWatch:
     """While its agent runs a trial, reads the sweep's state every WATCH_EVERY_S; a cancel stops the
     trial through the agent's `StopRequest`. A read the store does not answer is tried next time."""
 
-    def __init__(self, study: optuna.Study, stop: StopRequest, every_s: float = WATCH_EVERY_S):
+    def __init__(self, study: optuna.Study, stop: StopRequest, every_s: Optional[float] = None):
+        if every_s is None:
+            every_s = WATCH_EVERY_S if rdb_of(storage_of(study)) is None else DB_WATCH_EVERY_S
         self.study, self.stop, self.every_s = study, stop, every_s
         self._active = threading.Event()
         self._done = threading.Event()
