@@ -80,3 +80,16 @@ def test_a_log_that_never_gets_its_exit_record_is_named_in_the_reason(late_log):
     late_log.setattr(ending, "EXIT_WAIT_S", 0.3)
     run = _one_run()
     assert run.state == FINISHED and "no exit record" in run.reason and "run-x.wandb" in run.reason
+
+
+def test_a_preempted_trial_s_log_is_read_as_it_stands_and_its_reason_claims_no_wait(late_log):
+    """A preempted agent does not wait for the log's exit record (the scheduler's SIGKILL is coming): the
+    run's reason is its preemption, with no claim that wandb was waited for."""
+    from agent.backends.base import TrialOutcome, TrialSpec
+
+    reader = LateLog(10**6)
+    late_log.setattr(runlog, "read_summary", reader)
+    spec = TrialSpec("s", "r", {}, "/nowhere/r", 0)
+    stopped = "preempted: SIGTERM from the scheduler (job 1_2)"
+    info, log_reason, incomplete = ending.final_info(spec, TrialOutcome(-15, 1.0, stopped=stopped))
+    assert reader.calls == 1 and incomplete is None and log_reason is None

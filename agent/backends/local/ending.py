@@ -34,9 +34,9 @@ def final_info(spec: TrialSpec, ended: TrialOutcome) -> tuple[dict[str, Any], Op
         wait = EXIT_WAIT_S if ended.log_complete and not is_preemption(ended.stopped) else 0
         read, complete = runlog.read_final_summary(spec.run_dir, wait_s=wait)
         info = {**read, "summary": {**(read.get("summary") or {}), **info["summary"]}}
-        if ended.log_complete and not complete:
+        if wait and not complete:  # a preempted trial's log is read as it stands: its reason says why
             incomplete = (
-                f"wandb had not finished writing {run_file.name} {EXIT_WAIT_S:g} s after "
+                f"wandb had not finished writing {run_file.name} {wait:g} s after "
                 "the trial ended (no exit record): its summary may be incomplete"
             )
     except (runlog.RunReadError, OSError, ValueError) as exc:
